@@ -1,0 +1,7 @@
+"""``python -m gvetool`` runs the CLI, so ``torchrun -m gvetool`` works too."""
+
+import sys
+
+from gvetool.cli import main
+
+sys.exit(main())

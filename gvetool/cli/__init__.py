@@ -1,0 +1,88 @@
+"""The ``gvetool`` command line: a Typer app assembled from the core commands and plugins.
+
+:func:`main` is the console-script entry point. It owns the error policy: a
+:class:`~gvetool.errors.GvetoolError` becomes one ``error: ...`` line on stderr and exit
+status 1; any other exception is a bug, reported in one line with a pointer to
+``--debug``, which shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+from typer.main import get_command
+
+from gvetool import __version__, console
+from gvetool.cli import plugins as plugins_cli
+from gvetool.errors import GvetoolError
+from gvetool.plugins import get_plugins
+
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in gvetool or a plugin, not the user's doing
+INTERRUPTED_EXIT = 130
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.out().print(f"gvetool {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks on errors (also GVETOOL_DEBUG=1)."
+    ),
+) -> None:
+    """Train and evaluate image describers (LRCN) and visual explainers (GVE)."""
+
+
+def build_app() -> typer.Typer:
+    """The Typer app: core commands first, then whatever the plugins add."""
+    app = typer.Typer(
+        name="gvetool",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+    app.callback()(_root)
+    app.command("plugins")(plugins_cli.plugins)
+    get_plugins().add_commands(app)
+    return app
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("GVETOOL_DEBUG", "") not in ("", "0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit status (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
+    try:
+        get_command(build_app())(args=args, prog_name="gvetool")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except GvetoolError as exc:
+        if debug:
+            traceback.print_exc()
+        console.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return INTERRUPTED_EXIT
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        console.error(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(a bug; rerun with --debug for the traceback and report it)"
+        )
+        return INTERNAL_ERROR_EXIT
+    return 0

@@ -1,0 +1,49 @@
+"""``gvetool plugins``: which plugins are installed and what each one provides.
+
+As honest as ``pytest --trace-config``: every entry point is listed, including the ones
+that failed to import or were disabled, so "why is my dataset not found?" has an answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from gvetool import console
+from gvetool.plugins import get_plugins
+
+STATUS_STYLE = {"loaded": "green", "failed": "red", "disabled": "yellow"}
+
+
+def plugins(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """List installed plugins (built-ins included) and what each registers."""
+    infos = get_plugins().infos
+    if as_json:
+        typer.echo(json.dumps([asdict(info) for info in infos], indent=2))
+        return
+    table = Table(title="gvetool plugins")
+    for column in ("plugin", "distribution", "module", "provides", "status"):
+        table.add_column(column, overflow="fold")
+    for info in infos:
+        provides = [
+            f"{kind}: {', '.join(names)}" for kind, names in info.registered.items() if names
+        ]
+        if info.commands:
+            provides.append(f"command: {', '.join(info.commands)}")
+        status = f"[{STATUS_STYLE[info.status]}]{info.status}[/]"
+        if info.error:
+            status += f"\n{escape(info.error)}"
+        table.add_row(
+            escape(info.name),
+            escape(f"{info.distribution} {info.version}"),
+            escape(info.module),
+            escape("\n".join(provides) or "-"),
+            status,
+        )
+    console.out().print(table)

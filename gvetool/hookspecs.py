@@ -1,0 +1,74 @@
+"""The plugin contract: every hook a gvetool plugin may implement.
+
+A plugin is a module (or object) named by an entry point in the ``gvetool`` group::
+
+    [project.entry-points.gvetool]
+    toy = "gvetool_toy"
+
+gvetool imports it at start-up and calls the hooks below that it implements, marked with
+:data:`hookimpl`. The built-in models, datasets and encoders are plugins of exactly this
+kind, registered through gvetool's own ``pyproject.toml``; nothing in the core imports them
+by name, so a third-party package is on an equal footing with them.
+
+Why registration hooks receive a ``register`` callable instead of returning specs: each
+plugin is given its own ``register``, so a name clash can be reported with both
+distributions named, and a plugin that fails half-way can be rolled back alone.
+
+Import cost matters: a plugin module is imported on every ``gvetool`` invocation. Give the
+spec a ``"module:attribute"`` target and import torch (or anything heavy) only there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec
+
+PROJECT_NAME = "gvetool"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def gvetool_register_models(register: Callable[[ModelSpec], None]) -> None:
+    """Register model architectures, e.g. ``register(ModelSpec(name="gve", ...))``.
+
+    Why: ``gvetool train NAME`` looks the name up here, so a new architecture needs no
+    change to the core. Set ``needs_classes`` / ``needs_sentence_classifier`` so the CLI can
+    refuse an impossible run before it starts.
+    """
+
+
+@hookspec
+def gvetool_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+    """Register datasets, e.g. ``register(DatasetSpec(name="cub", ...))``.
+
+    Why: ``--dataset NAME`` is resolved here; set ``has_classes=False`` for caption-only
+    corpora (Flickr, Karpathy splits) so class-conditioned models refuse them clearly.
+    """
+
+
+@hookspec
+def gvetool_register_encoders(register: Callable[[EncoderSpec], None]) -> None:
+    """Register image encoders, e.g. ``register(EncoderSpec(name="resnet50", ...))``.
+
+    Why: ``--encoder NAME`` is resolved here, so a new backbone drops in with
+    ``pip install`` and its features go through the same feature store.
+    """
+
+
+@hookspec
+def gvetool_register_commands(app: typer.Typer) -> None:
+    """Add CLI commands or sub-apps to the ``gvetool`` Typer application.
+
+    Why: a plugin that brings a dataset often brings a tool to prepare it
+    (``app.add_typer(sub, name="flickr")`` or ``app.command("hello")(fn)``). A command
+    whose name is already taken is refused with a warning naming the plugin.
+    """

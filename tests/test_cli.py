@@ -1,0 +1,126 @@
+"""The CLI's contract with users: versions, plugin listing, one-line errors, --debug."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from gvetool import __version__
+from gvetool.cli import INTERNAL_ERROR_EXIT, main
+
+COMMANDS = """
+import typer
+from gvetool import hookimpl
+from gvetool.errors import GvetoolError
+
+def hello(name: str = "bird"):
+    print(f"hello {name}")
+
+def fail():
+    raise GvetoolError("the data root /nowhere does not exist; pass --data-root DIR")
+
+def crash():
+    raise ZeroDivisionError("oops")
+
+@hookimpl
+def gvetool_register_commands(app):
+    app.command("hello")(hello)
+    app.command("fail")(fail)
+    app.command("crash")(crash)
+"""
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gvetool {__version__}"
+
+
+HIJACK = """
+from gvetool import hookimpl
+
+def plugins():
+    print("hijacked")
+
+@hookimpl
+def gvetool_register_commands(app):
+    app.command("plugins")(plugins)
+"""
+
+
+def test_plugin_commands_are_added_and_cannot_replace_core_ones(fake_dist, capsys):
+    fake_dist("cmd-plugin", "cmd_plugin", COMMANDS)
+    fake_dist("hijack-plugin", "hijack_plugin", HIJACK)
+    assert main(["hello", "--name", "wren"]) == 0
+    captured = capsys.readouterr()
+    assert "hello wren" in captured.out
+    assert "tried to add command 'plugins', which already exists" in captured.err
+    assert main(["plugins", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "hijacked" not in out
+    listed = {info["name"]: info for info in json.loads(out)}
+    assert listed["cmd_plugin"]["commands"] == ["hello", "fail", "crash"]
+    assert listed["hijack_plugin"]["commands"] == []
+
+
+def test_user_error_is_one_line_without_traceback(fake_dist, capsys):
+    fake_dist("cmd-plugin", "cmd_plugin", COMMANDS)
+    capsys.readouterr()
+    assert main(["fail"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "error: the data root /nowhere does not exist; pass --data-root DIR"
+    ]
+
+
+def test_debug_shows_the_traceback(fake_dist, capsys):
+    fake_dist("cmd-plugin", "cmd_plugin", COMMANDS)
+    assert main(["--debug", "fail"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.strip().splitlines()[-1].startswith("error: the data root")
+
+
+def test_unexpected_exception_is_reported_as_a_bug_in_one_line(fake_dist, capsys):
+    fake_dist("cmd-plugin", "cmd_plugin", COMMANDS)
+    capsys.readouterr()
+    assert main(["crash"]) == INTERNAL_ERROR_EXIT
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "internal error: ZeroDivisionError: oops" in lines[0]
+    assert "--debug" in lines[0]
+
+
+def test_plugins_table_shows_distribution_and_what_it_registers(fake_dist, capsys):
+    fake_dist(
+        "gvetool-toy",
+        "toy_plugin",
+        """
+        from gvetool import DatasetSpec, hookimpl
+
+        @hookimpl
+        def gvetool_register_datasets(register):
+            register(DatasetSpec(name="toy", description="d", target="x:y"))
+        """,
+    )
+    fake_dist("broken-plugin", "broken_plugin", "raise ImportError('[bold]needs libfoo')\n")
+    capsys.readouterr()
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    for text in ("toy_plugin", "gvetool-toy 1.0", "dataset: toy", "loaded", "failed"):
+        assert text in out
+    assert "[bold]needs" in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_console_script_work():
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    for argv in ([sys.executable, "-m", "gvetool", "--version"], ["gvetool", "--version"]):
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"gvetool {__version__}"
