@@ -52,6 +52,11 @@ def gvetool_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
     Why: ``--dataset NAME`` is resolved here; set ``has_classes=False`` for caption-only
     corpora (Flickr, Karpathy splits) so class-conditioned models refuse them clearly.
+
+    The target is called as ``target(data_root: Path | None) -> gvetool.data.corpus.Corpus``
+    (``None``: the dataset's default location) and raises ``GvetoolError`` naming every
+    missing file. Give the corpus a ``features`` source if the dataset ships precomputed
+    features; otherwise features are computed from its images by an encoder.
     """
 
 

@@ -19,6 +19,22 @@ from gvetool.errors import GvetoolError
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
+def _resolve(target: Callable[..., Any] | str, what: str) -> Callable[..., Any]:
+    if callable(target):
+        return target
+    module_name, _, attribute = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise GvetoolError(
+            f"{what} could not be loaded from {target} ({type(exc).__name__}: {exc}); "
+            "reinstall the package that provides it"
+        ) from exc
+    return obj  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Spec:
     """Common part of every spec: a unique name, a one-line description, a target.
@@ -48,19 +64,7 @@ class Spec:
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing its module on first use when given as a string."""
-        if callable(self.target):
-            return self.target
-        module_name, _, attribute = self.target.partition(":")
-        try:
-            obj: Any = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                obj = getattr(obj, part)
-        except Exception as exc:
-            raise GvetoolError(
-                f"{self.kind} '{self.name}' could not be loaded from {self.target} "
-                f"({type(exc).__name__}: {exc}); reinstall the package that provides it"
-            ) from exc
-        return obj
+        return _resolve(self.target, f"{self.kind} '{self.name}'")
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,21 @@ class ModelSpec(Spec):
 
 @dataclass(frozen=True)
 class DatasetSpec(Spec):
-    """A dataset: a corpus of images, captions and (optionally) classes."""
+    """A dataset: a corpus of images, captions and (optionally) classes.
+
+    ``prepare`` optionally names a function ``prepare(data_root) -> dict[str, int]`` that
+    turns raw release files into the layout the target reads (``gvetool data prepare``).
+    """
 
     kind: ClassVar[str] = "dataset"
 
     has_classes: bool = True
+    prepare: Callable[..., Any] | str | None = None
+
+    def load_prepare(self) -> Callable[..., Any] | None:
+        if self.prepare is None:
+            return None
+        return _resolve(self.prepare, f"dataset '{self.name}' prepare step")
 
 
 @dataclass(frozen=True)

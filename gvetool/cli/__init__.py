@@ -17,9 +17,11 @@ import typer
 from typer.main import get_command
 
 from gvetool import __version__, console
+from gvetool.cli import data as data_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
+from gvetool.progress import QUIET_ENV
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in gvetool or a plugin, not the user's doing
 INTERRUPTED_EXIT = 130
@@ -38,8 +40,13 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show full tracebacks on errors (also GVETOOL_DEBUG=1)."
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars (also GVETOOL_QUIET=1)."
+    ),
 ) -> None:
     """Train and evaluate image describers (LRCN) and visual explainers (GVE)."""
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
 
 
 def build_app() -> typer.Typer:
@@ -52,6 +59,7 @@ def build_app() -> typer.Typer:
         rich_markup_mode="rich",
     )
     app.callback()(_root)
+    app.add_typer(data_cli.app, name="data")
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)
     return app

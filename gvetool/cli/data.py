@@ -1,0 +1,120 @@
+"""``gvetool data``: make, prepare and inspect datasets and their features."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from gvetool import console
+from gvetool.plugins import get_plugins
+
+app = typer.Typer(no_args_is_help=True, help="Make, prepare and inspect datasets.")
+
+DATA_ROOT_HELP = "Dataset folder (default: $GVETOOL_HOME/data/<dataset>)."
+CACHE_HELP = "Feature store folder (default: $GVETOOL_HOME/features)."
+
+
+@app.command()
+def synth(
+    out: Path = typer.Argument(..., help="Folder to write the dataset to."),
+    classes: int = typer.Option(20, help="Number of bird classes."),
+    images_per_class: int = typer.Option(30, help="Images per class (split 60/15/25)."),
+    captions_per_image: int = typer.Option(10, help="Descriptions per image."),
+    image_size: int = typer.Option(64, help="Image width and height in pixels."),
+    seed: int = typer.Option(0, help="Random seed; the output is identical for a seed."),
+    layout: str = typer.Option("cub", help="On-disk layout to imitate: cub or coco."),
+    feature_dim: int = typer.Option(8192, help="Width of the CUB-layout feature vectors."),
+    noise: float = typer.Option(0.1, help="Chance that an image's part differs from its class."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+) -> None:
+    """Generate the embedded synthetic birds dataset in the CUB (or COCO) layout."""
+    from gvetool.datasets.synth import SynthOptions, generate
+
+    options = SynthOptions(
+        classes, images_per_class, captions_per_image, image_size, seed, layout, feature_dim, noise
+    )
+    start = time.perf_counter()
+    counts = generate(out, options, force=force)
+    console.out().print(
+        f"wrote {counts['images']} images, {counts['captions']} captions, {counts['classes']} "
+        f"classes ({layout} layout) to {out} in {time.perf_counter() - start:.1f} s"
+    )
+
+
+@app.command()
+def prepare(
+    dataset: str = typer.Argument(..., help="Dataset whose raw files to prepare, e.g. cub."),
+    data_root: Path = typer.Option(..., help="Folder holding the raw release files."),
+) -> None:
+    """Turn a dataset's raw release files into the layout gvetool reads."""
+    from gvetool.errors import GvetoolError
+
+    spec = get_plugins().datasets.get(dataset)
+    step = spec.load_prepare()
+    if step is None:
+        raise GvetoolError(f"dataset '{dataset}' needs no preparation")
+    counts = step(data_root)
+    console.out().print(
+        ", ".join(f"{key}: {value}" for key, value in counts.items()) + f" -> {data_root}"
+    )
+
+
+@app.command()
+def info(
+    dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
+    data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
+    cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
+    min_count: int = typer.Option(1, help="Vocabulary min-count threshold."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Images, captions, classes, vocabulary size and feature dim per split."""
+    from gvetool.data.features import open_precomputed
+    from gvetool.data.open import open_dataset
+    from gvetool.data.vocab import Vocabulary
+
+    corpus = open_dataset(dataset, data_root)
+    vocab = Vocabulary.build(corpus.split("train").all_captions(), min_count=min_count)
+    store = open_precomputed(corpus, cache_dir) if corpus.features is not None else None
+    report = {
+        "dataset": corpus.name,
+        "root": str(corpus.root),
+        "classes": len(corpus.class_names) if corpus.class_names else None,
+        "vocabulary": len(vocab),
+        "feature_dim": store.dim if store else None,
+        "feature_store": str(store.directory) if store else None,
+        "splits": {},
+        "notes": corpus.notes,
+    }
+    for name, split in corpus.splits.items():
+        if store:
+            store.rows(split.image_ids, what=f"{name} images")
+        report["splits"][name] = {
+            "images": len(split.image_ids),
+            "captions": split.num_captions,
+            "classes": len(set(split.class_ids.tolist())) if split.class_ids is not None else None,
+        }
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"{corpus.name} at {corpus.root}")
+    for column in ("split", "images", "captions", "classes"):
+        table.add_column(column, justify="right" if column != "split" else "left")
+    for name, row in report["splits"].items():
+        table.add_row(name, str(row["images"]), str(row["captions"]), str(row["classes"] or "-"))
+    out = console.out()
+    out.print(table)
+    out.print(f"classes: {report['classes'] or 'none'}")
+    out.print(f"vocabulary (train, min-count {min_count}): {len(vocab)} words incl. 4 special")
+    if store:
+        out.print(f"features: {store.dim}-d, store {store.directory}")
+    else:
+        out.print(
+            f"features: none precomputed; `gvetool data features --dataset {dataset} "
+            "--encoder resnet50` computes them"
+        )
+    for note in corpus.notes:
+        out.print(f"note: {note}")

@@ -1,0 +1,1 @@
+"""Data machinery shared by every dataset: tokens, vocabulary, features, caption batches."""

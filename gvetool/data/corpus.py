@@ -1,0 +1,82 @@
+"""What a dataset plugin returns: a :class:`Corpus` of splits of captioned images.
+
+Everything downstream (vocabulary, feature store, caption batches, evaluation) reads this
+one shape, which is why one loader serves CUB, COCO and any plugin dataset alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from gvetool.errors import GvetoolError
+
+
+@dataclass
+class Split:
+    """One split: parallel per-image lists, in a fixed order."""
+
+    name: str
+    image_ids: list[str]
+    captions: list[list[str]]
+    image_files: list[str]
+    class_ids: np.ndarray | None = None  # int64, 0-based, per image; None without classes
+
+    def __post_init__(self) -> None:
+        n = len(self.image_ids)
+        if len(self.captions) != n or len(self.image_files) != n:
+            raise ValueError("image_ids, captions and image_files must have the same length")
+        if self.class_ids is not None and len(self.class_ids) != n:
+            raise ValueError("class_ids must have one entry per image")
+
+    @property
+    def num_captions(self) -> int:
+        return sum(len(c) for c in self.captions)
+
+    def all_captions(self) -> Iterator[str]:
+        for captions in self.captions:
+            yield from captions
+
+
+class FeatureSource(Protocol):
+    """Precomputed features a dataset ships (e.g. CUB's feature pickle).
+
+    ``fingerprint`` changes whenever the source changes, so a stale feature store is
+    rebuilt instead of silently reused. :meth:`read` is called once, when the store is
+    built; the store consumes the returned dict destructively, so converting needs about
+    one copy of the data in memory.
+    """
+
+    name: str
+    fingerprint: str
+
+    def read(self) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class Corpus:
+    """A loaded dataset: its splits, class names and where features come from."""
+
+    name: str
+    root: Path
+    splits: dict[str, Split]
+    class_names: list[str] | None = None
+    features: FeatureSource | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_classes(self) -> bool:
+        return self.class_names is not None
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            known = ", ".join(self.splits)
+            raise GvetoolError(f"dataset '{self.name}' has no split '{name}'; it has: {known}")
+        return self.splits[name]
+
+    def image_path(self, split: Split, index: int) -> Path:
+        return self.root / split.image_files[index]

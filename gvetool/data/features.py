@@ -1,0 +1,134 @@
+"""The feature store: image features as one memory-mapped ``.npy`` plus an index.
+
+Features are converted once (from a dataset's pickle, or computed by an encoder) into
+``<cache>/<dataset>-<source>-<hash>/{features.npy,index.json}``. Opening a store is a
+memory map: milliseconds, no copy, and the pages are shared by every process that reads
+them (DataLoader workers, CV folds, DDP ranks). ``index.json`` is written last, so a store
+without it is incomplete and is rebuilt (or resumed) rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gvetool.data.corpus import Corpus
+from gvetool.errors import GvetoolError
+from gvetool.io import atomic_write, read_json, write_json
+from gvetool.paths import default_feature_cache
+from gvetool.progress import progress_bar
+
+FORMAT = "gvetool-features/1"
+FEATURES_FILE = "features.npy"
+INDEX_FILE = "index.json"
+DTYPE = np.dtype("<f4")
+
+
+class FeatureStore:
+    """Read-only view of a built store: ``array[row]`` is the feature of ``image_ids[row]``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        index = read_json(self.directory / INDEX_FILE)
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            raise GvetoolError(f"{self.directory} is not a gvetool feature store ({FORMAT})")
+        self.image_ids: list[str] = index["image_ids"]
+        self.dim: int = int(index["dim"])
+        self.source: str = index.get("source", "")
+        self.array = np.load(self.directory / FEATURES_FILE, mmap_mode="r")
+        if self.array.shape != (len(self.image_ids), self.dim):
+            raise GvetoolError(
+                f"{self.directory}: features.npy has shape {self.array.shape}, index says "
+                f"{(len(self.image_ids), self.dim)}; delete the folder to rebuild it"
+            )
+        self._row = {image_id: row for row, image_id in enumerate(self.image_ids)}
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def rows(self, image_ids: Sequence[str], what: str = "images") -> np.ndarray:
+        """Row numbers of ``image_ids``; missing ids are one error (count + examples)."""
+        missing = [i for i in image_ids if i not in self._row]
+        if missing:
+            raise GvetoolError(
+                f"{len(missing)} {what} have no features in {self.directory} "
+                f"(first: {', '.join(missing[:3])}); the features do not match the captions"
+            )
+        return np.fromiter((self._row[i] for i in image_ids), dtype=np.int64, count=len(image_ids))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "features"
+
+
+def store_directory(cache_dir: Path | None, dataset: str, source: str, fingerprint: str) -> Path:
+    """Where the store for this dataset/source lives; the hash tracks source changes."""
+    key = hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+    return Path(cache_dir or default_feature_cache()) / f"{_slug(dataset)}-{_slug(source)}-{key}"
+
+
+def is_complete(directory: Path) -> bool:
+    return (directory / INDEX_FILE).is_file() and (directory / FEATURES_FILE).is_file()
+
+
+def open_precomputed(corpus: Corpus, cache_dir: Path | None = None) -> FeatureStore:
+    """The store of the corpus's shipped features, converting them on first use."""
+    source = corpus.features
+    if source is None:
+        raise GvetoolError(
+            f"dataset '{corpus.name}' ships no precomputed features; compute them with "
+            f"`gvetool data features --dataset {corpus.name} --encoder resnet50`"
+        )
+    directory = store_directory(cache_dir, corpus.name, source.name, source.fingerprint)
+    if not is_complete(directory):
+        build_from_mapping(directory, source.read(), source.fingerprint, origin=source.name)
+    return FeatureStore(directory)
+
+
+def build_from_mapping(
+    directory: Path, features: dict[str, np.ndarray], fingerprint: str, origin: str = "features"
+) -> None:
+    """Write ``features`` (image id -> vector) as a store, consuming the dict as it goes.
+
+    Each vector is written straight to the file and dropped from the dict, so the
+    conversion needs about one copy of the data in memory, not two.
+    """
+    if not features:
+        raise GvetoolError(f"{origin} holds no features")
+    image_ids = sorted(features)
+    dim = _dimension(features[image_ids[0]], image_ids[0], origin)
+    with (
+        atomic_write(directory / FEATURES_FILE) as handle,
+        progress_bar(len(image_ids), f"converting {origin} to a feature store") as advance,
+    ):
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": DTYPE.str, "fortran_order": False, "shape": (len(image_ids), dim)}
+        )
+        for image_id in image_ids:
+            vector = features.pop(image_id)
+            found = _dimension(vector, image_id, origin)
+            if found != dim:
+                raise GvetoolError(
+                    f"{origin}: features of differing dimension: {image_id} has {found}, "
+                    f"expected {dim} like {image_ids[0]}"
+                )
+            handle.write(np.ascontiguousarray(vector, dtype=DTYPE).tobytes())
+            advance(1)
+    write_json(
+        directory / INDEX_FILE,
+        {"format": FORMAT, "image_ids": image_ids, "dim": dim, "source": fingerprint},
+    )
+
+
+def _dimension(vector: object, image_id: str, origin: str) -> int:
+    array = np.asarray(vector)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.number):
+        raise GvetoolError(
+            f"{origin}: the feature of {image_id} should be a 1-d numeric vector, "
+            f"got shape {array.shape} of {array.dtype}"
+        )
+    return int(array.shape[0])

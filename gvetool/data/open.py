@@ -1,0 +1,21 @@
+"""Opening a dataset by name: the core asks the plugin registry, never a module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gvetool.data.corpus import Corpus
+from gvetool.errors import GvetoolError
+from gvetool.plugins import get_plugins
+
+
+def open_dataset(name: str, data_root: Path | None = None) -> Corpus:
+    """Load dataset ``name`` from ``data_root`` (or its default location)."""
+    spec = get_plugins().datasets.get(name)
+    corpus = spec.load()(data_root)
+    if not isinstance(corpus, Corpus):
+        raise GvetoolError(
+            f"dataset plugin '{name}' returned {type(corpus).__name__}, not a Corpus; "
+            "report this to the plugin's authors"
+        )
+    return corpus

@@ -1,0 +1,35 @@
+"""Built-in dataset plugins: synth, cub, coco.
+
+This module is what the ``datasets`` entry point names. It only registers specs; the
+loaders are imported when a dataset is opened, so start-up stays fast.
+"""
+
+from gvetool.hookspecs import hookimpl
+from gvetool.specs import DatasetSpec
+
+
+@hookimpl
+def gvetool_register_datasets(register):
+    register(
+        DatasetSpec(
+            name="synth",
+            description="Embedded synthetic birds in CUB layout (generated on first use)",
+            target="gvetool.datasets.synth:open_synth",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="cub",
+            description="CUB-200-2011 with the GVE release's descriptions and features",
+            target="gvetool.datasets.cub:open_cub",
+            prepare="gvetool.datasets.cub:prepare_cub",
+        )
+    )
+    register(
+        DatasetSpec(
+            name="coco",
+            description="COCO 2014 captions (test = val2014); no classes",
+            target="gvetool.datasets.coco:open_coco",
+            has_classes=False,
+        )
+    )

@@ -1,0 +1,157 @@
+"""Atomic writes, the restricted unpickler, JSON errors and safe archive extraction."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+
+from gvetool.errors import GvetoolError
+from gvetool.io import atomic_write, load_pickle, read_json, safe_extract, sha256, write_json
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"good old checkpoint")
+    with pytest.raises(RuntimeError), atomic_write(target) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"good old checkpoint"
+    assert os.listdir(tmp_path) == ["last.pt"]
+    with atomic_write(target) as handle:
+        handle.write(b"new")
+    assert target.read_bytes() == b"new"
+
+
+def test_unwritable_directory_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(GvetoolError, match=r"cannot write .*file/out.json"):
+        write_json(blocker / "out.json", {})
+
+
+def test_disk_full_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "vocab.json"
+    write_json(target, {"words": 1})
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(GvetoolError, match="No space left on device.*nothing was overwritten"):
+        write_json(target, {"words": 2})
+    assert read_json(target) == {"words": 1}
+    assert os.listdir(tmp_path) == ["vocab.json"]
+
+
+def test_truncated_json_names_file_and_position(tmp_path):
+    path = tmp_path / "descriptions_bird.train.fg.json"
+    path.write_text('{"images": [1, 2')
+    with pytest.raises(GvetoolError, match=r"descriptions_bird.train.fg.json is not valid JSON "):
+        read_json(path)
+    with pytest.raises(GvetoolError, match="line 1, column 17"):
+        read_json(path)
+    with pytest.raises(GvetoolError, match="missing file"):
+        read_json(tmp_path / "nope.json")
+
+
+def test_restricted_unpickler_loads_cub_style_pickles(tmp_path):
+    features = {"001.A/a_1.jpg": np.arange(4, dtype=np.float32), "001.A/a_2.jpg": np.ones(4)}
+    labels = {"001.A/a_1.jpg": 1, "001.A/a_2.jpg": np.int64(2)}
+    for name, obj in (("f.p", features), ("l.p", labels)):
+        with open(tmp_path / name, "wb") as handle:
+            pickle.dump(obj, handle, protocol=2)
+    loaded = load_pickle(tmp_path / "f.p")
+    np.testing.assert_array_equal(loaded["001.A/a_1.jpg"], np.arange(4, dtype=np.float32))
+    assert {k: int(v) for k, v in load_pickle(tmp_path / "l.p").items()} == {
+        "001.A/a_1.jpg": 1,
+        "001.A/a_2.jpg": 2,
+    }
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_restricted_unpickler_refuses_code_and_never_runs_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "CUB_feature_dict.p"
+    path.write_bytes(pickle.dumps({"x": _Evil()}, protocol=2))
+    with pytest.raises(GvetoolError, match=r"refused to load global (posix|os)\.system"):
+        load_pickle(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_truncated_pickle_is_a_clear_error(tmp_path):
+    path = tmp_path / "CUB_label_dict.p"
+    path.write_bytes(pickle.dumps({"a": np.zeros(100)}, protocol=2)[:50])
+    with pytest.raises(GvetoolError, match="truncated or corrupt"):
+        load_pickle(path)
+
+
+def _tar(path, members):
+    with tarfile.open(path, "w:gz") as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
+def _file(name, data=b"x"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+def test_safe_extract_extracts_a_good_tar(tmp_path):
+    archive = tmp_path / "good.tgz"
+    _tar(archive, [_file("CUB_200_2011/images/a.jpg", b"jpeg"), _link("CUB/l", "images")])
+    safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out/CUB_200_2011/images/a.jpg").read_bytes() == b"jpeg"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [_file("ok.txt"), _file("../escape.txt")],
+        [_file("ok.txt"), _file("/tmp/absolute.txt")],
+        [_file("ok.txt"), _link("link", "../../etc/passwd")],
+        [_file("ok.txt"), _link("link", "/etc/passwd")],
+        [_file("ok.txt"), _link("hard", "../outside", kind=tarfile.LNKTYPE)],
+    ],
+    ids=["dotdot", "absolute", "symlink-escape", "symlink-absolute", "hardlink-escape"],
+)
+def test_safe_extract_refuses_malicious_tar_and_writes_nothing(tmp_path, members):
+    archive = tmp_path / "evil.tgz"
+    _tar(archive, members)
+    out = tmp_path / "out"
+    with pytest.raises(GvetoolError, match="refused"):
+        safe_extract(archive, out)
+    assert list(out.iterdir()) == []
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_safe_extract_refuses_zip_slip(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("fine.txt", "ok")
+        zf.writestr("../../zip-slip.txt", "bad")
+    with pytest.raises(GvetoolError, match="escaping the target"):
+        safe_extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_sha256(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    assert sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
