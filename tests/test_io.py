@@ -43,7 +43,7 @@ def test_disk_full_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(GvetoolError, match="No space left on device.*nothing was overwritten"):
+    with pytest.raises(GvetoolError, match=r"No space left on device.*nothing was overwritten"):
         write_json(target, {"words": 2})
     assert read_json(target) == {"words": 1}
     assert os.listdir(tmp_path) == ["vocab.json"]
