@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable
@@ -9,17 +10,42 @@ from pathlib import Path
 
 import pytest
 
+from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.plugins import DISABLE_ENV, reset_plugins
 
 
 @pytest.fixture(autouse=True)
-def _fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test sees the plugins of its own sys.path, not a previous test's."""
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test sees the plugins of its own sys.path and writes under its own home."""
     monkeypatch.delenv(DISABLE_ENV, raising=False)
     monkeypatch.delenv("GVETOOL_DEBUG", raising=False)
+    monkeypatch.delenv("GVETOOL_FEATURE_CACHE", raising=False)
+    monkeypatch.setenv("GVETOOL_HOME", str(tmp_path / "gvetool-home"))
+    monkeypatch.setenv("GVETOOL_QUIET", "1")
     reset_plugins()
     yield
     reset_plugins()
+
+
+TINY = SynthOptions(
+    classes=4, images_per_class=5, captions_per_image=3, image_size=32, feature_dim=16, seed=7
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_cub_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic CUB-layout dataset, generated once per session (read-only use)."""
+    root = tmp_path_factory.mktemp("tiny") / "cub"
+    generate(root, TINY)
+    return root
+
+
+@pytest.fixture
+def tiny_cub(tiny_cub_master: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny dataset that a test may damage."""
+    root = tmp_path / "cub"
+    shutil.copytree(tiny_cub_master, root)
+    return root
 
 
 FakeDist = Callable[..., Path]

@@ -1,0 +1,63 @@
+"""``gvetool data`` from the command line: outputs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from gvetool.cli import main
+from gvetool.datasets import cub
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_synth_then_info(tmp_path, capsys):
+    out = tmp_path / "birds"
+    args = ["data", "synth", str(out), "--classes", "3", "--images-per-class", "4"]
+    assert main([*args, "--captions-per-image", "2", "--feature-dim", "8"]) == 0
+    assert "wrote 12 images, 24 captions, 3 classes (cub layout)" in capsys.readouterr().out
+    assert main(["data", "info", "--dataset", "cub", "--data-root", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["classes"] == 3 and report["feature_dim"] == 8
+    assert sum(s["images"] for s in report["splits"].values()) == 12
+    assert report["splits"]["train"]["captions"] == 2 * report["splits"]["train"]["images"]
+    assert report["vocabulary"] > 4
+    assert main(["data", "info", "--dataset", "synth", "--data-root", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "features: 8-d" in text and "vocabulary (train, min-count 1)" in text
+
+
+def test_info_on_a_broken_layout_is_one_line(tiny_cub, capsys):
+    (tiny_cub / "CUB_label_dict.p").unlink()
+    (tiny_cub / "test.txt").unlink()
+    assert main(["data", "info", "--dataset", "cub", "--data-root", str(tiny_cub)]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "missing CUB_label_dict.p, test.txt" in line
+
+
+def test_unknown_dataset_is_one_line_listing_known_ones(capsys):
+    assert main(["data", "info", "--dataset", "cubb"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "unknown dataset 'cubb'; known datasets: coco, cub, synth. Did you mean 'cub'?" in line
+
+
+def test_prepare_cub(tiny_cub, capsys):
+    for split in cub.SPLITS:
+        (tiny_cub / cub.descriptions_file(split)).unlink()
+    assert main(["data", "prepare", "cub", "--data-root", str(tiny_cub)]) == 0
+    assert "skipped: 20" in capsys.readouterr().out
+    assert (tiny_cub / "descriptions_bird.val.fg.json").is_file()
+
+
+def test_prepare_of_a_dataset_without_a_prepare_step(tmp_path, capsys):
+    assert main(["data", "prepare", "coco", "--data-root", str(tmp_path)]) == 1
+    assert "needs no preparation" in _one_error_line(capsys.readouterr().err)
+
+
+def test_synth_refuses_to_overwrite(tiny_cub, capsys):
+    assert main(["data", "synth", str(tiny_cub)]) == 1
+    assert "pass --force" in _one_error_line(capsys.readouterr().err)
