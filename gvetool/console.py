@@ -10,7 +10,7 @@ from rich.markup import escape
 
 def out() -> Console:
     """Console for results (tables, paths): stdout, so they can be piped."""
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=True)
 
 
 def err() -> Console:

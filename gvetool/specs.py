@@ -86,19 +86,24 @@ class ModelSpec(Spec):
 class DatasetSpec(Spec):
     """A dataset: a corpus of images, captions and (optionally) classes.
 
-    ``prepare`` optionally names a function ``prepare(data_root) -> dict[str, int]`` that
-    turns raw release files into the layout the target reads (``gvetool data prepare``).
+    Optional steps, callables or ``"module:attribute"`` like the target:
+    ``prepare(data_root) -> dict[str, int]`` turns raw release files into the layout the
+    target reads (``gvetool data prepare``); ``download(data_root, mirror) -> None``
+    fetches the public release (``gvetool data download``).
     """
 
     kind: ClassVar[str] = "dataset"
 
     has_classes: bool = True
     prepare: Callable[..., Any] | str | None = None
+    download: Callable[..., Any] | str | None = None
 
-    def load_prepare(self) -> Callable[..., Any] | None:
-        if self.prepare is None:
-            return None
-        return _resolve(self.prepare, f"dataset '{self.name}' prepare step")
+    def load_step(self, step: str) -> Callable[..., Any]:
+        """The ``prepare`` or ``download`` step; a dataset without it is a clear error."""
+        target = getattr(self, step)
+        if target is None:
+            raise GvetoolError(f"dataset '{self.name}' has no {step} step")
+        return _resolve(target, f"dataset '{self.name}' {step} step")
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def test_prepare_cub(tiny_cub, capsys):
 
 def test_prepare_of_a_dataset_without_a_prepare_step(tmp_path, capsys):
     assert main(["data", "prepare", "coco", "--data-root", str(tmp_path)]) == 1
-    assert "needs no preparation" in _one_error_line(capsys.readouterr().err)
+    assert "dataset 'coco' has no prepare step" in _one_error_line(capsys.readouterr().err)
 
 
 def test_synth_refuses_to_overwrite(tiny_cub, capsys):

@@ -51,13 +51,7 @@ def prepare(
     data_root: Path = typer.Option(..., help="Folder holding the raw release files."),
 ) -> None:
     """Turn a dataset's raw release files into the layout gvetool reads."""
-    from gvetool.errors import GvetoolError
-
-    spec = get_plugins().datasets.get(dataset)
-    step = spec.load_prepare()
-    if step is None:
-        raise GvetoolError(f"dataset '{dataset}' needs no preparation")
-    counts = step(data_root)
+    counts = get_plugins().datasets.get(dataset).load_step("prepare")(data_root)
     console.out().print(
         ", ".join(f"{key}: {value}" for key, value in counts.items()) + f" -> {data_root}"
     )
@@ -118,3 +112,52 @@ def info(
         )
     for note in corpus.notes:
         out.print(f"note: {note}")
+
+
+@app.command()
+def download(
+    dataset: str = typer.Argument(..., help="Dataset to download: cub or coco."),
+    data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
+    mirror: str | None = typer.Option(
+        None, help="Fetch from this base URL instead of the original hosts (same paths)."
+    ),
+) -> None:
+    """Download a dataset's public release (resumable; archives extracted safely)."""
+    from gvetool.paths import default_data_root
+
+    root = data_root or default_data_root(dataset)
+    get_plugins().datasets.get(dataset).load_step("download")(root, mirror)
+    console.out().print(f"{dataset} downloaded to {root}")
+
+
+@app.command()
+def features(
+    dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
+    encoder: str = typer.Option(..., help="Encoder name, e.g. resnet50 or precomputed."),
+    weights: str | None = typer.Option(
+        None, help="Encoder weights: imagenet (default), none, or a state-dict path."
+    ),
+    remove_last: int | None = typer.Option(
+        None, help="Remove the encoder's last N layers (default 1: pooled features)."
+    ),
+    data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
+    cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
+    batch_size: int = typer.Option(64, min=1, help="Images per forward pass."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    num_workers: int = typer.Option(0, min=0, help="Image-decoding worker processes."),
+) -> None:
+    """Compute (once, resumably) the features of every image into the feature store."""
+    from gvetool.data.encoder import ExtractionOptions
+    from gvetool.data.open import open_dataset
+
+    options = {"weights": weights, "remove_last": remove_last}
+    provider = (
+        get_plugins()
+        .encoders.get(encoder)
+        .load()(**{key: value for key, value in options.items() if value is not None})
+    )
+    corpus = open_dataset(dataset, data_root)
+    store = provider.open_store(
+        corpus, cache_dir, ExtractionOptions(batch_size, device, num_workers)
+    )
+    console.out().print(f"{len(store)} images, {store.dim}-d features in {store.directory}")

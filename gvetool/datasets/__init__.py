@@ -23,6 +23,7 @@ def gvetool_register_datasets(register):
             description="CUB-200-2011 with the GVE release's descriptions and features",
             target="gvetool.datasets.cub:open_cub",
             prepare="gvetool.datasets.cub:prepare_cub",
+            download="gvetool.datasets.cub:download_cub",
         )
     )
     register(
@@ -30,6 +31,7 @@ def gvetool_register_datasets(register):
             name="coco",
             description="COCO 2014 captions (test = val2014); no classes",
             target="gvetool.datasets.coco:open_coco",
+            download="gvetool.datasets.coco:download_coco",
             has_classes=False,
         )
     )

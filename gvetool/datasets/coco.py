@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gvetool.data.corpus import Corpus, Split
+from gvetool.data.download import Resource, download_all
 from gvetool.datasets.captions_json import read_captions
 from gvetool.errors import GvetoolError
 from gvetool.paths import default_data_root
@@ -20,6 +21,13 @@ LAYOUT = (
     "expected annotations/captions_train2014.json, annotations/captions_val2014.json, "
     "train2014/ and val2014/ image folders"
 )
+RESOURCES = [
+    Resource(
+        "http://images.cocodataset.org/annotations/annotations_trainval2014.zip", extract=True
+    ),
+    Resource("http://images.cocodataset.org/zips/train2014.zip", extract=True),
+    Resource("http://images.cocodataset.org/zips/val2014.zip", extract=True),
+]
 HOW_TO_GET = "get it with `gvetool data download coco` or `gvetool data synth DIR --layout coco`"
 
 
@@ -48,3 +56,8 @@ def open_coco(data_root: Path | None = None, name: str = "coco") -> Corpus:
         splits=splits,
         notes=["COCO has no public test captions: the test split is val2014"],
     )
+
+
+def download_coco(data_root: Path | None = None, mirror: str | None = None) -> None:
+    """Fetch the 2014 caption annotations and the train/val images (about 19 GB)."""
+    download_all(RESOURCES, Path(data_root) if data_root else default_data_root("coco"), mirror)

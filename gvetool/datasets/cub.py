@@ -27,6 +27,7 @@ import numpy as np
 
 from gvetool import console
 from gvetool.data.corpus import Corpus, Split
+from gvetool.data.download import Resource, download_all
 from gvetool.datasets.captions_json import read_captions, write_captions
 from gvetool.errors import GvetoolError
 from gvetool.io import load_pickle
@@ -41,6 +42,14 @@ IMAGES_DIR = "images"
 LAYOUT = (
     "expected descriptions_bird.{train,val,test}.fg.json, CUB_feature_dict.p, "
     "CUB_label_dict.p, classes.txt, {train,val,test}.txt (and optionally images/)"
+)
+IMAGES_ARCHIVE = Resource(
+    "https://data.caltech.edu/records/65de6-vzh19/files/CUB_200_2011.tgz", extract=True
+)
+RELEASE_FILES_NOTE = (
+    "descriptions_bird.*.fg.json, CUB_feature_dict.p, CUB_label_dict.p, classes.txt and the "
+    "split lists come with the code release of 'Generating Visual Explanations' (Hendricks "
+    "et al., 2016); place them in"
 )
 HOW_TO_GET = "get it with `gvetool data download cub` or make one with `gvetool data synth DIR`"
 
@@ -229,3 +238,15 @@ def prepare_cub(data_root: Path) -> dict[str, int]:
         counts[split] = sum(len(c) for c in captions.values())
     counts["skipped"] = skipped
     return counts
+
+
+def download_cub(data_root: Path | None = None, mirror: str | None = None) -> None:
+    """Fetch the CUB_200_2011 images into ``images/``; say what must be added by hand."""
+    root = Path(data_root) if data_root else default_data_root("cub")
+    download_all([IMAGES_ARCHIVE], root, mirror)
+    extracted = root / "CUB_200_2011" / IMAGES_DIR
+    if extracted.is_dir() and not (root / IMAGES_DIR).exists():
+        extracted.rename(root / IMAGES_DIR)
+    missing = missing_files(root)
+    if missing:
+        console.warn(f"still missing {', '.join(missing)}: {RELEASE_FILES_NOTE} {root}")
