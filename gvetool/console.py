@@ -15,7 +15,7 @@ def out() -> Console:
 
 def err() -> Console:
     """Console for diagnostics and progress: stderr, so stdout stays clean."""
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 def warn(message: str) -> None:

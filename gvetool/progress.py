@@ -29,9 +29,15 @@ def quiet() -> bool:
     return os.environ.get(QUIET_ENV, "") not in ("", "0")
 
 
+Advance = Callable[..., None]
+
+
 @contextmanager
-def progress_bar(total: int | None, description: str) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; the bar shows done/total, rate, elapsed and time left."""
+def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
+    """Yield ``advance(n=1, status=None)``: done/total, rate, elapsed, time left, status.
+
+    ``status`` is a short text shown after the bar (e.g. the running loss).
+    """
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -39,9 +45,17 @@ def progress_bar(total: int | None, description: str) -> Iterator[Callable[[int]
         TaskProgressColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
         console=console.err(),
         disable=quiet(),
         transient=False,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+        task = progress.add_task(description, total=total, status="")
+
+        def advance(n: int = 1, status: str | None = None) -> None:
+            if status is None:
+                progress.advance(task, n)
+            else:
+                progress.update(task, advance=n, status=status)
+
+        yield advance

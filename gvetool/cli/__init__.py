@@ -19,6 +19,7 @@ from typer.main import get_command
 from gvetool import __version__, console
 from gvetool.cli import data as data_cli
 from gvetool.cli import plugins as plugins_cli
+from gvetool.cli import train as train_cli
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
 from gvetool.progress import QUIET_ENV
@@ -60,6 +61,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_root)
     app.add_typer(data_cli.app, name="data")
+    app.command("train")(train_cli.train)
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)
     return app

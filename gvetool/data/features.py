@@ -50,6 +50,10 @@ class FeatureStore:
     def __len__(self) -> int:
         return len(self.image_ids)
 
+    def __reduce__(self) -> tuple[type[FeatureStore], tuple[Path]]:
+        # DataLoader workers reopen the memory map instead of receiving a copy of it.
+        return (FeatureStore, (self.directory,))
+
     def rows(self, image_ids: Sequence[str], what: str = "images") -> np.ndarray:
         """Row numbers of ``image_ids``; missing ids are one error (count + examples)."""
         missing = [i for i in image_ids if i not in self._row]

@@ -1,0 +1,73 @@
+"""``gvetool train``: train a model; ``--resume RUN_DIR`` continues an interrupted run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gvetool import console
+from gvetool.errors import GvetoolError
+
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "checkpoint_every", "threads")
+
+
+def train(
+    model: str | None = typer.Argument(None, help="Model to train: lrcn, gve or sc."),
+    dataset: str | None = typer.Option(None, help="Dataset name, e.g. cub or synth."),
+    data_root: Path | None = typer.Option(None, help="Dataset folder (default: its home)."),
+    config: Path | None = typer.Option(None, help="TOML file with any of these options."),
+    epochs: int | None = typer.Option(None, help="Passes over the training captions [50]."),
+    batch_size: int | None = typer.Option(None, help="Captions per step [128]."),
+    lr: float | None = typer.Option(None, help="Adam learning rate [1e-3]."),
+    hidden_size: int | None = typer.Option(None, help="LSTM hidden size [1000]."),
+    embedding_size: int | None = typer.Option(None, help="Word/image embedding size [1000]."),
+    dropout: float | None = typer.Option(None, help="Dropout probability [0.5]."),
+    seed: int | None = typer.Option(None, help="Random seed: same seed, same weights [0]."),
+    device: str | None = typer.Option(None, help="cpu, cuda or cuda:N [cpu]."),
+    num_workers: int | None = typer.Option(None, help="Data-loading processes [0]."),
+    out: Path | None = typer.Option(None, help="Where run directories go [runs]."),
+    encoder: str | None = typer.Option(None, help="Image features: precomputed or a CNN."),
+    sc_ckpt: Path | None = typer.Option(
+        None, help="gve: sentence classifier checkpoint (default: newest sc run)."
+    ),
+    reinforce_weight: float | None = typer.Option(None, help="gve: lambda of REINFORCE [0.2]."),
+    baseline: str | None = typer.Option(None, help="gve: reward baseline none|mean|greedy."),
+    val_metrics: str | None = typer.Option(None, help="Validation metrics, comma-separated."),
+    checkpoint_every: int | None = typer.Option(None, help="Also save last.pt every N steps."),
+    resume: Path | None = typer.Option(None, help="Continue the run in this directory."),
+) -> None:
+    """Train LRCN, GVE or the sentence classifier; the best checkpoint is kept by CIDEr
+    (accuracy for sc) and every run can be resumed exactly."""
+    from gvetool.config import resolve
+    from gvetool.engine.checkpoint import load_checkpoint
+    from gvetool.engine.trainer import train as run_training
+
+    given = {
+        "dataset": dataset, "data_root": data_root, "epochs": epochs, "batch_size": batch_size,
+        "lr": lr, "hidden_size": hidden_size, "embedding_size": embedding_size,
+        "dropout": dropout, "seed": seed, "device": device, "num_workers": num_workers,
+        "out": out, "encoder": encoder, "sc_ckpt": sc_ckpt, "reinforce_weight": reinforce_weight,
+        "baseline": baseline, "val_metrics": val_metrics, "checkpoint_every": checkpoint_every,
+    }  # fmt: skip
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
+    if resume is not None:
+        if not (resume / "last.pt").is_file():
+            raise GvetoolError(f"no checkpoint to resume in {resume} (last.pt is missing)")
+        frozen = sorted(set(given) - set(RESUMABLE_CHANGES)) + (["config"] if config else [])
+        if frozen:
+            raise GvetoolError(
+                f"--{frozen[0].replace('_', '-')} cannot change when resuming; only "
+                + ", ".join(f"--{k.replace('_', '-')}" for k in RESUMABLE_CHANGES)
+                + " can"
+            )
+        saved = load_checkpoint(resume / "last.pt", expect_model=model)
+        resolved = resolve(None, {**saved["config"], **given})
+    else:
+        if model is None:
+            raise GvetoolError("name a model to train (lrcn, gve, sc) or pass --resume RUN_DIR")
+        resolved = resolve(config, {**given, "model": model})
+        if not resolved.dataset:
+            raise GvetoolError("--dataset is required (or set dataset in the config file)")
+    run_dir = run_training(resolved, resume)
+    console.out().print(f"run saved in {run_dir} (best.pt, last.pt, metrics.jsonl)")

@@ -1,0 +1,154 @@
+"""Run configuration: one dataclass, filled from defaults < TOML file < command line.
+
+The resolved configuration is saved in the run directory as ``config.toml``, so a run can
+be repeated or resumed exactly. Unknown keys are refused (with the closest known key), and
+values out of range are refused before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gvetool.errors import GvetoolError
+from gvetool.io import write_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+BASELINES = ("none", "mean", "greedy")
+METRICS = ("bleu", "meteor", "rouge", "cider")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults follow the original work."""
+
+    model: str = ""
+    dataset: str = ""
+    data_root: str | None = None
+    encoder: str = "precomputed"
+    cache_dir: str | None = None
+    out: str = "runs"
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # 0: off
+    embedding_size: int = 1000
+    hidden_size: int = 1000
+    dropout: float = 0.5
+    min_count: int = 1
+    max_caption_len: int = 0  # 0: keep training captions whole
+    max_len: int = 50  # longest generated sentence (validation, REINFORCE samples)
+    reinforce_weight: float = 0.2  # lambda in CE + lambda * REINFORCE (gve)
+    baseline: str = "none"  # REINFORCE baseline: none (the paper), mean, greedy
+    sc_ckpt: str | None = None  # sentence classifier for gve's reward
+    val_metrics: str = "bleu,meteor,rouge,cider"
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: per epoch only
+    seed: int = 0
+    device: str = "cpu"
+    num_workers: int = 0
+    threads: int = 0  # torch intra-op threads; 0: torch's default
+
+    def validate(self) -> None:
+        """Refuse impossible values with one line naming the key and the allowed range."""
+        positive = ("epochs", "batch_size", "embedding_size", "hidden_size", "min_count", "max_len")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise GvetoolError(f"{key} must be >= 1, got {getattr(self, key)}")
+        non_negative = ("weight_decay", "grad_clip", "reinforce_weight", "max_caption_len",
+                        "checkpoint_every", "num_workers", "threads")  # fmt: skip
+        for key in non_negative:
+            if getattr(self, key) < 0:
+                raise GvetoolError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise GvetoolError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise GvetoolError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.max_caption_len == 1:
+            raise GvetoolError("max_caption_len must be 0 (off) or >= 2")
+        if self.baseline not in BASELINES:
+            raise GvetoolError(
+                f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}"
+            )
+        unknown = [m for m in self.metric_names() if m not in METRICS]
+        if unknown:
+            raise GvetoolError(
+                f"val_metrics: unknown {unknown[0]!r}; choose from {', '.join(METRICS)}"
+            )
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise GvetoolError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+
+    def metric_names(self) -> list[str]:
+        return [m.strip() for m in self.val_metrics.split(",") if m.strip()]
+
+    def to_toml(self) -> str:
+        """The config as TOML (``None`` values are omitted: TOML has no null)."""
+        lines = ["# gvetool run configuration (resolved: defaults < config file < command line)"]
+        for key, value in asdict(self).items():
+            if value is not None:
+                lines.append(f"{key} = {json.dumps(value)}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: Path) -> None:
+        write_text(path, self.to_toml())
+
+
+KEYS = {f.name: f for f in fields(TrainConfig)}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    expected = KEYS[key].type
+    if value is None:
+        return None
+    if "float" in expected and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    kind = {"int": int, "float": float, "str": str}.get(expected.split(" |")[0])
+    if kind is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise GvetoolError(f"{source}: {key} must be {expected.split(' |')[0]}, got {value!r}")
+    return value
+
+
+def check_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Normalise ``a-b`` to ``a_b`` and refuse unknown keys, suggesting the closest."""
+    checked = {}
+    for raw_key, value in data.items():
+        key = raw_key.replace("-", "_")
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, list(KEYS), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise GvetoolError(f"{source}: unknown config key '{raw_key}'{hint}")
+        checked[key] = _coerce(key, value, source)
+    return checked
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise GvetoolError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise GvetoolError(f"{path} is not valid TOML ({exc})") from None
+    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    if nested:
+        raise GvetoolError(f"{path}: tables are not supported ([{nested[0]}]); use plain keys")
+    return check_keys(data, str(path))
+
+
+def resolve(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Defaults, then the config file, then the command-line values that were given."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_toml(config_file))
+    values.update(check_keys({k: v for k, v in overrides.items() if v is not None}, "command line"))
+    config = TrainConfig(**values)
+    config.validate()
+    return config

@@ -1,0 +1,1 @@
+"""Training: the loop, checkpoints, run directories and data-parallel set-up."""

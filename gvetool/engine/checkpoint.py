@@ -1,0 +1,56 @@
+"""Checkpoints: one self-contained ``torch.save`` dict, loadable with ``weights_only=True``.
+
+A checkpoint alone is enough to evaluate, transfer or resume: it carries the format
+version, the model name and task, the resolved config, the vocabulary, the class names,
+the weights, the optimizer state, the position in training (epoch and step), the RNG
+state and the metrics so far. It holds only tensors and plain Python values, so loading
+it never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gvetool.errors import GvetoolError
+from gvetool.io import atomic_write
+
+FORMAT = "gvetool-checkpoint/1"
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write atomically: a crash or a full disk leaves the previous file intact."""
+    with atomic_write(path) as handle:
+        torch.save({"format": FORMAT, **checkpoint}, handle)
+
+
+def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, Any]:
+    """Load and check a checkpoint; anything else is one clear line."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise GvetoolError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GvetoolError(
+            f"{path} is not a readable gvetool checkpoint (truncated, corrupt or another "
+            f"format: {first})"
+        ) from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        found = (
+            checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        )
+        raise GvetoolError(f"{path} is not a {FORMAT} checkpoint (found {found!r})")
+    if expect_model is not None and checkpoint.get("model") != expect_model:
+        raise GvetoolError(
+            f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "
+            "checkpoint is needed here"
+        )
+    return checkpoint

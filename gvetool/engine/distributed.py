@@ -1,0 +1,66 @@
+"""Data-parallel training across processes started by ``torchrun`` (gloo on CPU, nccl on GPU).
+
+Every process sees the same global batch order and takes its slice ``[rank::world]``; the
+gradients are averaged by DistributedDataParallel. With equal slices and losses averaged
+over sentences, N processes compute the same update as one process with the global batch.
+Only rank 0 validates and writes files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from gvetool.errors import GvetoolError
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        """Read the variables ``torchrun`` sets; a plain run is rank 0 of 1."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, requested: str) -> torch.device:
+        if requested.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise GvetoolError("--device cuda was asked for, but no CUDA GPU is available")
+            if self.world > 1:
+                return torch.device(f"cuda:{self.local_rank}")
+        return torch.device(requested)
+
+    def start(self, device: torch.device) -> None:
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            dist.init_process_group(backend)
+
+    def stop(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def from_main(self, value: Any) -> Any:
+        """``value`` as rank 0 has it (e.g. the run directory it created)."""
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]

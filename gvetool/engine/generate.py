@@ -1,0 +1,72 @@
+"""Generating sentences for a whole split, batched, and scoring them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.data.vocab import Vocabulary
+from gvetool.evaluation.metrics import CaptionScorer
+from gvetool.progress import progress_bar
+
+
+def batches(count: int, batch_size: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(count), max(1, -(-count // batch_size))) if count else []
+
+
+@torch.no_grad()
+def generate_split(
+    model: nn.Module,
+    images: ImageExamples,
+    vocab: Vocabulary,
+    device: torch.device,
+    batch_size: int,
+    max_len: int,
+    class_ids: torch.Tensor | None = None,
+) -> list[str]:
+    """Greedy sentences for every image of the split, in split order.
+
+    ``class_ids`` overrides the true classes (e.g. to explain another class).
+    """
+    model.eval()
+    sentences: list[str] = []
+    with progress_bar(len(images), f"generating ({images.split.name})") as advance:
+        for indices in batches(len(images), batch_size):
+            batch = images.__getitems__(indices).to(device)
+            classes = batch.class_ids if class_ids is None else class_ids[indices].to(device)
+            tokens, _ = model.generate(batch.features, classes.clamp(min=0), max_len, greedy=True)
+            sentences.extend(vocab.decode(row) for row in tokens.cpu().tolist())
+            advance(len(indices))
+    return sentences
+
+
+def score_captions(
+    model: nn.Module,
+    images: ImageExamples,
+    vocab: Vocabulary,
+    scorer: CaptionScorer,
+    device: torch.device,
+    batch_size: int,
+    max_len: int,
+) -> dict[str, float]:
+    """Corpus-level caption metrics of greedy sentences against the split's references."""
+    sentences = generate_split(model, images, vocab, device, batch_size, max_len)
+    split = images.split
+    references = {i: split.captions[i] for i in range(len(sentences))}
+    totals, _ = scorer.score(references, dict(enumerate(sentences)))
+    return totals
+
+
+@torch.no_grad()
+def classification_accuracy(
+    model: nn.Module, examples: CaptionExamples, device: torch.device, batch_size: int
+) -> dict[str, float]:
+    """Top-1 accuracy of a sentence classifier on every caption of a split."""
+    model.eval()
+    correct = 0
+    for indices in batches(len(examples), batch_size):
+        batch = examples.__getitems__(indices).to(device)
+        correct += int((model(batch.tokens, batch.lengths).argmax(1) == batch.class_ids).sum())
+    return {"accuracy": correct / max(1, len(examples))}

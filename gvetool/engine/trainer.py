@@ -1,0 +1,303 @@
+"""The training loop, readable top to bottom.
+
+    open data -> build model (+ frozen sentence classifier for GVE) -> for each epoch:
+    shuffle (fixed by seed and epoch) -> steps -> validate -> checkpoint
+
+Exact resume: the data order of an epoch is a function of (seed, epoch) only, and
+``last.pt`` stores the weights, the optimizer, the torch RNG state and the position
+(epoch, step); a resumed run therefore takes the same steps with the same random numbers
+as an uninterrupted one. ``last.pt`` is written atomically at the end of every epoch and
+every ``checkpoint_every`` steps; ``best.pt`` when validation improves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from gvetool import console
+from gvetool.config import TrainConfig
+from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.data.corpus import Corpus
+from gvetool.data.encoder import ExtractionOptions
+from gvetool.data.features import FeatureStore
+from gvetool.data.open import open_dataset
+from gvetool.data.vocab import Vocabulary
+from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
+from gvetool.engine.distributed import Distributed
+from gvetool.engine.generate import classification_accuracy, score_captions
+from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
+from gvetool.errors import GvetoolError
+from gvetool.evaluation.metrics import CaptionScorer
+from gvetool.io import write_text
+from gvetool.plugins import get_plugins
+from gvetool.progress import progress_bar
+
+SENTENCE_CLASSIFIER = "sc"
+
+
+class _Loss(nn.Module):
+    """Puts ``model.loss`` inside ``forward``, where DistributedDataParallel expects it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.model.loss(batch)
+
+
+def epoch_batches(
+    count: int, batch_size: int, seed: int, epoch: int, world: int
+) -> list[np.ndarray]:
+    """The global batches of one epoch: a permutation fixed by ``(seed, epoch)``.
+
+    The last, smaller batch is trimmed to a multiple of ``world`` so that every process
+    gets an equal slice (equal slices keep N-process training equal to 1-process).
+    """
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(count, generator=generator).numpy()
+    full = count // batch_size
+    out = [order[i * batch_size : (i + 1) * batch_size] for i in range(full)]
+    rest = order[full * batch_size :]
+    rest = rest[: len(rest) - len(rest) % world]
+    return [*out, rest] if len(rest) else out
+
+
+def train(config: TrainConfig, resume: Path | None = None) -> Path:
+    """Train ``config.model`` on ``config.dataset``; returns the run directory."""
+    dist = Distributed.from_env()
+    device = dist.device(config.device)
+    dist.start(device)
+    try:
+        return _train(config, resume, dist, device)
+    finally:
+        dist.stop()
+
+
+def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:
+    corpus = open_dataset(config.dataset, Path(config.data_root) if config.data_root else None)
+    provider = get_plugins().encoders.get(config.encoder).load()()
+    options = ExtractionOptions(config.batch_size, config.device, config.num_workers)
+    cache = Path(config.cache_dir) if config.cache_dir else None
+    store = None
+    if dist.is_main:  # rank 0 builds the feature store; the others then open it
+        store = provider.open_store(corpus, cache, options)
+    dist.barrier()
+    return corpus, store or provider.open_store(corpus, cache, options)
+
+
+def _attach_sentence_classifier(
+    model: nn.Module, config: TrainConfig, corpus: Corpus, vocab: Vocabulary, feature_dim: int
+) -> Path:
+    """Load the frozen reward classifier: ``--sc-ckpt`` or the newest matching sc run."""
+    if config.sc_ckpt:
+        path = Path(config.sc_ckpt)
+    else:
+        runs = find_runs(Path(config.out), SENTENCE_CLASSIFIER, config.dataset, corpus.class_names)
+        if not runs:
+            root = f" --data-root {config.data_root}" if config.data_root else ""
+            raise GvetoolError(
+                f"{config.model} needs a sentence classifier trained on '{config.dataset}' and "
+                f"none was found in {config.out}/; train one first: gvetool train sc "
+                f"--dataset {config.dataset}{root} (or pass --sc-ckpt PATH)"
+            )
+        path = runs[0] / "best.pt"
+        console.err().print(f"using sentence classifier {path}", highlight=False)
+    checkpoint = load_checkpoint(path, expect_model=SENTENCE_CLASSIFIER)
+    theirs, ours = checkpoint["class_names"], corpus.class_names or []
+    if theirs != ours:
+        raise GvetoolError(
+            f"sentence classifier {path} was trained on another class set ({len(theirs)} "
+            f"classes) than '{config.dataset}' has ({len(ours)}); train one on this dataset"
+        )
+    if checkpoint["vocabulary"] != list(vocab.words):
+        raise GvetoolError(
+            f"sentence classifier {path} has another vocabulary ({len(checkpoint['vocabulary'])}"
+            f" words, this run {len(vocab)}); train both on the same dataset and min_count"
+        )
+    sc_config = TrainConfig(**checkpoint["config"])
+    spec = get_plugins().models.get(SENTENCE_CLASSIFIER)
+    classifier = spec.load()(sc_config, len(vocab), feature_dim, len(ours))
+    classifier.load_state_dict(checkpoint["state_dict"])
+    model.attach_sentence_classifier(classifier.to(next(model.parameters()).device))
+    return path
+
+
+def _train(
+    config: TrainConfig, resume: Path | None, dist: Distributed, device: torch.device
+) -> Path:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    spec = get_plugins().models.get(config.model)
+    dataset_spec = get_plugins().datasets.get(config.dataset)
+    if spec.needs_classes and not dataset_spec.has_classes:
+        raise GvetoolError(
+            f"model '{spec.name}' needs class labels and dataset '{config.dataset}' has none"
+        )
+    if config.batch_size % dist.world:
+        raise GvetoolError(
+            f"batch_size {config.batch_size} must be divisible by the {dist.world} processes"
+        )
+    previous = load_checkpoint(resume / "last.pt", expect_model=config.model) if resume else None
+
+    # --- data ---------------------------------------------------------------------------
+    corpus, store = _open_data(config, dist)
+    if spec.needs_classes and not corpus.has_classes:
+        raise GvetoolError(f"model '{spec.name}' needs class labels and '{corpus.name}' has none")
+    train_split = corpus.split("train")
+    if previous:
+        vocab = Vocabulary(tuple(previous["vocabulary"]))
+    else:
+        vocab = Vocabulary.build(train_split.all_captions(), config.min_count)
+    num_classes = len(corpus.class_names or [])
+    train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
+    val_split = corpus.split("val")
+
+    # --- model, reward classifier, optimizer --------------------------------------------
+    torch.manual_seed(config.seed)
+    model = spec.load()(config, len(vocab), store.dim, num_classes).to(device)
+    captioning = model.task == "captioning"
+    val_set = (
+        ImageExamples(val_split, store) if captioning else CaptionExamples(val_split, vocab, store)
+    )
+    sc_path = None
+    if spec.needs_sentence_classifier:
+        sc_path = _attach_sentence_classifier(model, config, corpus, vocab, store.dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    epoch, step, global_step, history = 0, 0, 0, []
+    if previous:
+        model.load_state_dict(previous["state_dict"])
+        optimizer.load_state_dict(previous["optimizer"])
+        torch.set_rng_state(previous["rng"]["torch"])
+        epoch, step, global_step = previous["epoch"], previous["step"], previous["global_step"]
+        history = previous["metrics"]
+    stepper = DistributedDataParallel(_Loss(model)) if dist.world > 1 else _Loss(model)
+
+    # --- run directory --------------------------------------------------------------------
+    run_dir = resume
+    if run_dir is None and dist.is_main:
+        run_dir = new_run_dir(Path(config.out), config.model, config.dataset)
+        config.save(run_dir / "config.toml")
+        write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
+    run_dir = dist.from_main(run_dir)
+    scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
+    best_metric = "CIDEr" if captioning else "accuracy"
+    best = max((h["val"].get(best_metric, float("-inf")) for h in history), default=float("-inf"))
+
+    def checkpoint(epoch_: int, step_: int) -> dict[str, Any]:
+        return {
+            "model": config.model,
+            "task": model.task,
+            "config": dataclasses.asdict(config),
+            "vocabulary": list(vocab.words),
+            "class_names": corpus.class_names,
+            "feature_dim": store.dim,
+            "state_dict": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch_,
+            "step": step_,
+            "global_step": global_step,
+            "rng": {"torch": torch.get_rng_state()},
+            "metrics": history,
+            "sentence_classifier": str(sc_path) if sc_path else None,
+        }
+
+    if dist.is_main:
+        console.err().print(
+            f"training {config.model} on {corpus.name}: {len(train_set)} captions, {len(vocab)} "
+            f"words, {store.dim}-d features, {num_classes or 'no'} classes -> {run_dir}",
+            highlight=False,
+        )
+
+    # --- the loop -----------------------------------------------------------------------------
+    try:
+        while epoch < config.epochs:
+            started = time.perf_counter()
+            batches = epoch_batches(
+                len(train_set), config.batch_size, config.seed, epoch, dist.world
+            )
+            logs_sum: dict[str, float] = {}
+            with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
+                advance(step)
+                while step < len(batches):
+                    model.train()
+                    indices = batches[step][dist.rank :: dist.world]
+                    loss, logs = stepper(train_set.__getitems__(indices).to(device))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.grad_clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    optimizer.step()
+                    step += 1
+                    global_step += 1
+                    for key, value in logs.items():
+                        logs_sum[key] = logs_sum.get(key, 0.0) + value
+                    advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
+                    if (
+                        config.checkpoint_every
+                        and global_step % config.checkpoint_every == 0
+                        and dist.is_main
+                    ):
+                        save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
+            epoch, step = epoch + 1, 0
+            if dist.is_main:
+                if captioning:
+                    val = score_captions(
+                        model, val_set, vocab, scorer, device, config.batch_size, config.max_len
+                    )
+                else:
+                    val = classification_accuracy(model, val_set, device, config.batch_size)
+                train_logs = {k: v / max(1, len(batches)) for k, v in logs_sum.items()}
+                entry = {
+                    "epoch": epoch,
+                    "global_step": global_step,
+                    "train": train_logs,
+                    "val": val,
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+                history.append(entry)
+                improved = val.get(best_metric, float("-inf")) > best
+                if improved:
+                    best = val[best_metric]
+                    save_checkpoint(run_dir / "best.pt", checkpoint(epoch, 0))
+                save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0))
+                _write_logs(run_dir, history)
+                _report(entry, config.epochs, best_metric, improved)
+            dist.barrier()
+    except KeyboardInterrupt:
+        raise GvetoolError(
+            f"interrupted; continue from the last checkpoint with: gvetool train --resume {run_dir}"
+        ) from None
+    finally:
+        if scorer is not None:
+            scorer.close()
+    return run_dir
+
+
+def _write_logs(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    write_text(run_dir / "train.log", "".join(_line(h) + "\n" for h in history))
+
+
+def _line(entry: dict[str, Any]) -> str:
+    train = "  ".join(f"{k} {v:.3f}" for k, v in entry["train"].items())
+    val = "  ".join(f"{k} {v:.3f}" for k, v in entry["val"].items())
+    return f"epoch {entry['epoch']}  {train}  | val {val}  ({entry['seconds']:.1f} s)"
+
+
+def _report(entry: dict[str, Any], epochs: int, best_metric: str, improved: bool) -> None:
+    marker = f"  [best {best_metric}]" if improved else ""
+    console.out().print(
+        _line(entry).replace(f"epoch {entry['epoch']}", f"epoch {entry['epoch']}/{epochs}", 1)
+        + marker,
+        highlight=False,
+    )

@@ -1,0 +1,1 @@
+"""Scoring generated captions and explanations."""

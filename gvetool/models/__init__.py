@@ -1,0 +1,39 @@
+"""Built-in model plugins: lrcn, gve and sc (the sentence classifier).
+
+This module is what the ``models`` entry point names; torch is imported only when a model
+is built. A model factory is called as ``factory(config, vocab_size, feature_dim,
+num_classes)`` and returns an ``nn.Module`` with ``task`` ("captioning" or
+"classification") and ``loss(batch) -> (loss, logs)``; captioning models also have
+``generate(features, class_ids, max_len, greedy)``.
+"""
+
+from gvetool.hookspecs import hookimpl
+from gvetool.specs import ModelSpec
+
+
+@hookimpl
+def gvetool_register_models(register):
+    register(
+        ModelSpec(
+            name="lrcn",
+            description="LRCN image describer (Donahue et al. 2015, factored)",
+            target="gvetool.models.captioner:build_lrcn",
+        )
+    )
+    register(
+        ModelSpec(
+            name="gve",
+            description="Generating Visual Explanations (Hendricks et al. 2016)",
+            target="gvetool.models.gve:build_gve",
+            needs_classes=True,
+            needs_sentence_classifier=True,
+        )
+    )
+    register(
+        ModelSpec(
+            name="sc",
+            description="LSTM sentence classifier (GVE's reward)",
+            target="gvetool.models.sentence_classifier:build_sentence_classifier",
+            needs_classes=True,
+        )
+    )
