@@ -1,0 +1,178 @@
+"""The science: LRCN/GVE maths, REINFORCE's gradient, the frozen sentence classifier."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gvetool.data.captions import CaptionBatch
+from gvetool.data.vocab import Vocabulary
+from gvetool.engine.reference import naive_caption_loss, naive_reinforce_loss
+from gvetool.models.captioner import Captioner
+from gvetool.models.gve import GVE
+from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.sentence_classifier import SentenceClassifier
+
+V, D, C, E, H = 12, 6, 3, 5, 7
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _gve(**kwargs) -> GVE:
+    torch.manual_seed(0)
+    model = GVE(V, D, C, E, H, dropout=0.3, **kwargs)
+    classifier = SentenceClassifier(V, C, E, H, dropout=0.5)
+    model.attach_sentence_classifier(classifier)
+    with torch.no_grad():
+        model.out.bias[Vocabulary.end_id] += 2.0  # sentences end after a few words
+    return model
+
+
+def _batch(n: int = 5, width: int = 6) -> CaptionBatch:
+    torch.manual_seed(1)
+    lengths = torch.randint(1, width + 1, (n,))
+    tokens = torch.randint(4, V, (n, width))
+    tokens[torch.arange(width)[None, :] >= lengths[:, None]] = 0
+    tokens[torch.arange(n), lengths - 1] = Vocabulary.end_id
+    return CaptionBatch(
+        torch.rand(n, D), tokens, lengths, torch.randint(0, C, (n,)), torch.arange(n)
+    )
+
+
+def test_packed_lstm_equals_torch_lstm_on_packed_sequences():
+    torch.manual_seed(0)
+    lstm = PackedLSTM(3, 4)
+    for p in lstm.parameters():
+        torch.nn.init.uniform_(p, -0.5, 0.5)
+    reference = torch.nn.LSTM(3, 4, batch_first=True)
+    with torch.no_grad():
+        reference.weight_ih_l0.copy_(lstm.weight_ih)
+        reference.weight_hh_l0.copy_(lstm.weight_hh)
+        reference.bias_ih_l0.copy_(lstm.bias)
+        reference.bias_hh_l0.zero_()
+    x, lengths = torch.randn(5, 6, 3), torch.tensor([6, 5, 5, 2, 1])
+    packing = Packing.from_lengths(lengths)
+    expected, _ = reference(torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True))
+    torch.testing.assert_close(lstm(packing.pack(x), packing), expected.data)
+
+
+def test_teacher_forced_loss_equals_the_concatenated_formulation():
+    model, batch = _gve(), _batch()
+    model.eval()
+    fast = model.caption_loss(batch)
+    naive = naive_caption_loss(model, batch.features, batch.class_ids, batch.tokens, batch.lengths)
+    torch.testing.assert_close(fast, naive)
+
+
+def test_lrcn_ignores_the_class_and_gve_uses_it():
+    torch.manual_seed(0)
+    lrcn, gve, batch = Captioner(V, D, E, H), _gve(), _batch()
+    lrcn.eval()
+    gve.eval()
+    other = CaptionBatch(
+        batch.features, batch.tokens, batch.lengths, (batch.class_ids + 1) % C, batch.image_index
+    )
+    assert torch.equal(lrcn.caption_loss(batch), lrcn.caption_loss(other))
+    assert not torch.allclose(gve.caption_loss(batch), gve.caption_loss(other))
+
+
+def test_reinforce_gradient_equals_differentiating_through_the_sampling_loop():
+    model, batch = _gve(), _batch(n=8)
+    model.train()  # dropout is on for cross-entropy but must be off for REINFORCE
+    torch.manual_seed(3)
+    tokens, lengths = model.generate(batch.features, batch.class_ids, max_len=10, greedy=False)
+    assert lengths.float().mean() < 10  # sentences of varied length, some cut by the end token
+    reward = model.reward(tokens, lengths, batch.class_ids)
+    fast = -(
+        reward
+        * model.sentence_log_probs(batch.features, batch.class_ids, tokens, lengths, dropout=False)
+    ).mean()
+    fast_grads = torch.autograd.grad(fast, list(model.parameters()))
+    naive, naive_tokens, naive_lengths = naive_reinforce_loss(
+        model, batch.features, batch.class_ids, 10, forced=tokens
+    )
+    naive_grads = torch.autograd.grad(naive, list(model.parameters()))
+    assert torch.equal(naive_lengths, lengths)
+    assert torch.equal(naive_tokens[:, : tokens.shape[1]], tokens)
+    torch.testing.assert_close(fast, naive)
+    for got, want in zip(fast_grads, naive_grads, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_reinforce_loss_is_that_estimator_on_the_models_own_samples():
+    model, batch = _gve(), _batch(n=8)
+    torch.manual_seed(5)
+    loss, reward = model.reinforce_loss(batch)
+    torch.manual_seed(5)
+    tokens, lengths = model.generate(batch.features, batch.class_ids, model.max_len, greedy=False)
+    log_p = model.sentence_log_probs(
+        batch.features, batch.class_ids, tokens, lengths, dropout=False
+    )
+    torch.testing.assert_close(reward, model.reward(tokens, lengths, batch.class_ids))
+    torch.testing.assert_close(loss, -(reward * log_p).mean())
+
+
+@pytest.mark.parametrize("baseline", ["mean", "greedy"])
+def test_baselines(baseline):
+    model, batch = _gve(baseline=baseline), _batch(n=8)
+    torch.manual_seed(5)
+    loss, reward = model.reinforce_loss(batch)
+    torch.manual_seed(5)
+    tokens, lengths = model.generate(batch.features, batch.class_ids, model.max_len, greedy=False)
+    log_p = model.sentence_log_probs(
+        batch.features, batch.class_ids, tokens, lengths, dropout=False
+    )
+    if baseline == "mean":
+        expected_b = reward.mean()
+    else:
+        greedy, greedy_lengths = model.generate(batch.features, batch.class_ids, model.max_len)
+        expected_b = model.reward(greedy, greedy_lengths, batch.class_ids)
+    torch.testing.assert_close(loss, -((reward - expected_b) * log_p).mean())
+
+
+def test_generation_drops_finished_rows_without_changing_the_result():
+    model, batch = _gve(), _batch(n=8)
+    model.eval()
+    tokens, lengths = model.generate(batch.features, batch.class_ids, max_len=12)
+    for row in range(8):
+        alone, alone_len = model.generate(
+            batch.features[row : row + 1], batch.class_ids[row : row + 1], 12
+        )
+        assert int(alone_len) == int(lengths[row])
+        assert torch.equal(alone[0, : int(alone_len)], tokens[row, : int(lengths[row])])
+        assert tokens[row, int(lengths[row]) :].eq(0).all()
+        ended = tokens[row, int(lengths[row]) - 1] == Vocabulary.end_id
+        assert bool(ended) or int(lengths[row]) == 12
+
+
+def test_sentence_classifier_is_frozen_and_in_eval_mode_while_gve_trains():
+    model, batch = _gve(), _batch(n=8)
+    classifier = model.sentence_classifier
+    model.train()
+    assert not classifier.training
+    assert all(not p.requires_grad for p in classifier.parameters())
+    assert not any(k.startswith("sentence_classifier") for k in model.state_dict())
+    assert all(p is not q for p in model.parameters() for q in classifier.parameters())
+    tokens, lengths = model.generate(batch.features, batch.class_ids, 10, greedy=False)
+    first = model.reward(tokens, lengths, batch.class_ids)
+    assert torch.equal(first, model.reward(tokens, lengths, batch.class_ids))  # no dropout
+    before = [p.clone() for p in classifier.parameters()]
+    loss, _ = model.loss(batch)
+    loss.backward()
+    assert all(p.grad is None for p in classifier.parameters())
+    assert not classifier.training
+    assert all(torch.equal(a, b) for a, b in zip(before, classifier.parameters(), strict=True))
+
+
+def test_sentence_classifier_reads_only_real_tokens():
+    torch.manual_seed(0)
+    classifier = SentenceClassifier(V, C, E, H).eval()
+    tokens = torch.tensor([[5, 6, 2, 0], [7, 2, 0, 0]])
+    lengths = torch.tensor([3, 2])
+    padded_more = torch.cat([tokens, torch.zeros(2, 3, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(classifier(tokens, lengths), classifier(padded_more, lengths))

@@ -1,0 +1,91 @@
+"""Exact resume after SIGKILL, and 2-process DDP equal to 1 process (real subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gvetool.cli import main
+from gvetool.engine.checkpoint import load_checkpoint
+from gvetool.errors import GvetoolError
+
+TINY_MODEL = ["--hidden-size", "16", "--embedding-size", "16", "--val-metrics", "bleu",
+              "--lr", "0.01"]  # fmt: skip
+
+
+def _args(root: Path, out: Path, model: str = "lrcn") -> list[str]:
+    return ["train", model, "--dataset", "cub", "--data-root", str(root), "--out", str(out)]
+
+
+def _global_step(path: Path) -> int:
+    try:
+        return int(load_checkpoint(path)["global_step"])
+    except GvetoolError:  # not written yet
+        return -1
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(run / "last.pt")["state_dict"]
+
+
+def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
+    tiny_cub_master, tmp_path
+):
+    extra = [*TINY_MODEL, "--batch-size", "2", "--epochs", "12", "--checkpoint-every", "1"]
+    kill_at = random.randint(5, 120)
+    out = tmp_path / "killed"
+    env = {**os.environ, "GVETOOL_QUIET": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    run = None
+    while time.monotonic() < deadline and process.poll() is None:
+        runs = list(out.glob("lrcn-cub-*"))
+        if runs and _global_step(runs[0] / "last.pt") >= kill_at:
+            run = runs[0]
+            break
+        time.sleep(0.005)
+    assert run is not None, f"the run ended before step {kill_at}: {process.stderr.read()!r}"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = _global_step(run / "last.pt")
+    assert killed_at < 12 * 18, "the kill came too late to test anything"
+
+    assert main(["train", "--resume", str(run)]) == 0
+    assert main([*_args(tiny_cub_master, tmp_path / "straight"), *extra]) == 0
+    straight = next((tmp_path / "straight").glob("lrcn-cub-*"))
+    resumed, expected = _weights(run), _weights(straight)
+    for key in expected:
+        torch.testing.assert_close(
+            resumed[key], expected[key], msg=f"{key} (killed at {killed_at})"
+        )
+    history = load_checkpoint(run / "last.pt")["metrics"]
+    assert [h["epoch"] for h in history] == list(range(1, 13))
+
+
+def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cub_master, tmp_path):
+    extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "2", "--dropout", "0"]
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
+        env={**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = list(out.glob("lrcn-cub-*"))
+    assert len(runs) == 1  # only rank 0 writes
+    assert main([*_args(tiny_cub_master, tmp_path / "one"), *extra]) == 0
+    single = next((tmp_path / "one").glob("lrcn-cub-*"))
+    parallel, expected = _weights(runs[0]), _weights(single)
+    for key in expected:
+        torch.testing.assert_close(parallel[key], expected[key], atol=1e-5, rtol=1e-4)

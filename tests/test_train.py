@@ -1,0 +1,167 @@
+"""Training end to end on tiny synthetic data: run dirs, determinism, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from gvetool.cli import main
+from gvetool.config import TrainConfig, resolve
+from gvetool.datasets.synth import SynthOptions, generate
+from gvetool.engine.checkpoint import load_checkpoint
+from gvetool.engine.trainer import epoch_batches
+from gvetool.errors import GvetoolError
+
+from .conftest import TINY
+
+SMALL = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--epochs", "2",
+         "--val-metrics", "bleu,cider", "--lr", "0.01"]  # fmt: skip
+
+
+def _train(root: Path, out: Path, model: str, *extra: str) -> Path:
+    args = ["train", model, "--dataset", "cub", "--data-root", str(root), "--out", str(out)]
+    assert main([*args, *SMALL, *extra]) == 0
+    runs = sorted(out.glob(f"{model}-cub-*"), key=os.path.getmtime)
+    return runs[-1]
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_sc_then_gve_writes_complete_run_dirs(tiny_cub_master, tmp_path, capsys):
+    sc_run = _train(tiny_cub_master, tmp_path, "sc")
+    gve_run = _train(tiny_cub_master, tmp_path, "gve")
+    captured = capsys.readouterr()
+    assert f"using sentence classifier {sc_run / 'best.pt'}" in captured.err
+    assert "epoch 2/2" in captured.out and "CIDEr" in captured.out and "reward" in captured.out
+    for run in (sc_run, gve_run):
+        for name in ("config.toml", "metrics.jsonl", "last.pt", "best.pt", "run.json", "train.log"):
+            assert (run / name).is_file(), (run, name)
+    lines = (gve_run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert {"BLEU-4", "CIDEr"} <= set(json.loads(lines[0])["val"])
+    checkpoint = load_checkpoint(gve_run / "last.pt", expect_model="gve")
+    assert checkpoint["epoch"] == 2 and checkpoint["class_names"][0].startswith("001.")
+    assert checkpoint["sentence_classifier"] == str(sc_run / "best.pt")
+    saved = resolve(gve_run / "config.toml", {})
+    assert saved.hidden_size == 16 and saved.model == "gve"
+
+
+def test_same_seed_gives_identical_weights(tiny_cub_master, tmp_path):
+    a = _train(tiny_cub_master, tmp_path / "a", "lrcn")
+    b = _train(tiny_cub_master, tmp_path / "b", "lrcn")
+    c = _train(tiny_cub_master, tmp_path / "c", "lrcn", "--seed", "1")
+    state = {run: load_checkpoint(run / "last.pt")["state_dict"] for run in (a, b, c)}
+    assert all(torch.equal(state[a][k], state[b][k]) for k in state[a])
+    assert not all(torch.equal(state[a][k], state[c][k]) for k in state[a])
+
+
+def test_gve_without_a_sentence_classifier_says_how_to_train_one(tiny_cub_master, tmp_path, capsys):
+    args = ["train", "gve", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--out", str(tmp_path), *SMALL]) == 1
+    line = _one_line(capsys)
+    assert "needs a sentence classifier" in line
+    assert f"gvetool train sc --dataset cub --data-root {tiny_cub_master}" in line
+
+
+def test_sentence_classifier_of_another_class_set_is_refused(tiny_cub_master, tmp_path, capsys):
+    other = tmp_path / "other"
+    generate(other, SynthOptions(**{**TINY.__dict__, "classes": 3}))
+    sc_run = _train(other, tmp_path / "runs", "sc")
+    args = ["train", "gve", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--sc-ckpt", str(sc_run / "best.pt"), *SMALL]) == 1
+    assert "was trained on another class set (3 classes) than 'cub' has (4)" in _one_line(capsys)
+
+
+def test_a_checkpoint_of_another_model_is_refused(tiny_cub_master, tmp_path, capsys):
+    lrcn_run = _train(tiny_cub_master, tmp_path, "lrcn")
+    args = ["train", "gve", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--sc-ckpt", str(lrcn_run / "best.pt"), *SMALL]) == 1
+    assert "is a 'lrcn' checkpoint, but a 'sc' checkpoint is needed" in _one_line(capsys)
+    assert main(["train", "gve", "--resume", str(lrcn_run)]) == 1
+    assert "is a 'lrcn' checkpoint, but a 'gve' checkpoint is needed" in _one_line(capsys)
+
+
+def test_gve_on_a_dataset_without_classes_is_refused(tmp_path, capsys):
+    root = tmp_path / "coco"
+    generate(root, SynthOptions(**{**TINY.__dict__, "layout": "coco"}))
+    assert main(["train", "gve", "--dataset", "coco", "--data-root", str(root)]) == 1
+    assert "model 'gve' needs class labels and dataset 'coco' has none" in _one_line(capsys)
+
+
+def test_unknown_config_key_suggests_the_closest(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('dataset = "cub"\nhiden_size = 16\n')
+    assert main(["train", "lrcn", "--config", str(config)]) == 1
+    assert "unknown config key 'hiden_size'; did you mean 'hidden_size'?" in _one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "0"], "lr must be > 0"),
+        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--baseline", "max"], "baseline must be one of none, mean, greedy"),
+        (["--val-metrics", "bleu,spice"], "val_metrics: unknown 'spice'"),
+    ],
+)
+def test_out_of_range_hyper_parameters(args, message, capsys):
+    assert main(["train", "lrcn", "--dataset", "cub", *args]) == 1
+    assert message in _one_line(capsys)
+
+
+def test_config_file_values_and_command_line_precedence(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('dataset = "synth"\nhidden-size = 32\nlr = 1\n')
+    resolved = resolve(config, {"model": "lrcn", "hidden_size": 8})
+    assert (resolved.dataset, resolved.hidden_size, resolved.lr) == ("synth", 8, 1.0)
+    config.write_text("epochs = 'many'\n")
+    with pytest.raises(GvetoolError, match="epochs must be int"):
+        resolve(config, {})
+
+
+def test_resume_of_a_dir_without_a_checkpoint(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path)]) == 1
+    assert "no checkpoint to resume" in _one_line(capsys)
+
+
+def test_resume_cannot_change_the_science(tiny_cub_master, tmp_path, capsys):
+    run = _train(tiny_cub_master, tmp_path, "lrcn")
+    assert main(["train", "--resume", str(run), "--lr", "0.5"]) == 1
+    assert "--lr cannot change when resuming" in _one_line(capsys)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cub_master, tmp_path, monkeypatch, capsys):
+    run = _train(tiny_cub_master, tmp_path, "lrcn")
+    before = (run / "last.pt").read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 1
+    assert "No space left on device (nothing was overwritten)" in _one_line(capsys)
+    assert (run / "last.pt").read_bytes() == before
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_epoch_batches_are_fixed_by_seed_and_epoch_and_split_evenly():
+    a = epoch_batches(21, 8, seed=0, epoch=3, world=2)
+    assert [len(b) for b in a] == [8, 8, 4]
+    assert [b.tolist() for b in a] == [b.tolist() for b in epoch_batches(21, 8, 0, 3, 2)]
+    assert a[0].tolist() != epoch_batches(21, 8, 0, 4, 2)[0].tolist()
+    assert sorted(x for b in epoch_batches(21, 8, 0, 0, 1) for x in b.tolist()) == list(range(21))
+
+
+def test_config_round_trips_through_toml(tmp_path):
+    config = TrainConfig(model="gve", dataset="cub", sc_ckpt=None, lr=0.5)
+    config.save(tmp_path / "config.toml")
+    assert resolve(tmp_path / "config.toml", {}) == config
