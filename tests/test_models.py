@@ -176,3 +176,21 @@ def test_sentence_classifier_reads_only_real_tokens():
     lengths = torch.tensor([3, 2])
     padded_more = torch.cat([tokens, torch.zeros(2, 3, dtype=torch.long)], dim=1)
     torch.testing.assert_close(classifier(tokens, lengths), classifier(padded_more, lengths))
+
+
+def test_packed_lstm_backward_passes_gradcheck():
+    torch.manual_seed(0)
+    lstm = PackedLSTM(3, 4)
+    for p in lstm.parameters():
+        torch.nn.init.uniform_(p, -0.5, 0.5)
+    packing = Packing.from_lengths(torch.tensor([5, 4, 4, 2, 1]))
+    inputs = packing.pack(torch.randn(5, 5, 3)).requires_grad_()
+    offset = torch.randn(5, 16, requires_grad=True)
+
+    def run(inputs, weight_ih, weight_hh, bias, offset):
+        weights = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias": bias}
+        return torch.func.functional_call(lstm, weights, (inputs, packing, offset))
+
+    params = [p.detach().clone().requires_grad_() for p in lstm.parameters()]
+    assert torch.autograd.gradcheck(run, (inputs, *params, offset))
+    assert torch.autograd.gradcheck(lambda x, *w: run(x, *w, None), (inputs, *params))
