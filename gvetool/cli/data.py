@@ -71,7 +71,7 @@ def info(
     from gvetool.data.vocab import Vocabulary
 
     corpus = open_dataset(dataset, data_root)
-    vocab = Vocabulary.build(corpus.split("train").all_captions(), min_count=min_count)
+    vocab = Vocabulary.from_tokens(corpus.split("train").tokens(), min_count=min_count)
     store = open_precomputed(corpus, cache_dir) if corpus.features is not None else None
     report = {
         "dataset": corpus.name,

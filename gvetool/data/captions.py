@@ -33,10 +33,11 @@ class EncodedCaptions:
         cls, split: Split, vocab: Vocabulary, max_len: int | None = None
     ) -> EncodedCaptions:
         """Encode once; ``max_len`` truncates (keeping the end token) for bounded memory."""
+        tokens = iter(split.tokens())
         encoded, owners = [], []
         for image, captions in enumerate(split.captions):
-            for caption in captions:
-                ids = vocab.encode(caption)
+            for _ in captions:
+                ids = vocab.encode_tokens(next(tokens))
                 if max_len is not None and len(ids) > max_len:
                     ids = [*ids[: max_len - 1], vocab.end_id]
                 encoded.append(ids)
@@ -97,12 +98,7 @@ def _class_ids(split: Split) -> np.ndarray:
 
 
 def _gather(store: FeatureStore, rows: np.ndarray) -> torch.Tensor:
-    # Reading rows in file order is kinder to the page cache; the result is put back
-    # into batch order.
-    order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), store.dim), dtype=np.float32)
-    out[order] = store.array[rows[order]]
-    return torch.from_numpy(out)
+    return torch.from_numpy(store.gather(rows))
 
 
 class CaptionExamples(Dataset[CaptionBatch]):

@@ -6,13 +6,16 @@ one shape, which is why one loader serves CUB, COCO and any plugin dataset alike
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from gvetool.data.tokenize import tokenize
 from gvetool.errors import GvetoolError
 
 
@@ -40,6 +43,15 @@ class Split:
     def all_captions(self) -> Iterator[str]:
         for captions in self.captions:
             yield from captions
+
+    @cached_property
+    def _tokens(self) -> list[list[str]]:
+        # Interned: a few thousand distinct words shared by every caption's token list.
+        return [[sys.intern(t) for t in tokenize(caption)] for caption in self.all_captions()]
+
+    def tokens(self) -> list[list[str]]:
+        """Every caption's tokens, in ``all_captions`` order; tokenised once per split."""
+        return self._tokens
 
 
 class FeatureSource(Protocol):

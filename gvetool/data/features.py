@@ -1,16 +1,22 @@
-"""The feature store: image features as one memory-mapped ``.npy`` plus an index.
+"""The feature store: image features as one ``.npy`` file plus an index.
 
 Features are converted once (from a dataset's pickle, or computed by an encoder) into
-``<cache>/<dataset>-<source>-<hash>/{features.npy,index.json}``. Opening a store is a
-memory map: milliseconds, no copy, and the pages are shared by every process that reads
-them (DataLoader workers, CV folds, DDP ranks). ``index.json`` is written last, so a store
-without it is incomplete and is rebuilt (or resumed) rather than trusted.
+``<cache>/<dataset>-<source>-<hash>/{features.npy,index.json}``. Opening a store takes
+milliseconds and copies nothing. Batches are read with ``pread`` into fresh arrays: the
+file's pages live once in the kernel's page cache, shared by every process that reads
+them (DataLoader workers, CV folds, DDP ranks), and are not charged to each process's
+resident memory the way pages touched through a memory map are (after one epoch that
+would be the whole file). ``array`` is a read-only memory map for random inspection.
+``index.json`` is written last, so a store without it is incomplete and is rebuilt (or
+resumed) rather than trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,6 +52,17 @@ class FeatureStore:
                 f"{(len(self.image_ids), self.dim)}; delete the folder to rebuild it"
             )
         self._row = {image_id: row for row, image_id in enumerate(self.image_ids)}
+        self._data_offset = int(self.array.offset)
+        self._fd = os.open(self.directory / FEATURES_FILE, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """Features of ``rows`` as a new ``[len(rows), dim]`` float32 array."""
+        out = np.empty((len(rows), self.dim), dtype=DTYPE)
+        row_bytes = self.dim * DTYPE.itemsize
+        for i, row in enumerate(rows.tolist()):
+            os.preadv(self._fd, [memoryview(out[i]).cast("B")], self._data_offset + row * row_bytes)
+        return out
 
     def __len__(self) -> int:
         return len(self.image_ids)

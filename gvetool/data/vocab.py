@@ -42,9 +42,14 @@ class Vocabulary:
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 1) -> Vocabulary:
         """Words seen at least ``min_count`` times, most frequent first (ties by spelling)."""
+        return cls.from_tokens((tokenize(caption) for caption in captions), min_count)
+
+    @classmethod
+    def from_tokens(cls, token_lists: Iterable[list[str]], min_count: int = 1) -> Vocabulary:
+        """:meth:`build` from captions that are already tokenised."""
         if min_count < 1:
             raise GvetoolError(f"min-count must be >= 1, got {min_count}")
-        counts = Counter(token for caption in captions for token in tokenize(caption))
+        counts = Counter(token for tokens in token_lists for token in tokens)
         frequent = [w for w, c in counts.items() if c >= min_count and w not in SPECIALS]
         kept = sorted(frequent, key=lambda w: (-counts[w], w))
         return cls(SPECIALS + tuple(kept))
@@ -60,7 +65,11 @@ class Vocabulary:
 
     def encode(self, caption: str) -> list[int]:
         """Token ids of ``caption`` followed by the end token (no start token)."""
-        return [self.id(token) for token in tokenize(caption)] + [self.end_id]
+        return self.encode_tokens(tokenize(caption))
+
+    def encode_tokens(self, tokens: Iterable[str]) -> list[int]:
+        """:meth:`encode` of an already tokenised caption."""
+        return [self.id(token) for token in tokens] + [self.end_id]
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """Words up to the first end token, skipping padding and start."""

@@ -157,7 +157,7 @@ def _train(
     if previous:
         vocab = Vocabulary(tuple(previous["vocabulary"]))
     else:
-        vocab = Vocabulary.build(train_split.all_captions(), config.min_count)
+        vocab = Vocabulary.from_tokens(train_split.tokens(), config.min_count)
     num_classes = len(corpus.class_names or [])
     train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
     val_split = corpus.split("val")
@@ -231,8 +231,8 @@ def _train(
                 while step < len(batches):
                     model.train()
                     indices = batches[step][dist.rank :: dist.world]
+                    optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
                     loss, logs = stepper(train_set.__getitems__(indices).to(device))
-                    optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if config.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

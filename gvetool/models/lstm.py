@@ -80,12 +80,10 @@ class _Recurrence(torch.autograd.Function):
         cell = torch.zeros_like(hidden)
         activations = gates_x.new_empty(packed, 4 * hidden_size)
         cells = gates_x.new_empty(packed, hidden_size)
-        previous = gates_x.new_empty(packed, hidden_size)
         outputs = gates_x.new_empty(packed, hidden_size)
         start = 0
         for n in batch_sizes:
             end = start + n
-            previous[start:end] = hidden[:n]
             gates = torch.addmm(gates_x[start:end], hidden[:n], weight_hh.T)
             if gate_offset is not None:
                 gates += gate_offset[:n]
@@ -99,13 +97,13 @@ class _Recurrence(torch.autograd.Function):
             start = end
         ctx.batch_sizes = batch_sizes
         ctx.has_offset = gate_offset is not None
-        ctx.save_for_backward(weight_hh, activations, cells, previous)
+        ctx.save_for_backward(weight_hh, activations, cells, outputs)
         return outputs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs):  # type: ignore[override]
-        weight_hh, activations, cells, previous = ctx.saved_tensors
+        weight_hh, activations, cells, outputs = ctx.saved_tensors
         sizes = ctx.batch_sizes
         starts = [0]
         for n in sizes[:-1]:
@@ -132,7 +130,13 @@ class _Recurrence(torch.autograd.Function):
             grad[:, 3 * i.shape[1] :] = dh * tanh_c * o * (1 - o)
             grad_hidden = grad @ weight_hh
             grad_cell = dc * f
-        grad_weight = grad_gates.T @ previous  # every step's share in one product
+        # Every step's share of the recurrent weight's gradient in one product: step t's
+        # gate gradients times the hidden state each row had at step t - 1 (0 at t = 0,
+        # so the first step adds nothing).
+        before = [outputs[start : start + n] for n, start in zip(sizes[1:], starts, strict=False)]
+        grad_weight = grad_gates[sizes[0] :].T @ torch.cat(before) if before else None
+        if grad_weight is None:
+            grad_weight = torch.zeros_like(weight_hh)
         grad_offset = None
         if ctx.has_offset:
             grad_offset = grad_gates.new_zeros(sizes[0], grad_gates.shape[1])

@@ -1,0 +1,79 @@
+"""Start-up time and peak memory of ``gvetool train gve`` at CUB size.
+
+Run on demand (not in CI):  python benchmarks/train_startup.py [DATA_ROOT]
+
+Without DATA_ROOT a CUB-size synthetic dataset (200 classes x 59 images, 8192-d) is made
+first. A small sentence classifier is trained (one epoch), the feature store is warmed,
+then ``gvetool train gve`` runs at the default sizes (hidden/embedding 1000, batch 128) in a
+fresh process that reports the time from process start to the end of the first training
+step, and the peak RSS after three steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROBE = r"""
+import json, os, sys, time
+started = time.perf_counter()
+import torch
+steps = []
+real_step = torch.optim.Adam.step
+
+def step(self, *args, **kwargs):
+    result = real_step(self, *args, **kwargs)
+    steps.append(time.perf_counter() - started)
+    if len(steps) == 3:
+        hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
+        print(json.dumps({"first_step_s": steps[0], "peak_rss_mb": int(hwm.split()[1]) / 1024}))
+        sys.stdout.flush()
+        os._exit(0)
+    return result
+
+torch.optim.Adam.step = step
+from gvetool.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def gvetool(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "gvetool", *args], check=True, env=env)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GVETOOL_QUIET": "1", "GVETOOL_HOME": str(Path(tmp) / "home")}
+        root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp) / "cub"
+        if len(sys.argv) == 1:
+            print("generating a CUB-size synthetic dataset ...", flush=True)
+            gvetool(
+                "data", "synth", str(root), "--classes", "200", "--images-per-class", "59", env=env
+            )
+        runs = str(Path(tmp) / "runs")
+        common = ["--dataset", "cub", "--data-root", str(root), "--out", runs]
+        print("training a small sentence classifier (1 epoch) ...", flush=True)
+        gvetool("train", "sc", *common, "--epochs", "1", "--hidden-size", "64",
+                "--embedding-size", "64", "--val-metrics", "bleu", env=env)  # fmt: skip
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, "train", "gve", *common, "--epochs", "1"],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        wall = time.perf_counter() - start
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            sys.exit(f"the probe failed:\n{done.stderr[-2000:]}")
+        result = json.loads(lines[-1])
+    print(f"process start -> first GVE step done: {result['first_step_s']:.1f} s "
+          f"(wall incl. interpreter start {wall:.1f} s for 3 steps)")  # fmt: skip
+    print(f"peak RSS after 3 steps: {result['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
