@@ -14,11 +14,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from gvetool import console
 
@@ -32,6 +35,16 @@ def quiet() -> bool:
 Advance = Callable[..., None]
 
 
+class RateColumn(ProgressColumn):
+    """Items per second (or seconds per item when slower than one a second)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("-- it/s")
+        return Text(f"{speed:.1f} it/s" if speed >= 1 else f"{1 / speed:.1f} s/it")
+
+
 @contextmanager
 def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
     """Yield ``advance(n=1, status=None)``: done/total, rate, elapsed, time left, status.
@@ -43,6 +56,7 @@ def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),

@@ -165,3 +165,37 @@ def test_config_round_trips_through_toml(tmp_path):
     config = TrainConfig(model="gve", dataset="cub", sc_ckpt=None, lr=0.5)
     config.save(tmp_path / "config.toml")
     assert resolve(tmp_path / "config.toml", {}) == config
+
+
+def test_worker_processes_give_the_same_weights(tiny_cub_master, tmp_path):
+    a = _train(tiny_cub_master, tmp_path / "a", "lrcn")
+    b = _train(tiny_cub_master, tmp_path / "b", "lrcn", "--num-workers", "1")
+    wa, wb = (load_checkpoint(run / "last.pt")["state_dict"] for run in (a, b))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_tensorboard_events_when_the_extra_is_installed(tiny_cub_master, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    written: list[tuple[str, float, int]] = []
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(
+        sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=SummaryWriter)
+    )
+    _train(tiny_cub_master, tmp_path, "lrcn")
+    tags = {(tag, step) for tag, _, step in written}
+    assert {("train/loss", 1), ("val/CIDEr", 2), ("val/BLEU-4", 1)} <= tags

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from gvetool import console
 from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
 from gvetool.data.corpus import Corpus
 from gvetool.data.encoder import ExtractionOptions
 from gvetool.data.features import FeatureStore
@@ -70,6 +71,34 @@ def epoch_batches(
     rest = order[full * batch_size :]
     rest = rest[: len(rest) - len(rest) % world]
     return [*out, rest] if len(rest) else out
+
+
+def _tensorboard(run_dir: Path) -> Any:
+    """A TensorBoard writer when the ``tensorboard`` extra is installed, else ``None``."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def _batches_of(
+    train_set: CaptionExamples, batches: list[np.ndarray], config: TrainConfig, dist: Distributed
+) -> Any:
+    """This process's slices of ``batches``, fetched by worker processes if asked for."""
+    mine = [batch[dist.rank :: dist.world] for batch in batches]
+    if not config.num_workers:
+        return (train_set.__getitems__(indices) for indices in mine)
+    # Its own generator: a DataLoader with workers otherwise draws its seed from the
+    # global RNG, which would shift every later dropout mask and break exact resume.
+    loader = DataLoader(
+        train_set,
+        batch_sampler=mine,
+        collate_fn=whole_batches,
+        num_workers=config.num_workers,
+        generator=torch.Generator(),
+    )
+    return iter(loader)
 
 
 def train(config: TrainConfig, resume: Path | None = None) -> Path:
@@ -190,6 +219,7 @@ def _train(
         write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
     run_dir = dist.from_main(run_dir)
     scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
+    board = _tensorboard(run_dir) if dist.is_main else None
     best_metric = "CIDEr" if captioning else "accuracy"
     best = max((h["val"].get(best_metric, float("-inf")) for h in history), default=float("-inf"))
 
@@ -228,11 +258,11 @@ def _train(
             logs_sum: dict[str, float] = {}
             with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
                 advance(step)
+                fetched = _batches_of(train_set, batches[step:], config, dist)
                 while step < len(batches):
                     model.train()
-                    indices = batches[step][dist.rank :: dist.world]
                     optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
-                    loss, logs = stepper(train_set.__getitems__(indices).to(device))
+                    loss, logs = stepper(next(fetched).to(device))
                     loss.backward()
                     if config.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -272,6 +302,11 @@ def _train(
                 save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0))
                 _write_logs(run_dir, history)
                 _report(entry, config.epochs, best_metric, improved)
+                if board is not None:
+                    for group in ("train", "val"):
+                        for key, value in entry[group].items():
+                            board.add_scalar(f"{group}/{key}", value, epoch)
+                    board.flush()
             dist.barrier()
     except KeyboardInterrupt:
         raise GvetoolError(
@@ -280,6 +315,8 @@ def _train(
     finally:
         if scorer is not None:
             scorer.close()
+        if board is not None:
+            board.close()
     return run_dir
 
 
