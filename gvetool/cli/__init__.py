@@ -18,6 +18,8 @@ from typer.main import get_command
 
 from gvetool import __version__, console
 from gvetool.cli import data as data_cli
+from gvetool.cli import demo as demo_cli
+from gvetool.cli import evaluate as evaluate_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.cli import train as train_cli
 from gvetool.errors import GvetoolError
@@ -62,6 +64,8 @@ def build_app() -> typer.Typer:
     app.callback()(_root)
     app.add_typer(data_cli.app, name="data")
     app.command("train")(train_cli.train)
+    app.command("eval")(evaluate_cli.evaluate_command)
+    app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)
     return app

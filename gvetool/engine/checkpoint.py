@@ -54,3 +54,19 @@ def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, An
             "checkpoint is needed here"
         )
     return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
+    """Rebuild the checkpoint's model through the plugin registry, weights loaded, eval mode."""
+    from gvetool.config import TrainConfig
+    from gvetool.plugins import get_plugins
+
+    spec = get_plugins().models.get(checkpoint["model"])
+    model = spec.load()(
+        TrainConfig(**checkpoint["config"]),
+        len(checkpoint["vocabulary"]),
+        checkpoint["feature_dim"],
+        len(checkpoint["class_names"] or []),
+    )
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()

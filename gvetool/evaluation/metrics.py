@@ -1,17 +1,21 @@
-"""Caption metrics through pycocoevalcap's scorers: BLEU-1..4, METEOR, ROUGE-L, CIDEr.
+"""Caption metrics through pycocoevalcap's scorers: BLEU-1..4, METEOR, ROUGE-L, CIDEr (CIDEr-D,
+as pycocoevalcap computes it) and SPICE where its Java models are installed.
 
 The scorers are composed here rather than through ``COCOEvalCap.evaluate()``, which
-insists on SPICE (Java models downloaded at run time; it crashes offline). Captions are
-tokenised with :func:`gvetool.data.tokenize.tokenize`, which agrees with the PTB tokenizer
-on this text (tested) without starting Java for every call. METEOR keeps one Java process
-for the scorer's life, so a training run pays its start-up once, not once per epoch; when
-Java is missing METEOR is skipped with one warning and the other metrics still run.
+insists on SPICE (Java models downloaded at run time; it crashes offline). Evaluation
+tokenises with pycocoevalcap's PTB tokenizer (Java, one start per split); validation during
+training uses :func:`gvetool.data.tokenize.tokenize`, which agrees with it on this text
+(tested) without starting Java every epoch. METEOR keeps one Java process for the
+scorer's life. A metric that cannot run (no Java, no SPICE models) is skipped with one
+warning line saying why; the others still run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gvetool import console
@@ -27,12 +31,27 @@ def _tokenized(texts: Sequence[str]) -> list[str]:
 class CaptionScorer:
     """Scores candidate captions against references; reuse it across epochs."""
 
-    def __init__(self, metrics: Sequence[str] = ("bleu", "meteor", "rouge", "cider")) -> None:
+    def __init__(
+        self,
+        metrics: Sequence[str] = ("bleu", "meteor", "rouge", "cider"),
+        ptb_tokenizer: bool = False,
+    ) -> None:
         self.metrics = list(metrics)
+        self.ptb_tokenizer = ptb_tokenizer
         self._java_meteor: Any = None
         self.skipped: dict[str, str] = {}
-        if "meteor" in self.metrics and shutil.which("java") is None:
-            self._skip("meteor", "METEOR skipped: the program 'java' was not found")
+        java = shutil.which("java") is not None
+        for metric in ("meteor", "spice"):
+            if metric in self.metrics and not java:
+                self._skip(metric, f"{metric.upper()} skipped: the program 'java' was not found")
+        if "spice" in self.metrics and java and spice_models() is not None:
+            self._skip(
+                "spice",
+                f"SPICE skipped: its Stanford CoreNLP models are missing ({spice_models()})",
+            )
+        if ptb_tokenizer and not java:
+            self.ptb_tokenizer = False
+            console.warn("PTB tokenizer unavailable (no 'java'): tokenising in Python instead")
 
     def _skip(self, metric: str, reason: str) -> None:
         if metric not in self.skipped:
@@ -44,8 +63,9 @@ class CaptionScorer:
     ) -> tuple[dict[str, float], dict[str, dict[Any, float]]]:
         """Corpus-level scores and per-image scores (``{metric: {image: score}}``)."""
         ids = [i for i in candidates if references.get(i)]
-        gts = {i: _tokenized(references[i]) for i in ids}
-        res = {i: _tokenized([candidates[i]]) for i in ids}
+        gts, res = self._tokenize(
+            {i: list(references[i]) for i in ids}, {i: [candidates[i]] for i in ids}
+        )
         totals: dict[str, float] = {}
         per_image: dict[str, dict[Any, float]] = {}
         if not ids:
@@ -60,6 +80,32 @@ class CaptionScorer:
                 totals[name] = float(total)
                 per_image[name] = {i: float(s) for i, s in zip(ids, scores, strict=True)}
         return totals, per_image
+
+    def _tokenize(self, gts: dict, res: dict) -> tuple[dict, dict]:
+        if not self.ptb_tokenizer:
+            return (
+                {i: _tokenized(r) for i, r in gts.items()},
+                {i: _tokenized(c) for i, c in res.items()},
+            )
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+        both = {("r", i): [{"caption": r} for r in refs] for i, refs in gts.items()}
+        both.update({("c", i): [{"caption": c} for c in cands] for i, cands in res.items()})
+        tokenized = PTBTokenizer().tokenize(both)  # one Java start for the whole split
+        return (
+            {i: tokenized[("r", i)] for i in gts},
+            {i: tokenized[("c", i)] for i in res},
+        )
+
+    def _spice(self, gts: dict, res: dict) -> dict[str, tuple[float, list[float]]] | None:
+        from pycocoevalcap.spice.spice import Spice
+
+        try:
+            total, scores = Spice().compute_score(gts, res)
+        except Exception as exc:  # a Java crash must not lose the other metrics
+            self._skip("spice", f"SPICE skipped: the Java scorer failed ({exc})")
+            return None
+        return {"SPICE": (total, [s["All"]["f"] for s in scores])}
 
     def _bleu(self, gts: dict, res: dict) -> dict[str, tuple[float, list[float]]]:
         from pycocoevalcap.bleu.bleu import Bleu
@@ -100,3 +146,15 @@ class CaptionScorer:
             process.kill()
             process.wait()
             self._java_meteor = None
+
+
+def spice_models() -> Path | None:
+    """The missing Stanford CoreNLP jar SPICE needs, or ``None`` when it is installed."""
+    spec = importlib.util.find_spec("pycocoevalcap.spice")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("pycocoevalcap/spice")
+    lib = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    for name in ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar"):
+        if not (lib / name).is_file():
+            return lib / name
+    return None

@@ -161,6 +161,70 @@ class Captioner(nn.Module):
         width = int(lengths.max()) if batch else 0
         return tokens[:, :width], lengths
 
+    @torch.no_grad()
+    def beam_search(
+        self,
+        features: torch.Tensor,
+        class_ids: torch.Tensor,
+        beam_size: int = 3,
+        max_len: int = 50,
+        length_penalty: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beam search, batched over images: ``(tokens [B, T], lengths [B])`` like ``generate``.
+
+        Finished sentences are ranked by ``log p / length ** length_penalty`` (0: plain log
+        probability, the usual choice for captioning; 1: per-token average). ``beam_size=1``
+        is greedy decoding.
+        """
+        batch, k, device = len(features), beam_size, features.device
+        offset = self.conditioning(features, class_ids, dropout=False).repeat_interleave(k, 0)
+        state1 = self.lstm1.zero_state(batch * k, offset)
+        state2 = self.lstm2.zero_state(batch * k, offset)
+        word = torch.full((batch * k,), Vocabulary.start_id, dtype=torch.long, device=device)
+        scores = torch.full((batch, k), float("-inf"), device=device)
+        scores[:, 0] = 0.0  # all beams start as the same empty sentence: keep one
+        history = torch.zeros(batch, k, 0, dtype=torch.long, device=device)
+        best_score = torch.full((batch,), float("-inf"), device=device)
+        best_tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)
+        best_length = torch.zeros(batch, dtype=torch.long, device=device)
+        rows = torch.arange(batch, device=device)
+        for t in range(max_len):
+            state1 = self.lstm1.step(self.embed(word), state1)
+            state2 = self.lstm2.step(state1[0], state2, offset)
+            log_p = torch.log_softmax(self.out(state2[0]).float(), dim=1)
+            vocab = log_p.shape[1]
+            candidates = (scores.reshape(-1, 1) + log_p).reshape(batch, k * vocab)
+            top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)
+            beam, token = top_index // vocab, top_index % vocab
+            ended = (token == Vocabulary.end_id) | (t == max_len - 1)
+            normalised = top_scores / float(t + 1) ** length_penalty
+            finished = torch.where(ended, normalised, torch.full_like(normalised, float("-inf")))
+            best_here, which = finished.max(dim=1)
+            better = best_here > best_score
+            if bool(better.any()):
+                chosen_beam = beam[rows, which]
+                sentence = torch.cat(
+                    [history[rows, chosen_beam], token[rows, which][:, None]], dim=1
+                )
+                best_tokens[better, : t + 1] = sentence[better]
+                best_tokens[better, t + 1 :] = 0
+                best_length[better] = t + 1
+                best_score[better] = best_here[better]
+            alive = torch.where(ended, torch.full_like(top_scores, float("-inf")), top_scores)
+            scores, keep = alive.topk(k, dim=1)
+            beam, token = beam.gather(1, keep), token.gather(1, keep)
+            if length_penalty == 0 and bool((scores.max(dim=1).values <= best_score).all()):
+                break  # log-probabilities only fall: no open beam can win any more
+            source = (rows[:, None] * k + beam).reshape(-1)
+            state1 = (state1[0][source], state1[1][source])
+            state2 = (state2[0][source], state2[1][source])
+            history = torch.cat(
+                [history.gather(1, beam[:, :, None].expand_as(history)), token[:, :, None]], dim=2
+            )
+            word = token.reshape(-1)
+        width = int(best_length.max()) if batch else 0
+        return best_tokens[:, :width], best_length
+
 
 def build_lrcn(config, vocab_size: int, feature_dim: int, num_classes: int) -> Captioner:
     """Model factory of the ``lrcn`` plugin (class labels are not used)."""

@@ -1,0 +1,18 @@
+"""``gvetool demo``: synthetic data -> sc -> lrcn -> gve -> evaluation -> report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def demo(
+    out: Path = typer.Option(Path("gvetool-demo"), help="Folder for data, runs and report."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny sizes: a smoke run in under a minute."),
+) -> None:
+    """Run the whole pipeline on the embedded synthetic dataset, no download needed, and
+    compare LRCN and GVE."""
+    from gvetool.demo import run_demo
+
+    run_demo(out, quick)

@@ -1,0 +1,298 @@
+"""Evaluating a captioning checkpoint on a split: sentences, caption metrics, class relevance.
+
+The pieces a paper reports, computed once per split: greedy or beam-search sentences for
+every image; BLEU/METEOR/ROUGE-L/CIDEr(-D)/SPICE through pycocoevalcap; and, on datasets
+with classes, the GVE paper's class-relevance measures. Class-conditioned models (GVE) also
+explain each image as its most-confused other class (the counterfactual).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gvetool import console
+from gvetool.config import TrainConfig
+from gvetool.data.captions import ImageExamples
+from gvetool.data.corpus import Corpus, Split
+from gvetool.data.encoder import ExtractionOptions
+from gvetool.data.open import open_dataset
+from gvetool.data.vocab import Vocabulary
+from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from gvetool.engine.generate import batches
+from gvetool.engine.rundir import find_runs
+from gvetool.errors import GvetoolError
+from gvetool.evaluation.metrics import CaptionScorer
+from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
+from gvetool.plugins import get_plugins
+from gvetool.progress import progress_bar
+
+CAPTION_METRICS = ("bleu", "meteor", "rouge", "cider", "spice")
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced; ``metrics`` is what ``metrics.json`` holds."""
+
+    model: str
+    dataset: str
+    split: str
+    metrics: dict[str, float]
+    predictions: list[dict[str, Any]]
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    image_paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Loaded:
+    """A checkpoint with the data it is evaluated on."""
+
+    checkpoint: dict[str, Any]
+    config: TrainConfig
+    corpus: Corpus
+    split: Split
+    images: ImageExamples
+    model: torch.nn.Module
+    vocab: Vocabulary
+    class_conditioned: bool
+
+
+def load_for_evaluation(
+    path: Path, split_name: str, data_root: Path | None, cache_dir: Path | None, device: str
+) -> Loaded:
+    """Open the checkpoint and its dataset, refusing any mismatch between the two."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("task") != "captioning":
+        raise GvetoolError(
+            f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
+            "model (lrcn, gve)"
+        )
+    config = TrainConfig(**checkpoint["config"])
+    root = data_root or (Path(config.data_root) if config.data_root else None)
+    corpus = open_dataset(config.dataset, root)
+    if checkpoint["class_names"] != corpus.class_names:
+        ours, theirs = corpus.class_names or [], checkpoint["class_names"] or []
+        raise GvetoolError(
+            f"the checkpoint's classes ({len(theirs)}) are not dataset '{corpus.name}'s classes "
+            f"({len(ours)}) at {corpus.root}; evaluate it on the dataset it was trained on"
+        )
+    vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
+    expected = Vocabulary.from_tokens(corpus.split("train").tokens(), config.min_count)
+    if expected != vocab:
+        raise GvetoolError(
+            f"the checkpoint's vocabulary ({len(vocab)} words) does not match the training "
+            f"captions of '{corpus.name}' at {corpus.root} ({len(expected)} words); is this "
+            "the dataset it was trained on?"
+        )
+    split = corpus.split(split_name)
+    if split.num_captions == 0:
+        raise GvetoolError(f"split '{split_name}' of '{corpus.name}' has no reference captions")
+    provider = get_plugins().encoders.get(config.encoder).load()()
+    store = provider.open_store(corpus, cache_dir, ExtractionOptions(device=device))
+    if store.dim != checkpoint["feature_dim"]:
+        raise GvetoolError(
+            f"the checkpoint expects {checkpoint['feature_dim']}-d features, the "
+            f"'{config.encoder}' features of '{corpus.name}' are {store.dim}-d"
+        )
+    model = model_from_checkpoint(checkpoint).to(device)
+    conditioned = get_plugins().models.get(checkpoint["model"]).needs_classes
+    return Loaded(
+        checkpoint, config, corpus, split, ImageExamples(split, store), model, vocab, conditioned
+    )
+
+
+@torch.no_grad()
+def describe(
+    loaded: Loaded,
+    class_ids: np.ndarray | None = None,
+    beam: int = 1,
+    max_len: int = 50,
+    batch_size: int = 64,
+    length_penalty: float = 0.0,
+    label: str = "generating",
+) -> list[str]:
+    """A sentence per image of the split (for ``class_ids`` instead of the true classes)."""
+    device = next(loaded.model.parameters()).device
+    sentences: list[str] = []
+    with progress_bar(len(loaded.images), f"{label} ({loaded.split.name})") as advance:
+        for indices in batches(len(loaded.images), batch_size):
+            batch = loaded.images.__getitems__(indices).to(device)
+            classes = (
+                batch.class_ids
+                if class_ids is None
+                else torch.from_numpy(class_ids[indices]).to(device)
+            )
+            classes = classes.clamp(min=0)
+            if beam > 1:
+                tokens, _ = loaded.model.beam_search(
+                    batch.features, classes, beam, max_len, length_penalty
+                )
+            else:
+                tokens, _ = loaded.model.generate(batch.features, classes, max_len, greedy=True)
+            sentences.extend(loaded.vocab.decode(row) for row in tokens.cpu().tolist())
+            advance(len(indices))
+    return sentences
+
+
+def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -> Path | None:
+    """``--sc-ckpt``, else the one the explainer trained with, else the newest matching run."""
+    if sc_ckpt is not None:
+        return sc_ckpt
+    used = loaded.checkpoint.get("sentence_classifier")
+    if used and Path(used).is_file():
+        return Path(used)
+    runs = find_runs(path.parent.parent, "sc", loaded.config.dataset, loaded.corpus.class_names)
+    return runs[0] / "best.pt" if runs else None
+
+
+@torch.no_grad()
+def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.ndarray:
+    """Class logits of a frozen sentence classifier for each sentence."""
+    checkpoint = load_checkpoint(sc_path, expect_model="sc")
+    classifier = model_from_checkpoint(checkpoint)
+    vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
+    out = []
+    for indices in batches(len(sentences), batch_size):
+        encoded = [vocab.encode(sentences[i]) for i in indices]
+        lengths = torch.tensor([len(e) for e in encoded])
+        tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
+        for row, ids in enumerate(encoded):
+            tokens[row, : len(ids)] = torch.tensor(ids)
+        out.append(classifier(tokens, lengths).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(checkpoint["class_names"])))
+
+
+def evaluate(
+    path: Path,
+    split_name: str = "test",
+    beam: int = 1,
+    max_len: int = 50,
+    data_root: Path | None = None,
+    sc_ckpt: Path | None = None,
+    batch_size: int = 64,
+    length_penalty: float = 0.0,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    metrics: tuple[str, ...] = CAPTION_METRICS,
+) -> Evaluation:
+    """Evaluate the captioning checkpoint at ``path`` on ``split_name``."""
+    started = time.perf_counter()
+    loaded = load_for_evaluation(path, split_name, data_root, cache_dir, device)
+    split, corpus = loaded.split, loaded.corpus
+    sentences = describe(loaded, None, beam, max_len, batch_size, length_penalty)
+    scorer = CaptionScorer(metrics, ptb_tokenizer=True)
+    try:
+        totals, per_image = scorer.score(
+            dict(enumerate(split.captions)), dict(enumerate(sentences))
+        )
+    finally:
+        scorer.close()
+    skipped = dict(scorer.skipped)
+    predictions = [
+        {
+            "image_id": image_id,
+            "caption": sentence,
+            "scores": {m: per_image[m].get(i) for m in per_image},
+        }
+        for i, (image_id, sentence) in enumerate(zip(split.image_ids, sentences, strict=True))
+    ]
+    evaluation = Evaluation(
+        loaded.checkpoint["model"],
+        corpus.name,
+        split.name,
+        totals,
+        predictions,
+        skipped=skipped,
+        image_paths=[corpus.image_path(split, i) for i in range(len(sentences))],
+    )
+    if split.class_ids is not None and corpus.class_names:
+        _class_relevance(
+            evaluation, loaded, sentences, path, sc_ckpt, beam, max_len, batch_size, length_penalty
+        )
+    evaluation.metrics["images"] = len(sentences)
+    evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
+    return evaluation
+
+
+def _class_relevance(
+    evaluation: Evaluation,
+    loaded: Loaded,
+    sentences: list[str],
+    path: Path,
+    sc_ckpt: Path | None,
+    beam: int,
+    max_len: int,
+    batch_size: int,
+    length_penalty: float,
+) -> None:
+    split, names = loaded.split, loaded.corpus.class_names or []
+    true = split.class_ids
+    train = loaded.corpus.split("train")
+    similarity = class_similarity(sentences, train.captions, train.class_ids, len(names))
+    ranks = class_rank(similarity, true)
+    metrics = evaluation.metrics
+    metrics["class_similarity"] = float(similarity[np.arange(len(true)), true].mean())
+    metrics["class_rank"] = float(ranks.mean())
+    metrics["class_rank_top1"] = float((ranks == 1).mean())
+    logits = None
+    sc_path = find_sentence_classifier(path, loaded, sc_ckpt)
+    if sc_path is None:
+        evaluation.skipped["explanation accuracy"] = (
+            "explanation accuracy skipped: no sentence classifier found (pass --sc-ckpt)"
+        )
+        console.warn(evaluation.skipped["explanation accuracy"])
+    else:
+        logits = classify(sc_path, sentences)
+        metrics["explanation_top1"] = top_k_accuracy(logits, true, 1)
+        metrics["explanation_top5"] = top_k_accuracy(logits, true, 5)
+        metrics["sentence_classifier"] = str(sc_path)  # type: ignore[assignment]
+    for i, prediction in enumerate(evaluation.predictions):
+        prediction["class"] = names[true[i]]
+        prediction["class_rank"] = int(ranks[i])
+        prediction["references"] = split.captions[i]
+        if logits is not None:
+            prediction["explained_as"] = names[int(logits[i].argmax())]
+    for c, name in enumerate(names):
+        members = np.flatnonzero(true == c)
+        if len(members) == 0:
+            continue
+        row = {
+            "class": name,
+            "images": len(members),
+            "class_rank": float(ranks[members].mean()),
+        }
+        if logits is not None:
+            row["explanation_top1"] = float((logits[members].argmax(1) == c).mean())
+        evaluation.per_class.append(row)
+    if loaded.class_conditioned and logits is not None:
+        confused = _most_confused(logits, true, len(names))
+        counterfactual = describe(loaded, confused[true], beam, max_len, batch_size, length_penalty,
+                                  label="counterfactuals")  # fmt: skip
+        for i, prediction in enumerate(evaluation.predictions):
+            prediction["counterfactual"] = {
+                "class": names[confused[true[i]]],
+                "caption": counterfactual[i],
+            }
+
+
+def _most_confused(logits: np.ndarray, true: np.ndarray, num_classes: int) -> np.ndarray:
+    """For each class, the other class its explanations are most often taken for.
+
+    Measured as the highest mean classifier probability among the other classes over that
+    class's explanations (defined even when no explanation was misclassified).
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    confused = np.zeros(num_classes, dtype=np.int64)
+    for c in range(num_classes):
+        members = true == c
+        mean = probs[members].mean(axis=0) if members.any() else probs.mean(axis=0)
+        mean[c] = -1.0
+        confused[c] = int(mean.argmax())
+    return confused

@@ -1,0 +1,175 @@
+"""Writing an evaluation: ``metrics.json``, ``predictions/<split>.json`` and ``report.html``.
+
+The report is one self-contained HTML file (inline styles, thumbnails as data URIs, no
+network) so it can be mailed, archived or opened on a machine without the dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from rich.table import Table
+
+from gvetool import console
+from gvetool.evaluation.evaluate import Evaluation
+from gvetool.io import read_json, write_json, write_text
+
+GALLERY_SIZE = 24
+THUMBNAIL = 112
+
+
+def write_outputs(evaluation: Evaluation, out: Path, title: str) -> Path:
+    """Write the three outputs into ``out``; returns the report's path."""
+    metrics_path = out / "metrics.json"
+    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    metrics[evaluation.split] = {**evaluation.metrics, "skipped": evaluation.skipped}
+    write_json(metrics_path, metrics, indent=2)
+    write_json(out / "predictions" / f"{evaluation.split}.json", evaluation.predictions, indent=1)
+    report = out / "report.html"
+    write_text(report, render_html([evaluation], title))
+    return report
+
+
+def metrics_table(evaluations: Sequence[Evaluation], title: str) -> Table:
+    """Metrics side by side, one column per evaluation (for the terminal)."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for evaluation in evaluations:
+        table.add_column(f"{evaluation.model} ({evaluation.split})", justify="right")
+    keys = [k for k in evaluations[0].metrics if isinstance(evaluations[0].metrics[k], float | int)]
+    for key in keys:
+        row = [_format(e.metrics.get(key)) for e in evaluations]
+        table.add_row(key, *row)
+    return table
+
+
+def print_summary(evaluations: Sequence[Evaluation], title: str) -> None:
+    console.out().print(metrics_table(evaluations, title))
+    for evaluation in evaluations:
+        for reason in evaluation.skipped.values():
+            console.out().print(f"note: {reason}", highlight=False)
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _thumbnail(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _gallery_indices(evaluation: Evaluation) -> list[int]:
+    """A fixed sample of images, spread over classes when there are classes."""
+    count = len(evaluation.predictions)
+    order = np.random.default_rng(0).permutation(count)
+    if "class" not in (evaluation.predictions[0] if count else {}):
+        return sorted(order[:GALLERY_SIZE].tolist())
+    chosen, seen = [], set()
+    for i in order.tolist():  # one image per class first, then fill up
+        if evaluation.predictions[i]["class"] not in seen:
+            seen.add(evaluation.predictions[i]["class"])
+            chosen.append(i)
+    chosen += [i for i in order.tolist() if i not in set(chosen)]
+    return chosen[:GALLERY_SIZE]
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem;display:flex;gap:.6rem}
+.card img{width:112px;height:112px;object-fit:cover;border-radius:4px;flex:none}
+.card .noimg{width:112px;height:112px;background:#eee;flex:none}
+.label{font-size:.75rem;color:#666;text-transform:uppercase;letter-spacing:.03em}
+.cls{font-weight:600}.cf{color:#7a3e00}details{font-size:.85rem;color:#444}
+.note{color:#7a5a00}
+"""
+
+
+def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
+    """The report: metrics, per-class explanation accuracy, and a gallery per evaluation."""
+    heading = html.escape(title)
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{heading}</title>",
+        f"<style>{STYLE}</style></head><body><h1>{heading}</h1>",
+    ]
+    parts.append(_metrics_html(evaluations))
+    for evaluation in evaluations:
+        for reason in evaluation.skipped.values():
+            parts.append(f"<p class='note'>{html.escape(reason)}</p>")
+    for evaluation in evaluations:
+        name = f"{evaluation.model} on {evaluation.dataset} ({evaluation.split})"
+        if evaluation.per_class:
+            parts.append(f"<h2>Per class: {html.escape(name)}</h2>")
+            parts.append(_per_class_html(evaluation))
+        parts.append(f"<h2>Examples: {html.escape(name)}</h2><div class='gallery'>")
+        for i in _gallery_indices(evaluation):
+            parts.append(_card_html(evaluation, i))
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
+    keys = [k for k in evaluations[0].metrics if isinstance(evaluations[0].metrics[k], float | int)]
+    head = "".join(f"<th>{html.escape(f'{e.model} ({e.split})')}</th>" for e in evaluations)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td>"
+        + "".join(f"<td class='num'>{_format(e.metrics.get(k))}</td>" for e in evaluations)
+        + "</tr>"
+        for k in keys
+    )
+    return f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{rows}</table>"
+
+
+def _per_class_html(evaluation: Evaluation) -> str:
+    columns = list(evaluation.per_class[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for row in evaluation.per_class:
+        cells = []
+        for column in columns:
+            style = "" if column == "class" else " class='num'"
+            cells.append(f"<td{style}>{html.escape(_format(row.get(column)))}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _card_html(evaluation: Evaluation, i: int) -> str:
+    p = evaluation.predictions[i]
+    thumb = _thumbnail(evaluation.image_paths[i]) if i < len(evaluation.image_paths) else None
+    image = f"<img src='{thumb}' alt=''>" if thumb else "<div class='noimg'></div>"
+    lines = [f"<div class='label'>{html.escape(str(p['image_id']))}</div>"]
+    if "class" in p:
+        lines.append(f"<div class='cls'>{html.escape(p['class'])}</div>")
+    lines.append(
+        f"<div><span class='label'>explanation</span><br>{html.escape(p['caption'])}</div>"
+    )
+    if "counterfactual" in p:
+        cf = p["counterfactual"]
+        lines.append(f"<div class='cf'><span class='label'>as {html.escape(cf['class'])}</span><br>"
+                     f"{html.escape(cf['caption'])}</div>")  # fmt: skip
+    if "references" in p:
+        refs = "".join(f"<li>{html.escape(r)}</li>" for r in p["references"])
+        lines.append(f"<details><summary>references</summary><ul>{refs}</ul></details>")
+    return f"<div class='card'>{image}<div>{''.join(lines)}</div></div>"
