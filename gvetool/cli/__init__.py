@@ -20,6 +20,7 @@ from gvetool import __version__, console
 from gvetool.cli import data as data_cli
 from gvetool.cli import demo as demo_cli
 from gvetool.cli import evaluate as evaluate_cli
+from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.cli import train as train_cli
 from gvetool.errors import GvetoolError
@@ -65,6 +66,7 @@ def build_app() -> typer.Typer:
     app.add_typer(data_cli.app, name="data")
     app.command("train")(train_cli.train)
     app.command("eval")(evaluate_cli.evaluate_command)
+    app.command("explain")(explain_cli.explain_command)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)

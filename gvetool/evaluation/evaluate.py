@@ -8,6 +8,7 @@ explain each image as its most-confused other class (the counterfactual).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,3 +297,51 @@ def _most_confused(logits: np.ndarray, true: np.ndarray, num_classes: int) -> np
         mean[c] = -1.0
         confused[c] = int(mean.argmax())
     return confused
+
+
+def explain(
+    path: Path,
+    image_ids: list[str],
+    class_name: str | None = None,
+    beam: int = 1,
+    max_len: int = 50,
+    data_root: Path | None = None,
+    device: str = "cpu",
+) -> list[dict[str, Any]]:
+    """Explanations of the given images for their true class (or ``class_name``)."""
+    loaded = load_for_evaluation(path, "train", data_root, None, device)
+    corpus, names = loaded.corpus, loaded.corpus.class_names
+    where = {i: (s, n) for s in corpus.splits.values() for n, i in enumerate(s.image_ids)}
+    unknown = [i for i in image_ids if i not in where]
+    if unknown:
+        raise GvetoolError(
+            f"{len(unknown)} image ids are not in '{corpus.name}' (first: "
+            f"{', '.join(unknown[:3])}); ids look like those in predictions/<split>.json"
+        )
+    chosen = [where[i] for i in image_ids]
+    classes = np.array([-1 if s.class_ids is None else s.class_ids[n] for s, n in chosen])
+    if class_name is not None:
+        if not loaded.class_conditioned:
+            raise GvetoolError(
+                f"--class needs a class-conditioned model; '{loaded.checkpoint['model']}' is not"
+            )
+        if class_name not in (names or []):
+            raise GvetoolError(
+                f"unknown class '{class_name}'; classes look like '{(names or ['?'])[0]}'"
+            )
+        classes[:] = names.index(class_name)
+    subset = Split(
+        "explain",
+        list(image_ids),
+        [s.captions[n] for s, n in chosen],
+        [s.image_files[n] for s, n in chosen],
+        classes,
+    )
+    images = ImageExamples(subset, loaded.images.store)
+    sentences = describe(
+        dataclasses.replace(loaded, split=subset, images=images), classes, beam, max_len
+    )
+    return [
+        {"image_id": i, "class": names[c] if names and c >= 0 else None, "explanation": sentence}
+        for i, c, sentence in zip(image_ids, classes.tolist(), sentences, strict=True)
+    ]

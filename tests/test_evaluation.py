@@ -1,0 +1,196 @@
+"""Evaluation: beam search, class relevance against pycocoevalcap, eval outputs, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from gvetool.cli import main
+from gvetool.data.vocab import Vocabulary
+from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
+from gvetool.models.gve import GVE
+
+from .test_train import _one_line, _train
+
+
+def test_plain_cider_equals_pycocoevalcap_where_clipping_and_length_penalty_do_nothing():
+    from pycocoevalcap.cider.cider import Cider
+
+    # Equal lengths and no repeated n-gram: CIDEr-D's clipping and penalty change nothing.
+    references = [
+        ["a red bird with blue wings", "the small bird has grey tail"],
+        ["a green bird with long bill", "this bird has white chest feathers"],
+        ["a red bird with short bill", "a blue bird with red crown"],
+    ]
+    candidates = [
+        "a red bird with blue crown",
+        "a green bird with white chest",
+        "the small bird has red tail",
+    ]
+    _, expected = Cider().compute_score(
+        dict(enumerate(references)), {i: [c] for i, c in enumerate(candidates)}
+    )
+    similarity = class_similarity(candidates, references, [0, 1, 2], 3)
+    np.testing.assert_allclose(np.diag(similarity), expected, rtol=1e-9)
+
+
+def test_class_centroids_equal_averaging_over_every_reference():
+    references = [
+        ["a red bird", "red crown and wings"],
+        ["a blue bird"],
+        ["blue wings and a red crown"],
+    ]
+    classes = [0, 1, 0]
+    candidates = ["a red bird with red wings", "blue bird"]
+    similarity = class_similarity(candidates, references, classes, 2)
+    # By brute force: one class per image gives each image's mean over its references;
+    # class 0 holds images 0 (2 references) and 2 (1 reference).
+    per_image = class_similarity(candidates, references, [0, 1, 2], 3)
+    np.testing.assert_allclose(similarity[:, 0], (2 * per_image[:, 0] + per_image[:, 2]) / 3)
+    np.testing.assert_allclose(similarity[:, 1], per_image[:, 1])
+    assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
+
+
+def test_class_rank_and_top_k():
+    similarity = np.array([[0.9, 0.1, 0.5], [0.2, 0.2, 0.2], [0.1, 0.3, 0.2]])
+    assert class_rank(similarity, [0, 1, 2]).tolist() == [1.0, 2.0, 2.0]
+    logits = np.array([[3.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    assert top_k_accuracy(logits, [0, 0], 1) == 0.5
+    assert top_k_accuracy(logits, [2, 0], 2) == 0.5
+
+
+def test_beam_of_one_is_greedy_and_wider_beams_are_at_least_as_likely():
+    torch.manual_seed(0)
+    model = GVE(12, 6, 3, 5, 7).eval()
+    with torch.no_grad():
+        model.out.bias[Vocabulary.end_id] += 1.5
+    features, classes = torch.rand(6, 6), torch.tensor([0, 1, 2, 0, 1, 2])
+    greedy = model.generate(features, classes, 15)
+    one = model.beam_search(features, classes, 1, 15)
+    assert torch.equal(greedy[0], one[0]) and torch.equal(greedy[1], one[1])
+    wide = model.beam_search(features, classes, 4, 15)
+
+    def log_p(result):
+        return model.sentence_log_probs(features, classes, *result, dropout=False)
+
+    assert bool((log_p(wide) >= log_p(greedy) - 1e-6).all())
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_cub_master, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return {model: _train(tiny_cub_master, out, model) for model in ("sc", "lrcn", "gve")}
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_eval_writes_metrics_predictions_and_report(trained, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["eval", str(trained["gve"] / "best.pt"), "--out", str(out), "--beam", "2"]) == 0
+    printed = capsys.readouterr()
+    assert "CIDEr" in printed.out and "report:" in printed.out
+    metrics = json.loads((out / "metrics.json").read_text())["test"]
+    for key in ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "class_rank", "explanation_top1"):
+        assert key in metrics
+    assert "SPICE" in metrics or "spice" in metrics["skipped"]
+    predictions = json.loads((out / "predictions" / "test.json").read_text())
+    assert {"image_id", "caption", "class", "counterfactual", "references"} <= set(predictions[0])
+    assert predictions[0]["counterfactual"]["class"] != predictions[0]["class"]
+    report = (out / "report.html").read_text()
+    assert "data:image/jpeg;base64," in report and "http" not in report.replace("http-equiv", "")
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_lrcn_has_no_counterfactual(trained, tmp_path):
+    assert main(["eval", str(trained["lrcn"]), "--out", str(tmp_path)]) == 0
+    predictions = json.loads((tmp_path / "predictions" / "test.json").read_text())
+    assert "counterfactual" not in predictions[0] and "class_rank" in predictions[0]
+
+
+def test_truncated_checkpoint_is_one_line(trained, tmp_path, capsys):
+    broken = tmp_path / "best.pt"
+    broken.write_bytes((trained["gve"] / "best.pt").read_bytes()[:1000])
+    assert main(["eval", str(broken)]) == 1
+    assert "is not a readable gvetool checkpoint" in _one_line(capsys)
+    (tmp_path / "notes.pt").write_text("hello")
+    assert main(["eval", str(tmp_path / "notes.pt")]) == 1
+    assert "is not a readable gvetool checkpoint" in _one_line(capsys)
+
+
+def test_sentence_classifier_checkpoint_is_refused(trained, capsys):
+    assert main(["eval", str(trained["sc"])]) == 1
+    assert "evaluation needs a captioning model" in _one_line(capsys)
+
+
+def test_checkpoint_of_another_class_set_is_refused(trained, tmp_path, capsys):
+    from gvetool.datasets.synth import SynthOptions, generate
+
+    from .conftest import TINY
+
+    other = tmp_path / "other"
+    generate(other, SynthOptions(**{**TINY.__dict__, "classes": 3}))
+    assert main(["eval", str(trained["gve"]), "--data-root", str(other)]) == 1
+    assert "the checkpoint's classes (4) are not dataset 'cub's classes (3)" in _one_line(capsys)
+
+
+def test_vocabulary_mismatch_is_refused(trained, tmp_path, capsys):
+    from gvetool.datasets.synth import SynthOptions, generate
+
+    from .conftest import TINY
+
+    other = tmp_path / "other"
+    generate(other, SynthOptions(**{**TINY.__dict__, "seed": 99, "captions_per_image": 1}))
+    assert main(["eval", str(trained["lrcn"]), "--data-root", str(other)]) == 1
+    assert "vocabulary" in _one_line(capsys)
+
+
+def test_split_without_references_is_refused(trained, tmp_path, capsys, tiny_cub_master):
+    root = tmp_path / "cub"
+    shutil.copytree(tiny_cub_master, root)
+    path = root / "descriptions_bird.test.fg.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    assert main(["eval", str(trained["lrcn"]), "--data-root", str(root)]) == 1
+    assert "split 'test' of 'cub' has no reference captions" in _one_line(capsys)
+
+
+def test_missing_java_skips_meteor_with_one_line_and_the_rest_runs(
+    trained, tmp_path, capsys, monkeypatch
+):
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "java" else real_which(name))
+    assert main(["eval", str(trained["lrcn"]), "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "METEOR skipped: the program 'java' was not found" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["test"]
+    assert "METEOR" not in metrics and "CIDEr" in metrics and "BLEU-4" in metrics
+
+
+def test_quick_demo_runs_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "LRCN vs GVE" in out and "report:" in out
+    assert (tmp_path / "demo" / "report.html").is_file()
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert {"lrcn", "gve"} == set(metrics)
+
+
+def test_explain_true_and_other_class(trained, tiny_cub_master, capsys):
+    from gvetool.datasets.cub import open_cub
+
+    test = open_cub(tiny_cub_master).split("test")
+    image, other = test.image_ids[0], open_cub(tiny_cub_master).class_names[3]
+    assert main(["explain", str(trained["gve"]), image, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["image_id"] == image and row["class"].startswith(f"{test.class_ids[0] + 1:03d}.")
+    assert isinstance(row["explanation"], str)
+    assert main(["explain", str(trained["gve"]), image, "--class", other, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["class"] == other
+    assert main(["explain", str(trained["lrcn"]), image, "--class", other]) == 1
+    assert "--class needs a class-conditioned model" in _one_line(capsys)
+    assert main(["explain", str(trained["gve"]), "nope.jpg"]) == 1
+    assert "1 image ids are not in 'cub'" in _one_line(capsys)
