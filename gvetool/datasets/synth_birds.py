@@ -71,29 +71,52 @@ class Bird:
         return v
 
 
+FAMILY_SIZE = 4  # classes per family: fine-grained classes, like CUB's
+
+
 def make_classes(count: int, rng: np.random.Generator) -> list[tuple[str, Bird]]:
-    """``count`` distinct attribute combinations with CUB-style names (``Red_crowned_Finch``)."""
+    """``count`` distinct classes with CUB-style names (``Red_crowned_Finch``).
+
+    Classes come in families of :data:`FAMILY_SIZE` that share breast and wing colour,
+    bill shape and size, and differ only in crown and tail colour — fine-grained, as bird
+    species are. Together with descriptions that mention the shared, salient parts more
+    often than the distinguishing ones (:func:`describe`), this is what makes "a bird with
+    a white belly and brown wings" image-relevant but not class-discriminative: the gap
+    between describing and explaining that GVE is about.
+    """
     colours = list(COLOURS)
-    seen: set[Bird] = set()
     names: set[str] = set()
-    classes = []
+    classes: list[tuple[str, Bird]] = []
     while len(classes) < count:
-        c = [colours[i] for i in rng.integers(len(colours), size=len(PARTS))]
-        bird = Bird(*c, bill=BILLS[rng.integers(len(BILLS))], size=SIZES[rng.integers(3)])
-        if bird in seen:
-            continue
-        seen.add(bird)
-        noun = _NOUN_BY_BILL[bird.bill]
-        candidates = [
-            f"{bird.crown.title()}_crowned_{noun}",
-            f"{bird.crown.title()}_crowned_{bird.breast.title()}_breasted_{noun}",
-            f"{bird.size.title()}_{bird.crown.title()}_crowned_{bird.breast.title()}_"
-            f"breasted_{bird.wing.title()}_winged_{noun}",
-        ]
-        name = next((n for n in candidates if n not in names), f"{candidates[-1]}_{len(classes)}")
-        names.add(name)
-        classes.append((name, bird))
+        family = {
+            "breast": colours[rng.integers(len(colours))],
+            "wing": colours[rng.integers(len(colours))],
+            "bill": BILLS[rng.integers(len(BILLS))],
+            "size": SIZES[rng.integers(len(SIZES))],
+        }
+        members: set[Bird] = set()
+        while len(members) < min(FAMILY_SIZE, count - len(classes) + len(members)):
+            crown, tail = (colours[i] for i in rng.integers(len(colours), size=2))
+            bird = Bird(crown=crown, tail=tail, **family)
+            if bird in members or any(bird == known for _, known in classes):
+                continue
+            members.add(bird)
+            classes.append((_class_name(bird, names, len(classes)), bird))
     return classes
+
+
+def _class_name(bird: Bird, taken: set[str], index: int) -> str:
+    """A CUB-style name, made longer until it is unique."""
+    noun = _NOUN_BY_BILL[bird.bill]
+    candidates = [
+        f"{bird.crown.title()}_crowned_{noun}",
+        f"{bird.crown.title()}_crowned_{bird.breast.title()}_breasted_{noun}",
+        f"{bird.crown.title()}_crowned_{bird.tail.title()}_tailed_{bird.breast.title()}_"
+        f"breasted_{noun}",
+    ]
+    name = next((n for n in candidates if n not in taken), f"{candidates[-1]}_{index}")
+    taken.add(name)
+    return name
 
 
 def perturb(prototype: Bird, noise: float, rng: np.random.Generator) -> Bird:
@@ -227,10 +250,17 @@ _TEMPLATES = (
 )
 
 
+# How often people mention a part: the large, salient ones (breast, wings) more than the
+# small ones that often tell fine-grained species apart (crown, tail).
+_SALIENCE = {"crown": 0.12, "wing": 0.26, "breast": 0.32, "tail": 0.1, "bill": 0.2}
+
+
 def describe(bird: Bird, rng: np.random.Generator) -> str:
     """One description mentioning 2-4 of ``bird``'s attributes, in varied wording."""
     aspects = list(_PHRASES)
-    chosen = rng.choice(len(aspects), size=int(rng.integers(2, 5)), replace=False)
+    salience = np.array([_SALIENCE[a] for a in aspects])
+    count = int(rng.integers(2, 5))
+    chosen = rng.choice(len(aspects), size=count, replace=False, p=salience / salience.sum())
     phrases = []
     for i in chosen:
         aspect = aspects[i]

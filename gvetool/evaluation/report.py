@@ -52,9 +52,8 @@ def metrics_table(evaluations: Sequence[Evaluation], title: str) -> Table:
 
 def print_summary(evaluations: Sequence[Evaluation], title: str) -> None:
     console.out().print(metrics_table(evaluations, title))
-    for evaluation in evaluations:
-        for reason in evaluation.skipped.values():
-            console.out().print(f"note: {reason}", highlight=False)
+    for reason in dict.fromkeys(r for e in evaluations for r in e.skipped.values()):
+        console.out().print(f"note: {reason}", highlight=False)
 
 
 def _format(value: Any) -> str:
@@ -98,6 +97,7 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;paddin
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6rem;display:flex;gap:.6rem}
+.card>div{min-width:0;overflow-wrap:anywhere}
 .card img{width:112px;height:112px;object-fit:cover;border-radius:4px;flex:none}
 .card .noimg{width:112px;height:112px;background:#eee;flex:none}
 .label{font-size:.75rem;color:#666;text-transform:uppercase;letter-spacing:.03em}
@@ -114,9 +114,8 @@ def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
         f"<style>{STYLE}</style></head><body><h1>{heading}</h1>",
     ]
     parts.append(_metrics_html(evaluations))
-    for evaluation in evaluations:
-        for reason in evaluation.skipped.values():
-            parts.append(f"<p class='note'>{html.escape(reason)}</p>")
+    notes = dict.fromkeys(r for e in evaluations for r in e.skipped.values())
+    parts.extend(f"<p class='note'>{html.escape(reason)}</p>" for reason in notes)
     for evaluation in evaluations:
         name = f"{evaluation.model} on {evaluation.dataset} ({evaluation.split})"
         if evaluation.per_class:
