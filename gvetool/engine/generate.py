@@ -24,19 +24,30 @@ def generate_split(
     device: torch.device,
     batch_size: int,
     max_len: int,
-    class_ids: torch.Tensor | None = None,
+    class_ids: np.ndarray | None = None,
+    beam: int = 1,
+    length_penalty: float = 0.0,
+    label: str = "generating",
 ) -> list[str]:
-    """Greedy sentences for every image of the split, in split order.
+    """A sentence for every image of the split, in split order; greedy unless ``beam > 1``.
 
     ``class_ids`` overrides the true classes (e.g. to explain another class).
     """
     model.eval()
     sentences: list[str] = []
-    with progress_bar(len(images), f"generating ({images.split.name})") as advance:
+    with progress_bar(len(images), f"{label} ({images.split.name})") as advance:
         for indices in batches(len(images), batch_size):
             batch = images.__getitems__(indices).to(device)
-            classes = batch.class_ids if class_ids is None else class_ids[indices].to(device)
-            tokens, _ = model.generate(batch.features, classes.clamp(min=0), max_len, greedy=True)
+            classes = batch.class_ids
+            if class_ids is not None:
+                classes = torch.from_numpy(class_ids[indices]).to(device)
+            classes = classes.clamp(min=0)  # datasets without classes mark them -1
+            if beam > 1:
+                tokens, _ = model.beam_search(
+                    batch.features, classes, beam, max_len, length_penalty
+                )
+            else:
+                tokens, _ = model.generate(batch.features, classes, max_len, greedy=True)
             sentences.extend(vocab.decode(row) for row in tokens.cpu().tolist())
             advance(len(indices))
     return sentences

@@ -25,13 +25,12 @@ from gvetool.data.encoder import ExtractionOptions
 from gvetool.data.open import open_dataset
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
-from gvetool.engine.generate import batches
+from gvetool.engine.generate import batches, generate_split
 from gvetool.engine.rundir import find_runs
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
 from gvetool.plugins import get_plugins
-from gvetool.progress import progress_bar
 
 CAPTION_METRICS = ("bleu", "meteor", "rouge", "cider", "spice")
 
@@ -108,7 +107,6 @@ def load_for_evaluation(
     )
 
 
-@torch.no_grad()
 def describe(
     loaded: Loaded,
     class_ids: np.ndarray | None = None,
@@ -118,27 +116,12 @@ def describe(
     length_penalty: float = 0.0,
     label: str = "generating",
 ) -> list[str]:
-    """A sentence per image of the split (for ``class_ids`` instead of the true classes)."""
+    """A sentence per image of the loaded split (for ``class_ids`` instead of the true ones)."""
     device = next(loaded.model.parameters()).device
-    sentences: list[str] = []
-    with progress_bar(len(loaded.images), f"{label} ({loaded.split.name})") as advance:
-        for indices in batches(len(loaded.images), batch_size):
-            batch = loaded.images.__getitems__(indices).to(device)
-            classes = (
-                batch.class_ids
-                if class_ids is None
-                else torch.from_numpy(class_ids[indices]).to(device)
-            )
-            classes = classes.clamp(min=0)
-            if beam > 1:
-                tokens, _ = loaded.model.beam_search(
-                    batch.features, classes, beam, max_len, length_penalty
-                )
-            else:
-                tokens, _ = loaded.model.generate(batch.features, classes, max_len, greedy=True)
-            sentences.extend(loaded.vocab.decode(row) for row in tokens.cpu().tolist())
-            advance(len(indices))
-    return sentences
+    return generate_split(
+        loaded.model, loaded.images, loaded.vocab, device, batch_size, max_len,
+        class_ids, beam, length_penalty, label,
+    )  # fmt: skip
 
 
 def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -> Path | None:
