@@ -43,6 +43,14 @@ def gvetool_register_models(register: Callable[[ModelSpec], None]) -> None:
     Why: ``gvetool train NAME`` looks the name up here, so a new architecture needs no
     change to the core. Set ``needs_classes`` / ``needs_sentence_classifier`` so the CLI can
     refuse an impossible run before it starts.
+
+    The target is called as ``target(config, vocab_size, feature_dim, num_classes)`` (config:
+    :class:`gvetool.config.TrainConfig`) and returns an ``nn.Module`` with ``task``
+    (``"captioning"`` or ``"classification"``) and ``loss(batch) -> (loss, logs)`` for a
+    :class:`gvetool.data.captions.CaptionBatch`. Captioning models also provide
+    ``generate(features, class_ids, max_len, greedy)`` and ``beam_search(features, class_ids,
+    beam_size, max_len, length_penalty)``; a model with ``needs_sentence_classifier`` gets
+    the frozen classifier through ``attach_sentence_classifier(module)``.
     """
 
 
@@ -66,6 +74,10 @@ def gvetool_register_encoders(register: Callable[[EncoderSpec], None]) -> None:
 
     Why: ``--encoder NAME`` is resolved here, so a new backbone drops in with
     ``pip install`` and its features go through the same feature store.
+
+    The target is called with the options the user gave (``weights=...``,
+    ``remove_last=...``) and returns a :class:`gvetool.data.encoder.FeatureProvider`; an
+    :class:`gvetool.data.encoder.ImageEncoder` (module, transform, fingerprint) is one.
     """
 
 
