@@ -33,6 +33,7 @@ class TrainConfig:
     model: str = ""
     dataset: str = ""
     data_root: str | None = None
+    class_split: str | None = None  # FILE:1|2, a part of a class split of the dataset
     encoder: str = "precomputed"
     cache_dir: str | None = None
     out: str = "runs"

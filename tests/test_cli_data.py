@@ -42,7 +42,10 @@ def test_info_on_a_broken_layout_is_one_line(tiny_cub, capsys):
 def test_unknown_dataset_is_one_line_listing_known_ones(capsys):
     assert main(["data", "info", "--dataset", "cubb"]) == 1
     line = _one_error_line(capsys.readouterr().err)
-    assert "unknown dataset 'cubb'; known datasets: coco, cub, synth. Did you mean 'cub'?" in line
+    assert (
+        "unknown dataset 'cubb'; known datasets: coco, cub, cub1, cub2, synth. Did you mean 'cub'?"
+        in line
+    )
 
 
 def test_prepare_cub(tiny_cub, capsys):

@@ -22,6 +22,7 @@ from gvetool.cli import demo as demo_cli
 from gvetool.cli import evaluate as evaluate_cli
 from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
+from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
@@ -64,6 +65,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_root)
     app.add_typer(data_cli.app, name="data")
+    app.add_typer(split_cli.app, name="split")
     app.command("train")(train_cli.train)
     app.command("eval")(evaluate_cli.evaluate_command)
     app.command("explain")(explain_cli.explain_command)

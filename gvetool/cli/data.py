@@ -62,6 +62,7 @@ def info(
     dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
     data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),
+    class_split: str | None = typer.Option(None, help="One part of a class split: FILE:1|2."),
     min_count: int = typer.Option(1, help="Vocabulary min-count threshold."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
@@ -70,7 +71,7 @@ def info(
     from gvetool.data.open import open_dataset
     from gvetool.data.vocab import Vocabulary
 
-    corpus = open_dataset(dataset, data_root)
+    corpus = open_dataset(dataset, data_root, class_split)
     vocab = Vocabulary.from_tokens(corpus.split("train").tokens(), min_count=min_count)
     store = open_precomputed(corpus, cache_dir) if corpus.features is not None else None
     report = {

@@ -16,6 +16,9 @@ def train(
     model: str | None = typer.Argument(None, help="Model to train: lrcn, gve or sc."),
     dataset: str | None = typer.Option(None, help="Dataset name, e.g. cub or synth."),
     data_root: Path | None = typer.Option(None, help="Dataset folder (default: its home)."),
+    class_split: str | None = typer.Option(
+        None, help="Train on one part of a class split: FILE:1 or FILE:2."
+    ),
     config: Path | None = typer.Option(None, help="TOML file with any of these options."),
     epochs: int | None = typer.Option(None, help="Passes over the training captions [50]."),
     batch_size: int | None = typer.Option(None, help="Captions per step [128]."),
@@ -44,7 +47,8 @@ def train(
     from gvetool.engine.trainer import train as run_training
 
     given = {
-        "dataset": dataset, "data_root": data_root, "epochs": epochs, "batch_size": batch_size,
+        "dataset": dataset, "data_root": data_root, "class_split": class_split,
+        "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "hidden_size": hidden_size, "embedding_size": embedding_size,
         "dropout": dropout, "seed": seed, "device": device, "num_workers": num_workers,
         "out": out, "encoder": encoder, "sc_ckpt": sc_ckpt, "reinforce_weight": reinforce_weight,

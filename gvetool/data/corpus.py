@@ -79,6 +79,12 @@ class Corpus:
     class_names: list[str] | None = None
     features: FeatureSource | None = None
     notes: list[str] = field(default_factory=list)
+    base: Corpus | None = None  # set on views (class splits, folds): features are the base's
+
+    @property
+    def feature_corpus(self) -> Corpus:
+        """The corpus features are computed and stored for: a view shares its base's store."""
+        return self.base.feature_corpus if self.base is not None else self
 
     @property
     def has_classes(self) -> bool:

@@ -110,6 +110,7 @@ def extract_features(
     (written atomically after the rows are flushed) records how many are done. Only when
     every image is encoded does the file become ``features.npy`` and the index appear.
     """
+    corpus = corpus.feature_corpus  # a view encodes (once) for its whole base dataset
     ids, paths = all_images(corpus)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

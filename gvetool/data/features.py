@@ -98,6 +98,7 @@ def is_complete(directory: Path) -> bool:
 
 def open_precomputed(corpus: Corpus, cache_dir: Path | None = None) -> FeatureStore:
     """The store of the corpus's shipped features, converting them on first use."""
+    corpus = corpus.feature_corpus  # a view shares its base dataset's store
     source = corpus.features
     if source is None:
         raise GvetoolError(

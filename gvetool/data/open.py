@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gvetool.data.class_split import apply_class_split
 from gvetool.data.corpus import Corpus
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
 
 
-def open_dataset(name: str, data_root: Path | None = None) -> Corpus:
-    """Load dataset ``name`` from ``data_root`` (or its default location)."""
+def open_dataset(
+    name: str, data_root: Path | None = None, class_split: str | None = None
+) -> Corpus:
+    """Load dataset ``name`` from ``data_root`` (or its default location).
+
+    ``class_split`` (``FILE:1|2``) restricts it to one part of a class split.
+    """
     spec = get_plugins().datasets.get(name)
     corpus = spec.load()(data_root)
     if not isinstance(corpus, Corpus):
@@ -18,4 +24,4 @@ def open_dataset(name: str, data_root: Path | None = None) -> Corpus:
             f"dataset plugin '{name}' returned {type(corpus).__name__}, not a Corpus; "
             "report this to the plugin's authors"
         )
-    return corpus
+    return apply_class_split(corpus, class_split) if class_split else corpus

@@ -26,6 +26,14 @@ def gvetool_register_datasets(register):
             download="gvetool.datasets.cub:download_cub",
         )
     )
+    for part in (1, 2):
+        register(
+            DatasetSpec(
+                name=f"cub{part}",
+                description=f"CUB classes of part {part} of the default class split (0.5, seed 0)",
+                target=f"gvetool.datasets.cub:open_cub{part}",
+            )
+        )
     register(
         DatasetSpec(
             name="coco",

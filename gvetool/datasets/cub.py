@@ -250,3 +250,17 @@ def download_cub(data_root: Path | None = None, mirror: str | None = None) -> No
     missing = missing_files(root)
     if missing:
         console.warn(f"still missing {', '.join(missing)}: {RELEASE_FILES_NOTE} {root}")
+
+
+def open_cub1(data_root: Path | None = None) -> Corpus:
+    """Part 1 of the default class split of CUB (a view: same files, same features)."""
+    from gvetool.data.class_split import default_part
+
+    return default_part(open_cub(data_root), 1, "cub1")
+
+
+def open_cub2(data_root: Path | None = None) -> Corpus:
+    """Part 2 of the default class split of CUB."""
+    from gvetool.data.class_split import default_part
+
+    return default_part(open_cub(data_root), 2, "cub2")

@@ -113,7 +113,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
 
 
 def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:
-    corpus = open_dataset(config.dataset, Path(config.data_root) if config.data_root else None)
+    root = Path(config.data_root) if config.data_root else None
+    corpus = open_dataset(config.dataset, root, config.class_split)
     provider = get_plugins().encoders.get(config.encoder).load()()
     options = ExtractionOptions(config.batch_size, config.device, config.num_workers)
     cache = Path(config.cache_dir) if config.cache_dir else None

@@ -75,7 +75,7 @@ def load_for_evaluation(
         )
     config = TrainConfig(**checkpoint["config"])
     root = data_root or (Path(config.data_root) if config.data_root else None)
-    corpus = open_dataset(config.dataset, root)
+    corpus = open_dataset(config.dataset, root, config.class_split)
     if checkpoint["class_names"] != corpus.class_names:
         ours, theirs = corpus.class_names or [], checkpoint["class_names"] or []
         raise GvetoolError(
