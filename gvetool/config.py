@@ -34,6 +34,11 @@ class TrainConfig:
     dataset: str = ""
     data_root: str | None = None
     class_split: str | None = None  # FILE:1|2, a part of a class split of the dataset
+    folds: int = 0  # cross-validation: train on fold `fold` of `folds` (0: no folds)
+    fold: int = 0
+    fold_seed: int = 0
+    stratified: bool = False
+    init_from: str | None = None  # start from these weights (cv --same-model)
     encoder: str = "precomputed"
     cache_dir: str | None = None
     out: str = "runs"
@@ -73,6 +78,8 @@ class TrainConfig:
             raise GvetoolError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
             raise GvetoolError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.folds == 1 or self.folds < 0:
+            raise GvetoolError(f"folds must be 0 (off) or >= 2, got {self.folds}")
         if self.max_caption_len == 1:
             raise GvetoolError("max_caption_len must be 0 (off) or >= 2")
         if self.baseline not in BASELINES:
@@ -111,8 +118,9 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         return None
     if "float" in expected and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    kind = {"int": int, "float": float, "str": str}.get(expected.split(" |")[0])
-    if kind is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+    kind = {"int": int, "float": float, "str": str, "bool": bool}.get(expected.split(" |")[0])
+    wrong_bool = isinstance(value, bool) and kind is not bool
+    if kind is not None and (not isinstance(value, kind) or wrong_bool):
         raise GvetoolError(f"{source}: {key} must be {expected.split(' |')[0]}, got {value!r}")
     return value
 

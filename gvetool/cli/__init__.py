@@ -17,6 +17,7 @@ import typer
 from typer.main import get_command
 
 from gvetool import __version__, console
+from gvetool.cli import cv as cv_cli
 from gvetool.cli import data as data_cli
 from gvetool.cli import demo as demo_cli
 from gvetool.cli import evaluate as evaluate_cli
@@ -68,6 +69,7 @@ def build_app() -> typer.Typer:
     app.add_typer(split_cli.app, name="split")
     app.command("train")(train_cli.train)
     app.command("eval")(evaluate_cli.evaluate_command)
+    app.command("cv")(cv_cli.cv)
     app.command("explain")(explain_cli.explain_command)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)

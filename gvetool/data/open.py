@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gvetool.data.class_split import apply_class_split
 from gvetool.data.corpus import Corpus
+from gvetool.data.folds import fold_view
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
+
+if TYPE_CHECKING:
+    from gvetool.config import TrainConfig
 
 
 def open_dataset(
@@ -25,3 +30,12 @@ def open_dataset(
             "report this to the plugin's authors"
         )
     return apply_class_split(corpus, class_split) if class_split else corpus
+
+
+def open_configured(config: TrainConfig) -> Corpus:
+    """The dataset a run configuration names, with its class split and fold applied."""
+    root = Path(config.data_root) if config.data_root else None
+    corpus = open_dataset(config.dataset, root, config.class_split)
+    if config.folds:
+        corpus = fold_view(corpus, config.fold, config.folds, config.fold_seed, config.stratified)
+    return corpus

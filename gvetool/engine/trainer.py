@@ -30,7 +30,7 @@ from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
 from gvetool.data.corpus import Corpus
 from gvetool.data.encoder import ExtractionOptions
 from gvetool.data.features import FeatureStore
-from gvetool.data.open import open_dataset
+from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
@@ -113,8 +113,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
 
 
 def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:
-    root = Path(config.data_root) if config.data_root else None
-    corpus = open_dataset(config.dataset, root, config.class_split)
+    corpus = open_configured(config)
     provider = get_plugins().encoders.get(config.encoder).load()()
     options = ExtractionOptions(config.batch_size, config.device, config.num_workers)
     cache = Path(config.cache_dir) if config.cache_dir else None
@@ -204,6 +203,8 @@ def _train(
         sc_path = _attach_sentence_classifier(model, config, corpus, vocab, store.dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     epoch, step, global_step, history = 0, 0, 0, []
+    if config.init_from and not previous:
+        model.load_state_dict(load_checkpoint(Path(config.init_from), config.model)["state_dict"])
     if previous:
         model.load_state_dict(previous["state_dict"])
         optimizer.load_state_dict(previous["optimizer"])

@@ -22,7 +22,7 @@ from gvetool.config import TrainConfig
 from gvetool.data.captions import ImageExamples
 from gvetool.data.corpus import Corpus, Split
 from gvetool.data.encoder import ExtractionOptions
-from gvetool.data.open import open_dataset
+from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from gvetool.engine.generate import batches, generate_split
@@ -74,8 +74,9 @@ def load_for_evaluation(
             "model (lrcn, gve)"
         )
     config = TrainConfig(**checkpoint["config"])
-    root = data_root or (Path(config.data_root) if config.data_root else None)
-    corpus = open_dataset(config.dataset, root, config.class_split)
+    if data_root is not None:
+        config = dataclasses.replace(config, data_root=str(data_root))
+    corpus = open_configured(config)
     if checkpoint["class_names"] != corpus.class_names:
         ours, theirs = corpus.class_names or [], checkpoint["class_names"] or []
         raise GvetoolError(
