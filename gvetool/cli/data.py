@@ -72,7 +72,7 @@ def info(
     from gvetool.data.vocab import Vocabulary
 
     corpus = open_dataset(dataset, data_root, class_split)
-    vocab = Vocabulary.from_tokens(corpus.split("train").tokens(), min_count=min_count)
+    vocab = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), min_count=min_count)
     store = open_precomputed(corpus, cache_dir) if corpus.features is not None else None
     report = {
         "dataset": corpus.name,

@@ -80,6 +80,12 @@ class Corpus:
     features: FeatureSource | None = None
     notes: list[str] = field(default_factory=list)
     base: Corpus | None = None  # set on views (class splits, folds): features are the base's
+    vocabulary_split: Split | None = None  # captions the vocabulary is built from (default: train)
+
+    def vocabulary_source(self) -> Split:
+        """The split whose captions define the vocabulary: folds share the full training
+        split's, so every fold (and a fixed sentence classifier) speaks the same words."""
+        return self.vocabulary_split or self.split("train")
 
     @property
     def feature_corpus(self) -> Corpus:

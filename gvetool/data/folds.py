@@ -67,5 +67,9 @@ def fold_view(corpus: Corpus, fold: int, folds: int, seed: int, stratified: bool
         else _subset(train, validation, "test"),
     }
     return dataclasses.replace(
-        corpus, name=f"{corpus.name}-fold{fold + 1}of{folds}", splits=splits, base=corpus
+        corpus,
+        name=f"{corpus.name}-fold{fold + 1}of{folds}",
+        splits=splits,
+        base=corpus,
+        vocabulary_split=corpus.vocabulary_source(),
     )

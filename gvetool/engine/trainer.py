@@ -186,7 +186,7 @@ def _train(
     if previous:
         vocab = Vocabulary(tuple(previous["vocabulary"]))
     else:
-        vocab = Vocabulary.from_tokens(train_split.tokens(), config.min_count)
+        vocab = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), config.min_count)
     num_classes = len(corpus.class_names or [])
     train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
     val_split = corpus.split("val")

@@ -84,7 +84,7 @@ def load_for_evaluation(
             f"({len(ours)}) at {corpus.root}; evaluate it on the dataset it was trained on"
         )
     vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
-    expected = Vocabulary.from_tokens(corpus.split("train").tokens(), config.min_count)
+    expected = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), config.min_count)
     if expected != vocab:
         raise GvetoolError(
             f"the checkpoint's vocabulary ({len(vocab)} words) does not match the training "
