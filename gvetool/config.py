@@ -39,6 +39,9 @@ class TrainConfig:
     fold_seed: int = 0
     stratified: bool = False
     init_from: str | None = None  # start from these weights (cv --same-model)
+    transfer_from: str | None = None  # captioner checkpoint trained on other classes/data
+    freeze: str = "none"  # transfer: none | embeddings | lstm | all-but-output
+    vocab_mode: str = "source"  # transfer: source (keep its words) | extend (add new ones)
     encoder: str = "precomputed"
     cache_dir: str | None = None
     out: str = "runs"
@@ -80,6 +83,12 @@ class TrainConfig:
             raise GvetoolError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.folds == 1 or self.folds < 0:
             raise GvetoolError(f"folds must be 0 (off) or >= 2, got {self.folds}")
+        if self.freeze not in ("none", "embeddings", "lstm", "all-but-output"):
+            raise GvetoolError(
+                f"freeze must be none, embeddings, lstm or all-but-output, got {self.freeze!r}"
+            )
+        if self.vocab_mode not in ("source", "extend"):
+            raise GvetoolError(f"vocab must be source or extend, got {self.vocab_mode!r}")
         if self.max_caption_len == 1:
             raise GvetoolError("max_caption_len must be 0 (off) or >= 2")
         if self.baseline not in BASELINES:

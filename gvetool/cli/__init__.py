@@ -25,6 +25,7 @@ from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
+from gvetool.cli import transfer as transfer_cli
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
 from gvetool.progress import QUIET_ENV
@@ -70,6 +71,7 @@ def build_app() -> typer.Typer:
     app.command("train")(train_cli.train)
     app.command("eval")(evaluate_cli.evaluate_command)
     app.command("cv")(cv_cli.cv)
+    app.command("transfer")(transfer_cli.transfer)
     app.command("explain")(explain_cli.explain_command)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)

@@ -36,6 +36,7 @@ from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.generate import classification_accuracy, score_captions
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
+from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.io import write_text
@@ -148,17 +149,30 @@ def _attach_sentence_classifier(
             f"sentence classifier {path} was trained on another class set ({len(theirs)} "
             f"classes) than '{config.dataset}' has ({len(ours)}); train one on this dataset"
         )
-    if checkpoint["vocabulary"] != list(vocab.words):
+    mapping = None
+    if checkpoint["vocabulary"] != list(vocab.words) and config.transfer_from:
+        mapping = token_map(vocab, Vocabulary(tuple(checkpoint["vocabulary"])))
+    elif checkpoint["vocabulary"] != list(vocab.words):
         raise GvetoolError(
             f"sentence classifier {path} has another vocabulary ({len(checkpoint['vocabulary'])}"
             f" words, this run {len(vocab)}); train both on the same dataset and min_count"
         )
     sc_config = TrainConfig(**checkpoint["config"])
     spec = get_plugins().models.get(SENTENCE_CLASSIFIER)
-    classifier = spec.load()(sc_config, len(vocab), feature_dim, len(ours))
+    classifier = spec.load()(sc_config, len(checkpoint["vocabulary"]), feature_dim, len(ours))
     classifier.load_state_dict(checkpoint["state_dict"])
-    model.attach_sentence_classifier(classifier.to(next(model.parameters()).device))
+    model.attach_sentence_classifier(classifier.to(next(model.parameters()).device), mapping)
     return path
+
+
+def _transfer_source(config: TrainConfig) -> dict[str, Any]:
+    source = load_checkpoint(Path(config.transfer_from))
+    if source.get("model") != config.model or source.get("task") != "captioning":
+        raise GvetoolError(
+            f"{config.transfer_from} is a '{source.get('model')}' checkpoint; transfer needs a "
+            f"'{config.model}' captioner (lrcn or gve) to start from"
+        )
+    return source
 
 
 def _train(
@@ -183,8 +197,19 @@ def _train(
     if spec.needs_classes and not corpus.has_classes:
         raise GvetoolError(f"model '{spec.name}' needs class labels and '{corpus.name}' has none")
     train_split = corpus.split("train")
+    source = None if previous or not config.transfer_from else _transfer_source(config)
     if previous:
         vocab = Vocabulary(tuple(previous["vocabulary"]))
+    elif source:
+        vocab, unknown = transfer_vocabulary(
+            source["vocabulary"], corpus.vocabulary_source().tokens(), config.vocab_mode,
+            config.min_count,
+        )  # fmt: skip
+        console.err().print(
+            f"transfer from {config.transfer_from}: {len(vocab)} words ({config.vocab_mode}); "
+            f"{unknown:.1%} of the training tokens are unknown to it",
+            highlight=False,
+        )
     else:
         vocab = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), config.min_count)
     num_classes = len(corpus.class_names or [])
@@ -201,8 +226,17 @@ def _train(
     sc_path = None
     if spec.needs_sentence_classifier:
         sc_path = _attach_sentence_classifier(model, config, corpus, vocab, store.dim)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     epoch, step, global_step, history = 0, 0, 0, []
+    if source:
+        if source["feature_dim"] != store.dim:
+            raise GvetoolError(
+                f"{config.transfer_from} was trained on {source['feature_dim']}-d features, "
+                f"'{corpus.name}' has {store.dim}-d; use the same encoder"
+            )
+        adapt_weights(model, source, vocab)
+    apply_freeze(model, config.freeze)
     if config.init_from and not previous:
         model.load_state_dict(load_checkpoint(Path(config.init_from), config.model)["state_dict"])
     if previous:

@@ -85,7 +85,7 @@ def load_for_evaluation(
         )
     vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
     expected = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), config.min_count)
-    if expected != vocab:
+    if expected != vocab and not config.transfer_from:  # a transfer keeps its source's words
         raise GvetoolError(
             f"the checkpoint's vocabulary ({len(vocab)} words) does not match the training "
             f"captions of '{corpus.name}' at {corpus.root} ({len(expected)} words); is this "

@@ -17,6 +17,8 @@ processes computes exactly the gradient of one process with the same global batc
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +34,16 @@ class Captioner(nn.Module):
     """LRCN; with ``num_classes > 0`` the class-conditioned LSTM 2 of GVE."""
 
     task = "captioning"
+    # What transfer learning needs to know (gvetool.engine.transfer): parameters with a row
+    # per word or per class, and the parameter-name prefixes of each --freeze choice.
+    vocabulary_parameters = ("embed.weight", "out.weight", "out.bias")
+    class_parameters = ("lstm2_class.weight",)
+    freeze_groups: ClassVar[dict[str, tuple[str, ...]]] = {
+        "none": (),
+        "embeddings": ("embed.",),
+        "lstm": ("embed.", "image.", "lstm1.", "lstm2.", "lstm2_image."),
+        "all-but-output": ("embed.", "image.", "lstm1.", "lstm2.", "lstm2_image."),
+    }
 
     def __init__(
         self,

@@ -48,15 +48,20 @@ class GVE(Captioner):
         self.baseline = baseline
         self.max_len = max_len
         self.sentence_classifier: SentenceClassifier | None = None
+        self.token_map: torch.Tensor | None = None
 
-    def attach_sentence_classifier(self, classifier: SentenceClassifier) -> None:
+    def attach_sentence_classifier(
+        self, classifier: SentenceClassifier, token_map: torch.Tensor | None = None
+    ) -> None:
         """Use ``classifier`` for the reward: frozen, in eval mode, not part of this model.
 
         It is stored outside the module tree, so it is neither trained, nor saved with the
-        explainer, nor switched to training mode by ``GVE.train()``.
+        explainer, nor switched to training mode by ``GVE.train()``. ``token_map`` maps this
+        model's token ids to the classifier's when their vocabularies differ (transfer).
         """
         classifier.eval().requires_grad_(False)
         object.__setattr__(self, "sentence_classifier", classifier)
+        object.__setattr__(self, "token_map", token_map)
 
     @torch.no_grad()
     def reward(
@@ -67,6 +72,8 @@ class GVE(Captioner):
         if classifier is None:
             raise RuntimeError("GVE needs a sentence classifier: call attach_sentence_classifier")
         classifier.eval()
+        if self.token_map is not None:
+            tokens = self.token_map.to(tokens.device)[tokens]
         probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)
         return probs.gather(1, class_ids[:, None]).squeeze(1)
 
