@@ -47,6 +47,9 @@ def test_too_many_folds_for_stratified_names_the_class(tiny_cub_master):
         GvetoolError, match=r"--folds 4 is more than class id 0 has training images \(3\)"
     ):
         fold_indices(train, 4, 0, stratified=True)
+    names = cub.open_cub(tiny_cub_master).class_names
+    with pytest.raises(GvetoolError, match=rf"more than {names[0]} has training images \(3\)"):
+        fold_indices(train, 4, 0, stratified=True, class_names=names)
     with pytest.raises(GvetoolError, match="--folds must be >= 2"):
         fold_indices(train, 1, 0, stratified=False)
 

@@ -17,7 +17,13 @@ from gvetool.data.corpus import Corpus, Split
 from gvetool.errors import GvetoolError
 
 
-def fold_indices(split: Split, folds: int, seed: int, stratified: bool) -> list[np.ndarray]:
+def fold_indices(
+    split: Split,
+    folds: int,
+    seed: int,
+    stratified: bool,
+    class_names: list[str] | None = None,
+) -> list[np.ndarray]:
     """Validation image indices of each fold (a partition of the split's images)."""
     count = len(split.image_ids)
     if folds < 2:
@@ -32,9 +38,11 @@ def fold_indices(split: Split, folds: int, seed: int, stratified: bool) -> list[
     classes, counts = np.unique(split.class_ids, return_counts=True)
     smallest = int(counts.argmin())
     if counts[smallest] < folds:
+        cls = int(classes[smallest])
+        name = class_names[cls] if class_names else f"class id {cls}"
         raise GvetoolError(
-            f"--folds {folds} is more than class id {int(classes[smallest])} has training "
-            f"images ({int(counts[smallest])}); use at most {int(counts[smallest])} folds or "
+            f"--folds {folds} is more than {name} has training images "
+            f"({int(counts[smallest])}); use at most {int(counts[smallest])} folds or "
             "drop --stratified"
         )
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -57,7 +65,7 @@ def fold_view(corpus: Corpus, fold: int, folds: int, seed: int, stratified: bool
     if not 0 <= fold < folds:
         raise GvetoolError(f"fold must be between 0 and {folds - 1}, got {fold}")
     train = corpus.split("train")
-    validation = fold_indices(train, folds, seed, stratified)[fold]
+    validation = fold_indices(train, folds, seed, stratified, corpus.class_names)[fold]
     rest = np.setdiff1d(np.arange(len(train.image_ids)), validation)
     splits = {
         "train": _subset(train, rest, "train"),

@@ -42,7 +42,8 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Train ``config`` on every fold; returns (and writes as ``cv.json``) the summary."""
     base = dataclasses.replace(config, folds=0)
-    fold_indices(open_configured(base).split("train"), folds, config.seed, stratified)  # checks
+    corpus = open_configured(base)
+    fold_indices(corpus.split("train"), folds, config.seed, stratified, corpus.class_names)
     spec = get_plugins().models.get(config.model)
     if same_model:
         console.warn(
