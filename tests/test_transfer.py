@@ -70,35 +70,22 @@ def test_lrcn_transfer_keeps_the_source_vocabulary(tiny_cub_master, halves):
     )
 
 
+def _args(halves, tiny_cub_master, source: str, out: str) -> list[str]:
+    directory, runs = halves
+    return ["transfer", str(runs[source]), "--dataset", "cub2", "--data-root", str(tiny_cub_master),
+            "--out", str(directory / out)]  # fmt: skip
+
+
 def test_transfer_from_a_sentence_classifier_is_refused(tiny_cub_master, halves, capsys):
-    out, runs = halves
-    args = [
-        "transfer",
-        str(runs["sc-cub1"]),
-        "--dataset",
-        "cub2",
-        "--data-root",
-        str(tiny_cub_master),
-    ]
-    assert main([*args, "--out", str(out / "x")]) == 1
-    assert "transfer needs a 'sc' captioner" in _one_line(
+    assert main(_args(halves, tiny_cub_master, "sc-cub1", "x")) == 1
+    assert "is a 'sc' checkpoint; transfer starts from a captioner (lrcn or gve)" in _one_line(
         capsys
-    ) or "is a 'sc' checkpoint" in _one_line(capsys)
+    )
 
 
 def test_target_classifier_of_other_classes_is_refused(tiny_cub_master, halves, capsys):
-    out, runs = halves
-    args = [
-        "transfer",
-        str(runs["gve-cub1"]),
-        "--dataset",
-        "cub2",
-        "--data-root",
-        str(tiny_cub_master),
-    ]
-    assert (
-        main([*args, "--sc-ckpt", str(runs["sc-cub1"] / "best.pt"), "--out", str(out / "y")]) == 1
-    )
+    wrong_sc = str(halves[1]["sc-cub1"] / "best.pt")
+    assert main([*_args(halves, tiny_cub_master, "gve-cub1", "y"), "--sc-ckpt", wrong_sc]) == 1
     assert "was trained on another class set" in _one_line(capsys)
 
 
@@ -119,16 +106,7 @@ def test_vocabulary_modes_and_token_map():
 
 
 def test_bad_freeze_choice(tiny_cub_master, halves, capsys):
-    out, runs = halves
-    args = [
-        "transfer",
-        str(runs["lrcn-cub1"]),
-        "--dataset",
-        "cub2",
-        "--data-root",
-        str(tiny_cub_master),
-    ]
-    assert main([*args, "--freeze", "everything", "--out", str(out / "z")]) == 1
+    assert main([*_args(halves, tiny_cub_master, "lrcn-cub1", "z"), "--freeze", "everything"]) == 1
     assert "freeze must be none, embeddings, lstm or all-but-output" in _one_line(capsys)
 
 

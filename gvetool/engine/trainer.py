@@ -167,10 +167,16 @@ def _attach_sentence_classifier(
 
 def _transfer_source(config: TrainConfig) -> dict[str, Any]:
     source = load_checkpoint(Path(config.transfer_from))
-    if source.get("model") != config.model or source.get("task") != "captioning":
+    kind = source.get("model")
+    if source.get("task") != "captioning":
         raise GvetoolError(
-            f"{config.transfer_from} is a '{source.get('model')}' checkpoint; transfer needs a "
-            f"'{config.model}' captioner (lrcn or gve) to start from"
+            f"{config.transfer_from} is a '{kind}' checkpoint; transfer starts from a "
+            "captioner (lrcn or gve)"
+        )
+    if kind != config.model:
+        raise GvetoolError(
+            f"{config.transfer_from} is a '{kind}' checkpoint, but this run trains "
+            f"'{config.model}'; transfer keeps the model type"
         )
     return source
 
