@@ -43,6 +43,8 @@ class TrainConfig:
     freeze: str = "none"  # transfer: none | embeddings | lstm | all-but-output
     vocab_mode: str = "source"  # transfer: source (keep its words) | extend (add new ones)
     encoder: str = "precomputed"
+    encoder_weights: str | None = None  # the encoder's --weights (imagenet, none or a path)
+    encoder_remove_last: int | None = None  # the encoder's --remove-last
     cache_dir: str | None = None
     out: str = "runs"
     epochs: int = 50
@@ -102,6 +104,11 @@ class TrainConfig:
             )
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise GvetoolError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+
+    def encoder_options(self) -> dict[str, Any]:
+        """The options given for the encoder, to pass to its factory."""
+        options = {"weights": self.encoder_weights, "remove_last": self.encoder_remove_last}
+        return {key: value for key, value in options.items() if value is not None}
 
     def metric_names(self) -> list[str]:
         return [m.strip() for m in self.val_metrics.split(",") if m.strip()]

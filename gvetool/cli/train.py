@@ -31,6 +31,9 @@ def train(
     num_workers: int | None = typer.Option(None, help="Data-loading processes [0]."),
     out: Path | None = typer.Option(None, help="Where run directories go [runs]."),
     encoder: str | None = typer.Option(None, help="Image features: precomputed or a CNN."),
+    encoder_weights: str | None = typer.Option(
+        None, help="CNN encoder weights: imagenet (default), none or a state-dict path."
+    ),
     sc_ckpt: Path | None = typer.Option(
         None, help="gve: sentence classifier checkpoint (default: newest sc run)."
     ),
@@ -51,7 +54,8 @@ def train(
         "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "hidden_size": hidden_size, "embedding_size": embedding_size,
         "dropout": dropout, "seed": seed, "device": device, "num_workers": num_workers,
-        "out": out, "encoder": encoder, "sc_ckpt": sc_ckpt, "reinforce_weight": reinforce_weight,
+        "out": out, "encoder": encoder, "encoder_weights": encoder_weights, "sc_ckpt": sc_ckpt,
+        "reinforce_weight": reinforce_weight,
         "baseline": baseline, "val_metrics": val_metrics, "checkpoint_every": checkpoint_every,
     }  # fmt: skip
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}

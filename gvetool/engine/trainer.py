@@ -115,7 +115,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
 
 def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:
     corpus = open_configured(config)
-    provider = get_plugins().encoders.get(config.encoder).load()()
+    provider = get_plugins().encoders.get(config.encoder).load()(**config.encoder_options())
     options = ExtractionOptions(config.batch_size, config.device, config.num_workers)
     cache = Path(config.cache_dir) if config.cache_dir else None
     store = None

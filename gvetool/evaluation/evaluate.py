@@ -94,7 +94,7 @@ def load_for_evaluation(
     split = corpus.split(split_name)
     if split.num_captions == 0:
         raise GvetoolError(f"split '{split_name}' of '{corpus.name}' has no reference captions")
-    provider = get_plugins().encoders.get(config.encoder).load()()
+    provider = get_plugins().encoders.get(config.encoder).load()(**config.encoder_options())
     store = provider.open_store(corpus, cache_dir, ExtractionOptions(device=device))
     if store.dim != checkpoint["feature_dim"]:
         raise GvetoolError(
