@@ -108,6 +108,12 @@ class DatasetSpec(Spec):
 
 @dataclass(frozen=True)
 class EncoderSpec(Spec):
-    """An image encoder that turns images into fixed-size feature vectors."""
+    """An image encoder that turns images into fixed-size feature vectors.
+
+    With ``variants=True`` the spec is a family: ``--encoder NAME:VARIANT`` (e.g.
+    ``timm:resnet50``) calls the target with ``variant="VARIANT"``.
+    """
 
     kind: ClassVar[str] = "encoder"
+
+    variants: bool = False

@@ -148,15 +148,11 @@ def features(
     num_workers: int = typer.Option(0, min=0, help="Image-decoding worker processes."),
 ) -> None:
     """Compute (once, resumably) the features of every image into the feature store."""
-    from gvetool.data.encoder import ExtractionOptions
+    from gvetool.data.encoder import ExtractionOptions, build_encoder
     from gvetool.data.open import open_dataset
 
     options = {"weights": weights, "remove_last": remove_last}
-    provider = (
-        get_plugins()
-        .encoders.get(encoder)
-        .load()(**{key: value for key, value in options.items() if value is not None})
-    )
+    provider = build_encoder(encoder, **{k: v for k, v in options.items() if v is not None})
     corpus = open_dataset(dataset, data_root)
     store = provider.open_store(
         corpus, cache_dir, ExtractionOptions(batch_size, device, num_workers)

@@ -172,3 +172,17 @@ def _resume_point(directory: Path, fingerprint: str, count: int) -> tuple[int, A
     partial.unlink(missing_ok=True)
     progress_path.unlink(missing_ok=True)
     return 0, None
+
+
+def build_encoder(name: str, **options: Any) -> FeatureProvider:
+    """The feature provider ``name`` (``family:variant`` for encoder families) asks for."""
+    from gvetool.plugins import get_plugins
+
+    registry = get_plugins().encoders
+    family, _, variant = name.partition(":")
+    if not variant:
+        return registry.get(name).load()(**options)  # type: ignore[no-any-return]
+    spec = registry.get(family)
+    if not spec.variants:
+        raise GvetoolError(f"encoder '{family}' has no variants; use --encoder {family}")
+    return spec.load()(variant=variant, **options)  # type: ignore[no-any-return]

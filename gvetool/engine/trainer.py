@@ -28,7 +28,7 @@ from gvetool import console
 from gvetool.config import TrainConfig
 from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
 from gvetool.data.corpus import Corpus
-from gvetool.data.encoder import ExtractionOptions
+from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.features import FeatureStore
 from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
@@ -115,7 +115,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
 
 def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:
     corpus = open_configured(config)
-    provider = get_plugins().encoders.get(config.encoder).load()(**config.encoder_options())
+    provider = build_encoder(config.encoder, **config.encoder_options())
     options = ExtractionOptions(config.batch_size, config.device, config.num_workers)
     cache = Path(config.cache_dir) if config.cache_dir else None
     store = None

@@ -21,7 +21,7 @@ from gvetool import console
 from gvetool.config import TrainConfig
 from gvetool.data.captions import ImageExamples
 from gvetool.data.corpus import Corpus, Split
-from gvetool.data.encoder import ExtractionOptions
+from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
@@ -94,7 +94,7 @@ def load_for_evaluation(
     split = corpus.split(split_name)
     if split.num_captions == 0:
         raise GvetoolError(f"split '{split_name}' of '{corpus.name}' has no reference captions")
-    provider = get_plugins().encoders.get(config.encoder).load()(**config.encoder_options())
+    provider = build_encoder(config.encoder, **config.encoder_options())
     store = provider.open_store(corpus, cache_dir, ExtractionOptions(device=device))
     if store.dim != checkpoint["feature_dim"]:
         raise GvetoolError(
