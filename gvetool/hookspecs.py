@@ -59,7 +59,7 @@ def gvetool_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register datasets, e.g. ``register(DatasetSpec(name="cub", ...))``.
 
     Why: ``--dataset NAME`` is resolved here; set ``has_classes=False`` for caption-only
-    corpora (Flickr, Karpathy splits) so class-conditioned models refuse them clearly.
+    corpora so class-conditioned models refuse them clearly.
 
     The target is called as ``target(data_root: Path | None) -> gvetool.data.corpus.Corpus``
     (``None``: the dataset's default location) and raises ``GvetoolError`` naming every

@@ -110,8 +110,8 @@ class DatasetSpec(Spec):
 class EncoderSpec(Spec):
     """An image encoder that turns images into fixed-size feature vectors.
 
-    With ``variants=True`` the spec is a family: ``--encoder NAME:VARIANT`` (e.g.
-    ``timm:resnet50``) calls the target with ``variant="VARIANT"``.
+    With ``variants=True`` the spec is a family: ``--encoder NAME:VARIANT`` calls the
+    target with ``variant="VARIANT"`` (one plugin can offer a whole model zoo).
     """
 
     kind: ClassVar[str] = "encoder"
