@@ -37,14 +37,13 @@ def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
 class TfIdf:
     """TF-IDF n-gram vectors with document frequencies over a set of reference groups."""
 
-    def __init__(self, documents: Sequence[Sequence[str]]) -> None:
-        """``documents``: per image, its reference sentences (one document per image)."""
+    def __init__(self, documents: Sequence[Sequence[list[str]]]) -> None:
+        """``documents``: per image, its tokenised reference sentences (one document each)."""
         self.columns: list[dict[tuple[str, ...], int]] = [{} for _ in range(MAX_N)]
         df: list[Counter[tuple[str, ...]]] = [Counter() for _ in range(MAX_N)]
         for references in documents:
-            tokens = [tokenize(r) for r in references]
             for n in range(MAX_N):
-                df[n].update(set().union(*(_ngrams(t, n + 1) for t in tokens)) if tokens else set())
+                df[n].update(set().union(*(_ngrams(t, n + 1) for t in references)))
         self.log_documents = math.log(float(max(1, len(documents))))
         self.idf = []
         for n in range(MAX_N):
@@ -55,43 +54,36 @@ class TfIdf:
                 weights[column] = self.log_documents - math.log(max(1.0, df[n][gram]))
             self.idf.append(weights)
 
-    def vectors(self, sentences: Sequence[str]) -> list[sparse.csr_matrix]:
-        """Per n, the L2-normalised TF-IDF vectors of ``sentences`` (rows); unknown n-grams
-        (document frequency 0) are dropped, as their reference similarity is 0 anyway."""
-        tokenized = [tokenize(s) for s in sentences]
+    def vectors(self, sentences: Sequence[list[str]]) -> list[sparse.csr_matrix]:
+        """Per n, the L2-normalised TF-IDF vectors of tokenised ``sentences`` (rows).
+
+        Norms run over *all* n-grams, like pycocoevalcap (an n-gram no reference has weighs
+        log N); such n-grams are left out of the vector, as their similarity is 0 anyway.
+        """
         out = []
         for n in range(MAX_N):
             data, indices, indptr = [], [], [0]
-            for tokens in tokenized:
+            norms = np.zeros(len(sentences))
+            for row, tokens in enumerate(sentences):
+                total = 0.0
                 for gram, count in _ngrams(tokens, n + 1).items():
                     column = self.columns[n].get(gram)
-                    if column is not None:
-                        indices.append(column)
-                        data.append(count * self.idf[n][column])
+                    if column is None:
+                        total += (count * self.log_documents) ** 2
+                        continue
+                    value = count * self.idf[n][column]
+                    total += value * value
+                    indices.append(column)
+                    data.append(value)
                 indptr.append(len(indices))
+                norms[row] = math.sqrt(total)
             matrix = sparse.csr_matrix(
                 (np.asarray(data, dtype=np.float64), indices, indptr),
                 shape=(len(sentences), len(self.columns[n])),
             )
-            out.append(_normalised(matrix, self._norms(tokenized, n)))
+            scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+            out.append(sparse.diags(scale) @ matrix)
         return out
-
-    def _norms(self, tokenized: list[list[str]], n: int) -> np.ndarray:
-        """Vector norms over *all* n-grams, like pycocoevalcap (unknown ones weigh log N)."""
-        norms = np.zeros(len(tokenized))
-        for row, tokens in enumerate(tokenized):
-            total = 0.0
-            for gram, count in _ngrams(tokens, n + 1).items():
-                column = self.columns[n].get(gram)
-                weight = self.idf[n][column] if column is not None else self.log_documents
-                total += (count * weight) ** 2
-            norms[row] = math.sqrt(total)
-        return norms
-
-
-def _normalised(matrix: sparse.csr_matrix, norms: np.ndarray) -> sparse.csr_matrix:
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sparse.diags(scale) @ matrix
 
 
 def class_similarity(
@@ -103,10 +95,11 @@ def class_similarity(
     """CIDEr of every candidate against every class's references: ``[candidates, classes]``.
 
     ``references[i]`` are image i's references and ``reference_classes[i]`` its class; the
-    images also serve as the IDF documents.
+    images also serve as the IDF documents. Every sentence is tokenised once.
     """
-    tfidf = TfIdf(references)
-    flat = [r for refs in references for r in refs]
+    documents = [[tokenize(r) for r in refs] for refs in references]
+    tfidf = TfIdf(documents)
+    flat = [tokens for refs in documents for tokens in refs]
     owner = np.repeat(np.asarray(reference_classes), [len(refs) for refs in references])
     counts = np.bincount(owner, minlength=num_classes).astype(np.float64)
     # Class membership with 1/count weights: the centroid is the mean reference vector.
@@ -114,9 +107,8 @@ def class_similarity(
         (1.0 / counts[owner], (owner, np.arange(len(flat)))), shape=(num_classes, len(flat))
     )
     scores = np.zeros((len(candidates), num_classes))
-    for candidate_n, reference_n in zip(
-        tfidf.vectors(candidates), tfidf.vectors(flat), strict=True
-    ):
+    candidate_vectors = tfidf.vectors([tokenize(c) for c in candidates])
+    for candidate_n, reference_n in zip(candidate_vectors, tfidf.vectors(flat), strict=True):
         centroids = membership @ reference_n
         scores += (candidate_n @ centroids.T).toarray()
     return 10.0 * scores / MAX_N
