@@ -27,8 +27,6 @@ def classes(
     from gvetool.data.open import open_dataset
     from gvetool.errors import GvetoolError
 
-    if not 0 < ratio < 1:
-        raise GvetoolError(f"--ratio must be strictly between 0 and 1, got {ratio}")
     corpus = open_dataset(dataset, data_root)
     if corpus.class_names is None:
         raise GvetoolError(f"dataset '{dataset}' has no classes to split")

@@ -88,16 +88,17 @@ class TfIdf:
 
 def class_similarity(
     candidates: Sequence[str],
-    references: Sequence[Sequence[str]],
+    references: Sequence[Sequence[str | list[str]]],
     reference_classes: Sequence[int],
     num_classes: int,
 ) -> np.ndarray:
     """CIDEr of every candidate against every class's references: ``[candidates, classes]``.
 
-    ``references[i]`` are image i's references and ``reference_classes[i]`` its class; the
-    images also serve as the IDF documents. Every sentence is tokenised once.
+    ``references[i]`` are image i's references (sentences, or already tokenised) and
+    ``reference_classes[i]`` its class; the images also serve as the IDF documents. Every
+    sentence is tokenised once.
     """
-    documents = [[tokenize(r) for r in refs] for refs in references]
+    documents = [[r if isinstance(r, list) else tokenize(r) for r in refs] for refs in references]
     tfidf = TfIdf(documents)
     flat = [tokens for refs in documents for tokens in refs]
     owner = np.repeat(np.asarray(reference_classes), [len(refs) for refs in references])
