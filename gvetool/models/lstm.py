@@ -61,54 +61,84 @@ def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.sigmoid(o) * torch.tanh(cell), cell
 
 
+def _run(
+    gates: torch.Tensor,
+    weight_hh: torch.Tensor,
+    gate_offset: torch.Tensor | None,
+    batch_sizes: list[int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the recurrence over packed input gates ``[N, 4H]``; returns ``(cells, hidden)``.
+
+    ``gates`` holds each token's input projection and is turned, in place, into that
+    token's gate activations (sigmoid / tanh applied), which backpropagation needs: one
+    ``[N, 4H]`` buffer serves as projection and activations.
+    """
+    hidden_size = weight_hh.shape[1]
+    cells = gates.new_empty(gates.shape[0], hidden_size)
+    outputs = gates.new_empty(gates.shape[0], hidden_size)
+    hidden = cell = None
+    start = 0
+    for n in batch_sizes:
+        end = start + n
+        block = gates[start:end]
+        if hidden is not None:  # the state starts at 0: nothing to add at the first step
+            block.addmm_(hidden[:n], weight_hh.T)
+        if gate_offset is not None:
+            block += gate_offset[:n]
+        block[:, : 2 * hidden_size].sigmoid_()
+        block[:, 2 * hidden_size : 3 * hidden_size].tanh_()
+        block[:, 3 * hidden_size :].sigmoid_()
+        i, f, g, o = block.chunk(4, dim=1)
+        fresh = i * g
+        cell = fresh if cell is None else f * cell[:n] + fresh
+        cells[start:end] = cell
+        hidden = torch.mul(o, cell.tanh(), out=outputs[start:end])
+        start = end
+    return cells, outputs
+
+
 class _Recurrence(torch.autograd.Function):
-    """The recurrent part of a packed LSTM layer, with hand-written backpropagation.
+    """A packed LSTM layer (input projection and recurrence) with hand-written backward.
 
     Autograd through a per-step loop computes the recurrent weight's gradient as one
     ``[4H, n] @ [n, H]`` product *per step* and accumulates a full ``4H x H`` matrix each
     time: memory-bound, and most of a GVE step on a CPU. Here the backward pass walks the
     steps for the gradients that must flow through time, collects every step's gate
-    gradients, and forms the weight gradient in one matrix product at the end. Same
+    gradients, and forms the weight gradients in one matrix product each at the end. Same
     maths (checked against autograd with ``gradcheck``), less work.
+
+    Memory: one ``[N, 4H]`` buffer per layer holds the input projection, then the gate
+    activations, then — written over step by step as backpropagation walks back in time —
+    the gate gradients. A second backward through a retained graph (``retain_graph=True``)
+    finds the activations consumed and recomputes them from the saved inputs first.
     """
 
     @staticmethod
-    def forward(ctx, gates_x, weight_hh, gate_offset, batch_sizes):  # type: ignore[override]
-        hidden_size = weight_hh.shape[1]
-        packed = gates_x.shape[0]
-        hidden = gates_x.new_zeros(batch_sizes[0] if batch_sizes else 0, hidden_size)
-        cell = torch.zeros_like(hidden)
-        activations = gates_x.new_empty(packed, 4 * hidden_size)
-        cells = gates_x.new_empty(packed, hidden_size)
-        outputs = gates_x.new_empty(packed, hidden_size)
-        start = 0
-        for n in batch_sizes:
-            end = start + n
-            gates = torch.addmm(gates_x[start:end], hidden[:n], weight_hh.T)
-            if gate_offset is not None:
-                gates += gate_offset[:n]
-            i, f, g, o = gates.chunk(4, dim=1)
-            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-            cell = f * cell[:n] + i * g
-            hidden = o * cell.tanh()
-            activations[start:end] = torch.cat([i, f, g, o], dim=1)
-            cells[start:end] = cell
-            outputs[start:end] = hidden
-            start = end
+    def forward(ctx, inputs, weight_ih, bias, weight_hh, gate_offset, batch_sizes):  # type: ignore[override]
+        gates = torch.addmm(bias, inputs, weight_ih.T)  # every step's input part: one matmul
+        cells, outputs = _run(gates, weight_hh, gate_offset, batch_sizes)
         ctx.batch_sizes = batch_sizes
-        ctx.has_offset = gate_offset is not None
-        ctx.save_for_backward(weight_hh, activations, cells, outputs)
+        # Internal buffers live on ctx (not save_for_backward): backward writes over them,
+        # and drops them when done, so they are freed even while the graph is referenced.
+        ctx.buffers = gates, cells
+        ctx.save_for_backward(inputs, weight_ih, bias, weight_hh, gate_offset, outputs)
         return outputs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs):  # type: ignore[override]
-        weight_hh, activations, cells, outputs = ctx.saved_tensors
+        inputs, weight_ih, bias, weight_hh, gate_offset, outputs = ctx.saved_tensors
         sizes = ctx.batch_sizes
+        if ctx.buffers is None:  # consumed by an earlier backward through a retained graph
+            gates = torch.addmm(bias, inputs, weight_ih.T)
+            cells, _ = _run(gates, weight_hh, gate_offset, sizes)
+        else:
+            gates, cells = ctx.buffers
+            ctx.buffers = None
+        hidden_size = weight_hh.shape[1]
         starts = [0]
         for n in sizes[:-1]:
             starts.append(starts[-1] + n)
-        grad_gates = torch.empty_like(activations)
         grad_hidden = grad_cell = None  # flowing back from step t + 1
         for t in range(len(sizes) - 1, -1, -1):
             n, start = sizes[t], starts[t]
@@ -119,30 +149,43 @@ class _Recurrence(torch.autograd.Function):
                 m = grad_hidden.shape[0]
                 dh[:m] += grad_hidden
                 dc[:m] += grad_cell
-            i, f, g, o = activations[start:end].chunk(4, dim=1)
+            block = gates[start:end]  # step t's activations, replaced by its gate gradients
+            i, f, g, o = block.chunk(4, dim=1)
             tanh_c = cells[start:end].tanh()
             dc += dh * o * (1 - tanh_c * tanh_c)
             cell_before = cells[starts[t - 1] : starts[t - 1] + n] if t else torch.zeros_like(dc)
-            grad = grad_gates[start:end]
-            grad[:, : i.shape[1]] = dc * g * i * (1 - i)
-            grad[:, i.shape[1] : 2 * i.shape[1]] = dc * cell_before * f * (1 - f)
-            grad[:, 2 * i.shape[1] : 3 * i.shape[1]] = dc * i * (1 - g * g)
-            grad[:, 3 * i.shape[1] :] = dh * tanh_c * o * (1 - o)
-            grad_hidden = grad @ weight_hh
+            grads = (
+                dc * g * i * (1 - i),
+                dc * cell_before * f * (1 - f),
+                dc * i * (1 - g * g),
+                dh * tanh_c * o * (1 - o),
+            )
             grad_cell = dc * f
-        # Every step's share of the recurrent weight's gradient in one product: step t's
-        # gate gradients times the hidden state each row had at step t - 1 (0 at t = 0,
-        # so the first step adds nothing).
-        before = [outputs[start : start + n] for n, start in zip(sizes[1:], starts, strict=False)]
-        grad_weight = grad_gates[sizes[0] :].T @ torch.cat(before) if before else None
-        if grad_weight is None:
-            grad_weight = torch.zeros_like(weight_hh)
+            for k, grad in enumerate(grads):
+                block[:, k * hidden_size : (k + 1) * hidden_size] = grad
+            grad_hidden = block @ weight_hh
+        grad_gates = gates
+        needs = ctx.needs_input_grad
+        grad_inputs = grad_gates @ weight_ih if needs[0] else None
+        grad_weight_ih = grad_gates.T @ inputs if needs[1] else None
+        grad_bias = grad_gates.sum(0) if needs[2] else None
+        grad_weight_hh = None
+        if needs[3]:
+            # Every step's share of the recurrent weight's gradient in one product: step
+            # t's gate gradients times the hidden state each row had at step t - 1 (0 at
+            # t = 0, so the first step adds nothing).
+            before = [outputs[s : s + n] for n, s in zip(sizes[1:], starts, strict=False)]
+            grad_weight_hh = (
+                grad_gates[sizes[0] :].T @ torch.cat(before)
+                if before
+                else torch.zeros_like(weight_hh)
+            )
         grad_offset = None
-        if ctx.has_offset:
+        if gate_offset is not None and needs[4]:
             grad_offset = grad_gates.new_zeros(sizes[0], grad_gates.shape[1])
             for n, start in zip(sizes, starts, strict=True):
                 grad_offset[:n] += grad_gates[start : start + n]
-        return grad_gates, grad_weight, grad_offset, None
+        return grad_inputs, grad_weight_ih, grad_bias, grad_weight_hh, grad_offset, None
 
 
 class PackedLSTM(nn.Module):
@@ -159,8 +202,9 @@ class PackedLSTM(nn.Module):
         self, inputs: torch.Tensor, packing: Packing, gate_offset: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Packed inputs ``[N, in]`` -> packed hidden states ``[N, H]``; state starts at 0."""
-        gates_x = F.linear(inputs, self.weight_ih, self.bias)  # every step in one matmul
-        return _Recurrence.apply(gates_x, self.weight_hh, gate_offset, packing.batch_sizes)
+        return _Recurrence.apply(
+            inputs, self.weight_ih, self.bias, self.weight_hh, gate_offset, packing.batch_sizes
+        )
 
     def step(
         self,
