@@ -60,6 +60,7 @@ class TrainConfig:
     max_len: int = 50  # longest generated sentence (validation, REINFORCE samples)
     reinforce_weight: float = 0.2  # lambda in CE + lambda * REINFORCE (gve)
     baseline: str = "none"  # REINFORCE baseline: none (the paper), mean, greedy
+    reinforce_tokens: int = 1024  # sampled tokens per REINFORCE backward pass (memory); 0: all
     sc_ckpt: str | None = None  # sentence classifier for gve's reward
     val_metrics: str = "bleu,meteor,rouge,cider"
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: per epoch only
@@ -74,7 +75,8 @@ class TrainConfig:
         for key in positive:
             if getattr(self, key) < 1:
                 raise GvetoolError(f"{key} must be >= 1, got {getattr(self, key)}")
-        non_negative = ("weight_decay", "grad_clip", "reinforce_weight", "max_caption_len",
+        non_negative = ("weight_decay", "grad_clip", "reinforce_weight", "reinforce_tokens",
+                        "max_caption_len",
                         "checkpoint_every", "num_workers", "threads")  # fmt: skip
         for key in non_negative:
             if getattr(self, key) < 0:

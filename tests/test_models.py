@@ -8,8 +8,9 @@ import torch
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.reference import naive_caption_loss, naive_reinforce_loss
+from gvetool.engine.trainer import LossModule, backward_terms
 from gvetool.models.captioner import Captioner
-from gvetool.models.gve import GVE
+from gvetool.models.gve import GVE, ReinforcePart
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.sentence_classifier import SentenceClassifier
 
@@ -23,9 +24,9 @@ def _float64():
     torch.set_default_dtype(torch.float32)
 
 
-def _gve(**kwargs) -> GVE:
+def _gve(dropout: float = 0.3, **kwargs) -> GVE:
     torch.manual_seed(0)
-    model = GVE(V, D, C, E, H, dropout=0.3, **kwargs)
+    model = GVE(V, D, C, E, H, dropout=dropout, **kwargs)
     classifier = SentenceClassifier(V, C, E, H, dropout=0.5)
     model.attach_sentence_classifier(classifier)
     with torch.no_grad():
@@ -183,3 +184,48 @@ def test_packed_lstm_backward_passes_gradcheck():
     params = [p.detach().clone().requires_grad_() for p in lstm.parameters()]
     assert torch.autograd.gradcheck(run, (inputs, *params, offset))
     assert torch.autograd.gradcheck(lambda x, *w: run(x, *w, None), (inputs, *params))
+
+
+def test_packed_lstm_frees_its_buffers_after_backward_and_rebuilds_them_for_a_retained_graph():
+    torch.manual_seed(0)
+    lstm = PackedLSTM(3, 4)
+    packing = Packing.from_lengths(torch.tensor([4, 3, 1]))
+    inputs = packing.pack(torch.randn(3, 4, 3)).requires_grad_()
+    offset = torch.randn(3, 16, requires_grad=True)
+    outputs = lstm(inputs, packing, offset)
+    weights = torch.randn_like(outputs)
+    assert outputs.grad_fn.buffers is not None
+    grads = []
+    for _ in range(2):
+        tensors = (inputs, offset, *lstm.parameters())
+        grads.append(torch.autograd.grad((outputs * weights).sum(), tensors, retain_graph=True))
+        assert outputs.grad_fn.buffers is None  # the activations were consumed and dropped
+    for first, second in zip(*grads, strict=True):
+        assert torch.equal(first, second)
+
+
+def test_reinforce_in_parts_gives_the_gradient_of_the_whole_loss():
+    """The trainer's term-by-term backward (CE, then REINFORCE groups) = one backward."""
+    whole, batch = _gve(dropout=0.0), _batch(n=8)  # no dropout: both draw the same samples
+    parts = _gve(dropout=0.0, reinforce_tokens=5)
+    parts.load_state_dict(whole.state_dict())
+    parts.attach_sentence_classifier(whole.sentence_classifier)
+    torch.manual_seed(4)
+    loss, logs = whole.loss(batch)
+    loss.backward()
+    torch.manual_seed(4)
+    terms = parts.loss_terms(batch)
+    groups = [t for t in terms if isinstance(t, ReinforcePart)]
+    assert terms[0] == "cross_entropy" and len(groups) >= 3
+    lengths = groups[0].samples.lengths
+    for group in groups:  # within the budget, unless a single sentence is longer
+        assert len(group.rows) == 1 or int(lengths[group.rows].sum()) <= 5
+    assert sorted(torch.cat([g.rows for g in groups]).tolist()) == list(range(8))
+    got = backward_terms(LossModule(parts), batch, terms)
+    assert got.keys() == logs.keys()
+    for key in logs:
+        assert got[key] == pytest.approx(logs[key], rel=1e-5)
+    for a, b in zip(whole.parameters(), parts.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad)
+    with pytest.raises(ValueError, match="unknown loss term 'reinforce'"):
+        parts.loss(batch, "reinforce")

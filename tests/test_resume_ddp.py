@@ -89,3 +89,29 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cu
     parallel, expected = _weights(runs[0]), _weights(single)
     for key in expected:
         torch.testing.assert_close(parallel[key], expected[key], atol=1e-5, rtol=1e-4)
+
+
+def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
+    tiny_cub_master, tmp_path
+):
+    """Cross-entropy is backpropagated under no_sync, then REINFORCE parts (a number that
+    differs between the processes); the gradients must still be averaged over both. With
+    lambda 0 the REINFORCE parts add nothing, so 2 processes must equal 1."""
+    extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "1", "--dropout", "0",
+             "--reinforce-weight", "0", "--reinforce-tokens", "4"]  # fmt: skip
+    assert main([*_args(tiny_cub_master, tmp_path / "sc", "sc"), *TINY_MODEL, "--epochs", "1"]) == 0
+    sc = next((tmp_path / "sc").glob("sc-cub-*")) / "best.pt"
+    extra += ["--sc-ckpt", str(sc)]
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "gvetool", *_args(tiny_cub_master, out, "gve"), *extra],
+        env={**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert main([*_args(tiny_cub_master, tmp_path / "one", "gve"), *extra]) == 0
+    parallel = _weights(next(out.glob("gve-cub-*")))
+    expected = _weights(next((tmp_path / "one").glob("gve-cub-*")))
+    for key in expected:
+        torch.testing.assert_close(parallel[key], expected[key], atol=1e-5, rtol=1e-4)

@@ -9,7 +9,14 @@ import typer
 from gvetool import console
 from gvetool.errors import GvetoolError
 
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "checkpoint_every", "threads")
+RESUMABLE_CHANGES = (
+    "epochs",
+    "device",
+    "num_workers",
+    "checkpoint_every",
+    "threads",
+    "reinforce_tokens",
+)
 
 
 def train(
@@ -39,6 +46,9 @@ def train(
     ),
     reinforce_weight: float | None = typer.Option(None, help="gve: lambda of REINFORCE [0.2]."),
     baseline: str | None = typer.Option(None, help="gve: reward baseline none|mean|greedy."),
+    reinforce_tokens: int | None = typer.Option(
+        None, help="gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all [1024]."
+    ),
     val_metrics: str | None = typer.Option(None, help="Validation metrics, comma-separated."),
     checkpoint_every: int | None = typer.Option(None, help="Also save last.pt every N steps."),
     resume: Path | None = typer.Option(None, help="Continue the run in this directory."),
@@ -55,7 +65,7 @@ def train(
         "lr": lr, "hidden_size": hidden_size, "embedding_size": embedding_size,
         "dropout": dropout, "seed": seed, "device": device, "num_workers": num_workers,
         "out": out, "encoder": encoder, "encoder_weights": encoder_weights, "sc_ckpt": sc_ckpt,
-        "reinforce_weight": reinforce_weight,
+        "reinforce_weight": reinforce_weight, "reinforce_tokens": reinforce_tokens,
         "baseline": baseline, "val_metrics": val_metrics, "checkpoint_every": checkpoint_every,
     }  # fmt: skip
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}

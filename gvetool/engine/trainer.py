@@ -12,9 +12,11 @@ every ``checkpoint_every`` steps; ``best.pt`` when validation improves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.features import FeatureStore
 from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
+from gvetool.engine.adam import Adam
+from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.generate import classification_accuracy, score_captions
@@ -46,15 +50,38 @@ from gvetool.progress import progress_bar
 SENTENCE_CLASSIFIER = "sc"
 
 
-class _Loss(nn.Module):
+class LossModule(nn.Module):
     """Puts ``model.loss`` inside ``forward``, where DistributedDataParallel expects it."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.model.loss(batch)
+    def forward(self, batch: Any, term: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.model.loss(batch) if term is None else self.model.loss(batch, term)
+
+
+def backward_terms(stepper: nn.Module, batch: Any, terms: Sequence[Any]) -> dict[str, float]:
+    """Backpropagate the loss of ``batch`` one term at a time; returns the step's logs.
+
+    A model whose loss is a sum of terms lists them with ``loss_terms(batch)`` (GVE:
+    cross-entropy, then REINFORCE in groups of rows) and computes each with
+    ``loss(batch, term)``. Each term's graph is freed by its own backward pass before the
+    next term is built, so a step needs the memory of its largest term instead of their
+    sum; the gradient is the same (the gradient of a sum is the sum of the gradients,
+    which ``backward`` accumulates). Under DistributedDataParallel the accumulated
+    gradients are averaged once, with the last term. ``logs["loss"]`` is the terms' sum.
+    """
+    logs: dict[str, float] = {"loss": 0.0}
+    for index, term in enumerate(terms):
+        last = index == len(terms) - 1
+        defer_sync = isinstance(stepper, DistributedDataParallel) and not last
+        with stepper.no_sync() if defer_sync else contextlib.nullcontext():
+            loss, term_logs = stepper(batch, term)
+            loss.backward()
+        logs["loss"] += float(loss.detach())
+        logs.update((key, value) for key, value in term_logs.items() if key != "loss")
+    return logs
 
 
 def epoch_batches(
@@ -104,6 +131,7 @@ def _batches_of(
 
 def train(config: TrainConfig, resume: Path | None = None) -> Path:
     """Train ``config.model`` on ``config.dataset``; returns the run directory."""
+    return_large_blocks_promptly()
     dist = Distributed.from_env()
     device = dist.device(config.device)
     dist.start(device)
@@ -233,7 +261,7 @@ def _train(
     if spec.needs_sentence_classifier:
         sc_path = _attach_sentence_classifier(model, config, corpus, vocab, store.dim)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     epoch, step, global_step, history = 0, 0, 0, []
     if source:
         if source["feature_dim"] != store.dim:
@@ -251,7 +279,7 @@ def _train(
         torch.set_rng_state(previous["rng"]["torch"])
         epoch, step, global_step = previous["epoch"], previous["step"], previous["global_step"]
         history = previous["metrics"]
-    stepper = DistributedDataParallel(_Loss(model)) if dist.world > 1 else _Loss(model)
+    stepper = DistributedDataParallel(LossModule(model)) if dist.world > 1 else LossModule(model)
 
     # --- run directory --------------------------------------------------------------------
     run_dir = resume
@@ -304,8 +332,9 @@ def _train(
                 while step < len(batches):
                     model.train()
                     optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
-                    loss, logs = stepper(next(fetched).to(device))
-                    loss.backward()
+                    batch = next(fetched).to(device)
+                    terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
+                    logs = backward_terms(stepper, batch, terms)
                     if config.grad_clip:
                         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                     optimizer.step()

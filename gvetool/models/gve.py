@@ -10,10 +10,13 @@ should be both image-relevant (cross-entropy) and class-discriminative (reward).
 
 How the REINFORCE term is computed, and why it is exact: sampling runs without building a
 graph (finished sentences are dropped as they end), then the sampled sentences' log-
-probabilities are scored in one packed teacher-forced pass. Both use dropout off, so the
+probabilities are scored in packed teacher-forced passes. Both use dropout off, so the
 scored distribution is the sampled one and ``-(R - b) * log p(sample)`` has the same
 gradient as differentiating through the sampling loop (tested against that formulation
-in ``gvetool.engine.reference``), without any work after a sentence's end.
+in ``gvetool.engine.reference``), without any work after a sentence's end. The scoring
+runs over groups of rows of at most ``reinforce_tokens`` sampled tokens, each group
+backpropagated before the next is built: the loss is a sum over rows, so the gradient is
+the same, and memory stays bounded while an untrained model rambles to ``max_len``.
 
 Baselines ``b``: ``none`` (the paper), ``mean`` (the batch's mean reward) or ``greedy``
 (the reward of the greedy sentence: self-critical training).
@@ -21,11 +24,31 @@ Baselines ``b``: ``none`` (the paper), ``mean`` (the batch's mean reward) or ``g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.models.captioner import Captioner
 from gvetool.models.sentence_classifier import SentenceClassifier
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Sentences sampled for REINFORCE (one per row) and their advantages ``R - b``."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    reward: torch.Tensor
+    advantage: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ReinforcePart:
+    """The REINFORCE term of some rows of a batch (a loss term of its own)."""
+
+    samples: Samples
+    rows: torch.Tensor
 
 
 class GVE(Captioner):
@@ -42,11 +65,13 @@ class GVE(Captioner):
         reinforce_weight: float = 0.2,
         baseline: str = "none",
         max_len: int = 50,
+        reinforce_tokens: int = 1024,
     ) -> None:
         super().__init__(vocab_size, feature_dim, embedding_size, hidden_size, dropout, num_classes)
         self.reinforce_weight = reinforce_weight
         self.baseline = baseline
         self.max_len = max_len
+        self.reinforce_tokens = reinforce_tokens  # per backward pass; 0: the whole batch
         self.sentence_classifier: SentenceClassifier | None = None
         self.token_map: torch.Tensor | None = None
 
@@ -77,11 +102,12 @@ class GVE(Captioner):
         probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)
         return probs.gather(1, class_ids[:, None]).squeeze(1)
 
-    def reinforce_loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(-(R - b) * log p(sample)).mean()`` and the rewards ``R``."""
+    @torch.no_grad()
+    def sample_for_reinforce(self, batch: CaptionBatch) -> Samples:
+        """Sample one sentence per row (no graph), score it, subtract the baseline."""
         features, class_ids = batch.features, batch.class_ids
-        sampled, lengths = self.generate(features, class_ids, self.max_len, greedy=False)
-        reward = self.reward(sampled, lengths, class_ids)
+        tokens, lengths = self.generate(features, class_ids, self.max_len, greedy=False)
+        reward = self.reward(tokens, lengths, class_ids)
         if self.baseline == "mean":
             baseline = reward.mean()
         elif self.baseline == "greedy":
@@ -89,10 +115,71 @@ class GVE(Captioner):
             baseline = self.reward(greedy, greedy_lengths, class_ids)
         else:
             baseline = torch.zeros_like(reward)
-        log_p = self.sentence_log_probs(features, class_ids, sampled, lengths, dropout=False)
-        return -((reward - baseline) * log_p).mean(), reward
+        return Samples(tokens, lengths, reward, reward - baseline)
 
-    def loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    def reinforce_parts(self, samples: Samples) -> list[ReinforcePart]:
+        """The batch's rows in groups of at most ``reinforce_tokens`` sampled tokens.
+
+        An untrained model rambles to ``max_len`` tokens, so scoring a whole batch's
+        samples in one pass would hold up to ``batch x max_len`` tokens of activations;
+        groups scored and backpropagated one after another bound that memory. The loss is
+        a sum over rows, so the gradient does not depend on the grouping.
+        """
+        order = torch.argsort(samples.lengths.cpu(), descending=True, stable=True)
+        budget = self.reinforce_tokens or int(samples.lengths.sum())
+        groups: list[list[int]] = [[]]
+        used = 0
+        for row, length in zip(order.tolist(), samples.lengths.cpu()[order].tolist(), strict=True):
+            if groups[-1] and used + length > budget:
+                groups.append([])
+                used = 0
+            groups[-1].append(row)
+            used += length
+        device = samples.lengths.device
+        return [ReinforcePart(samples, torch.tensor(g, device=device)) for g in groups]
+
+    def reinforce_part_loss(self, batch: CaptionBatch, part: ReinforcePart) -> torch.Tensor:
+        """``-(1/B) * sum over the part's rows of (R - b) * log p(sample)``."""
+        rows, samples = part.rows, part.samples
+        log_p = self.sentence_log_probs(
+            batch.features[rows],
+            batch.class_ids[rows],
+            samples.tokens[rows],
+            samples.lengths[rows],
+            dropout=False,
+        )
+        return -(samples.advantage[rows] * log_p).sum() / len(samples.lengths)
+
+    def reinforce_loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(-(R - b) * log p(sample)).mean()`` over the batch, and the rewards ``R``."""
+        samples = self.sample_for_reinforce(batch)
+        whole = ReinforcePart(
+            samples, torch.arange(len(samples.lengths), device=batch.features.device)
+        )
+        return self.reinforce_part_loss(batch, whole), samples.reward
+
+    def loss_terms(self, batch: CaptionBatch) -> list[str | ReinforcePart]:
+        """Cross-entropy, then REINFORCE in parts; the sentences are sampled here, once."""
+        return ["cross_entropy", *self.reinforce_parts(self.sample_for_reinforce(batch))]
+
+    def loss(
+        self, batch: CaptionBatch, term: str | ReinforcePart | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The whole loss, or one of ``loss_terms(batch)``.
+
+        The trainer backpropagates the terms one at a time
+        (:func:`gvetool.engine.trainer.backward_terms`): the teacher-forced pass and the
+        REINFORCE passes never hold their activations at the same time.
+        """
+        if term == "cross_entropy":
+            cross_entropy = self.caption_loss(batch)
+            value = float(cross_entropy.detach())
+            return cross_entropy, {"loss": value, "ce": value}
+        if isinstance(term, ReinforcePart):
+            part = self.reinforce_weight * self.reinforce_part_loss(batch, term)
+            return part, {"loss": float(part.detach()), "reward": float(term.samples.reward.mean())}
+        if term is not None:
+            raise ValueError(f"unknown loss term {term!r}")
         cross_entropy = self.caption_loss(batch)
         reinforce, reward = self.reinforce_loss(batch)
         loss = cross_entropy + self.reinforce_weight * reinforce
@@ -112,4 +199,5 @@ def build_gve(config, vocab_size: int, feature_dim: int, num_classes: int) -> GV
         config.reinforce_weight,
         config.baseline,
         config.max_len,
+        config.reinforce_tokens,
     )
