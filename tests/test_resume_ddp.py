@@ -115,3 +115,31 @@ def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
     expected = _weights(next((tmp_path / "one").glob("gve-cub-*")))
     for key in expected:
         torch.testing.assert_close(parallel[key], expected[key], atol=1e-5, rtol=1e-4)
+
+
+def test_ctrl_c_finishes_the_step_saves_it_and_the_run_resumes(tiny_cub_master, tmp_path):
+    extra = [*TINY_MODEL, "--batch-size", "2", "--epochs", "60"]
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
+        env={**os.environ, "GVETOOL_QUIET": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        runs = list(out.glob("lrcn-cub-*"))
+        if runs and _global_step(runs[0] / "last.pt") >= 0:  # epoch 1 is done and saved
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    saved = load_checkpoint(runs[0] / "last.pt")
+    assert saved["step"] >= 1  # saved mid-epoch, at the step the loop stopped after
+    assert f"stopped at epoch {saved['epoch'] + 1}, step {saved['step']} of 18" in last
+    assert f"--resume {runs[0]}" in last
+    assert main(["train", "--resume", str(runs[0]), "--epochs", str(saved["epoch"] + 1)]) == 0
+    finished = load_checkpoint(runs[0] / "last.pt")
+    assert (finished["epoch"], finished["step"]) == (saved["epoch"] + 1, 0)

@@ -39,6 +39,7 @@ from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.generate import classification_accuracy, score_captions
+from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
 from gvetool.errors import GvetoolError
@@ -319,75 +320,89 @@ def _train(
         )
 
     # --- the loop -----------------------------------------------------------------------------
-    try:
-        while epoch < config.epochs:
-            started = time.perf_counter()
-            batches = epoch_batches(
-                len(train_set), config.batch_size, config.seed, epoch, dist.world
-            )
-            logs_sum: dict[str, float] = {}
-            with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
-                advance(step)
-                fetched = _batches_of(train_set, batches[step:], config, dist)
-                while step < len(batches):
-                    model.train()
-                    optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
-                    batch = next(fetched).to(device)
-                    terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
-                    logs = backward_terms(stepper, batch, terms)
-                    if config.grad_clip:
-                        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                    optimizer.step()
-                    step += 1
-                    global_step += 1
-                    for key, value in logs.items():
-                        logs_sum[key] = logs_sum.get(key, 0.0) + value
-                    advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
-                    if (
-                        config.checkpoint_every
-                        and global_step % config.checkpoint_every == 0
-                        and dist.is_main
-                    ):
-                        save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
-            epoch, step = epoch + 1, 0
-            if dist.is_main:
-                if captioning:
-                    val = score_captions(
-                        model, val_set, vocab, scorer, device, config.batch_size, config.max_len
-                    )
-                else:
-                    val = classification_accuracy(model, val_set, device, config.batch_size)
-                train_logs = {k: v / max(1, len(batches)) for k, v in logs_sum.items()}
-                entry = {
-                    "epoch": epoch,
-                    "global_step": global_step,
-                    "train": train_logs,
-                    "val": val,
-                    "seconds": round(time.perf_counter() - started, 3),
-                }
-                history.append(entry)
-                improved = val.get(best_metric, float("-inf")) > best
-                if improved:
-                    best = val[best_metric]
-                    save_checkpoint(run_dir / "best.pt", checkpoint(epoch, 0))
-                save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0))
-                _write_logs(run_dir, history)
-                _report(entry, config.epochs, best_metric, improved)
-                if board is not None:
-                    for group in ("train", "val"):
-                        for key, value in entry[group].items():
-                            board.add_scalar(f"{group}/{key}", value, epoch)
-                    board.flush()
-            dist.barrier()
-    except KeyboardInterrupt:
-        raise GvetoolError(
-            f"interrupted; continue from the last checkpoint with: gvetool train --resume {run_dir}"
-        ) from None
-    finally:
-        if scorer is not None:
-            scorer.close()
-        if board is not None:
-            board.close()
+    with GracefulStop(enabled=dist.world == 1) as stop:
+        try:
+            while epoch < config.epochs:
+                started = time.perf_counter()
+                batches = epoch_batches(
+                    len(train_set), config.batch_size, config.seed, epoch, dist.world
+                )
+                logs_sum: dict[str, float] = {}
+                with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
+                    advance(step)
+                    fetched = _batches_of(train_set, batches[step:], config, dist)
+                    while step < len(batches):
+                        model.train()
+                        optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
+                        batch = next(fetched).to(device)
+                        terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
+                        logs = backward_terms(stepper, batch, terms)
+                        if config.grad_clip:
+                            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                        optimizer.step()
+                        step += 1
+                        global_step += 1
+                        for key, value in logs.items():
+                            logs_sum[key] = logs_sum.get(key, 0.0) + value
+                        advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
+                        if (
+                            config.checkpoint_every
+                            and global_step % config.checkpoint_every == 0
+                            and dist.is_main
+                        ):
+                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
+                        if stop.requested:
+                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
+                            raise Interrupted(
+                                f"stopped at epoch {epoch + 1}, step {step} of {len(batches)}; "
+                                f"saved {run_dir / 'last.pt'}; continue with: gvetool train "
+                                f"--resume {run_dir}"
+                            )
+                epoch, step = epoch + 1, 0
+                if dist.is_main:
+                    if captioning:
+                        val = score_captions(
+                            model, val_set, vocab, scorer, device, config.batch_size, config.max_len
+                        )
+                    else:
+                        val = classification_accuracy(model, val_set, device, config.batch_size)
+                    train_logs = {k: v / max(1, len(batches)) for k, v in logs_sum.items()}
+                    entry = {
+                        "epoch": epoch,
+                        "global_step": global_step,
+                        "train": train_logs,
+                        "val": val,
+                        "seconds": round(time.perf_counter() - started, 3),
+                    }
+                    history.append(entry)
+                    improved = val.get(best_metric, float("-inf")) > best
+                    if improved:
+                        best = val[best_metric]
+                        save_checkpoint(run_dir / "best.pt", checkpoint(epoch, 0))
+                    save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0))
+                    _write_logs(run_dir, history)
+                    _report(entry, config.epochs, best_metric, improved)
+                    if board is not None:
+                        for group in ("train", "val"):
+                            for key, value in entry[group].items():
+                                board.add_scalar(f"{group}/{key}", value, epoch)
+                        board.flush()
+                dist.barrier()
+        except KeyboardInterrupt:
+            if (run_dir / "last.pt").is_file():
+                raise Interrupted(
+                    "interrupted; continue from the last checkpoint with: gvetool train --resume "
+                    f"{run_dir}"
+                ) from None
+            raise Interrupted(
+                "interrupted before the first checkpoint: nothing to resume (--checkpoint-every N "
+                "also saves during epochs)"
+            ) from None
+        finally:
+            if scorer is not None:
+                scorer.close()
+            if board is not None:
+                board.close()
     return run_dir
 
 
