@@ -132,7 +132,6 @@ def _batches_of(
 
 def train(config: TrainConfig, resume: Path | None = None) -> Path:
     """Train ``config.model`` on ``config.dataset``; returns the run directory."""
-    return_large_blocks_promptly()
     dist = Distributed.from_env()
     device = dist.device(config.device)
     dist.start(device)
@@ -255,6 +254,8 @@ def _train(
     torch.manual_seed(config.seed)
     model = spec.load()(config, len(vocab), store.dim, num_classes).to(device)
     captioning = model.task == "captioning"
+    if captioning:  # activations sized by sentence lengths fragment the heap: see allocator
+        return_large_blocks_promptly()
     val_set = (
         ImageExamples(val_split, store) if captioning else CaptionExamples(val_split, vocab, store)
     )
