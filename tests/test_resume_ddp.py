@@ -110,6 +110,7 @@ def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("run saved in") == 1  # rank 0 speaks for the run
     assert main([*_args(tiny_cub_master, tmp_path / "one", "gve"), *extra]) == 0
     parallel = _weights(next(out.glob("gve-cub-*")))
     expected = _weights(next((tmp_path / "one").glob("gve-cub-*")))

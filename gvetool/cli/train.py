@@ -57,6 +57,7 @@ def train(
     (accuracy for sc) and every run can be resumed exactly."""
     from gvetool.config import resolve
     from gvetool.engine.checkpoint import load_checkpoint
+    from gvetool.engine.distributed import Distributed
     from gvetool.engine.trainer import train as run_training
 
     given = {
@@ -88,4 +89,5 @@ def train(
         if not resolved.dataset:
             raise GvetoolError("--dataset is required (or set dataset in the config file)")
     run_dir = run_training(resolved, resume)
-    console.out().print(f"run saved in {run_dir} (best.pt, last.pt, metrics.jsonl)")
+    if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
+        console.out().print(f"run saved in {run_dir} (best.pt, last.pt, metrics.jsonl)")
