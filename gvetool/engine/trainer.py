@@ -346,14 +346,10 @@ def _train(
                         for key, value in logs.items():
                             logs_sum[key] = logs_sum.get(key, 0.0) + value
                         advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
-                        if (
-                            config.checkpoint_every
-                            and global_step % config.checkpoint_every == 0
-                            and dist.is_main
-                        ):
+                        due = config.checkpoint_every and global_step % config.checkpoint_every == 0
+                        if (due or stop.requested) and dist.is_main:
                             save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
                         if stop.requested:
-                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
                             raise Interrupted(
                                 f"stopped at epoch {epoch + 1}, step {step} of {len(batches)}; "
                                 f"saved {run_dir / 'last.pt'}; continue with: gvetool train "

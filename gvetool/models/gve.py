@@ -125,11 +125,12 @@ class GVE(Captioner):
         groups scored and backpropagated one after another bound that memory. The loss is
         a sum over rows, so the gradient does not depend on the grouping.
         """
-        order = torch.argsort(samples.lengths.cpu(), descending=True, stable=True)
-        budget = self.reinforce_tokens or int(samples.lengths.sum())
+        lengths = samples.lengths.cpu()
+        order = torch.argsort(lengths, descending=True, stable=True)
+        budget = self.reinforce_tokens or int(lengths.sum())
         groups: list[list[int]] = [[]]
         used = 0
-        for row, length in zip(order.tolist(), samples.lengths.cpu()[order].tolist(), strict=True):
+        for row, length in zip(order.tolist(), lengths[order].tolist(), strict=True):
             if groups[-1] and used + length > budget:
                 groups.append([])
                 used = 0
