@@ -7,6 +7,6 @@ packages import :data:`hookimpl` and the spec classes from here.
 from gvetool.hookspecs import hookimpl
 from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["DatasetSpec", "EncoderSpec", "ModelSpec", "__version__", "hookimpl"]

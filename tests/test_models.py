@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -54,8 +56,8 @@ def test_packed_lstm_equals_torch_lstm_on_packed_sequences():
     with torch.no_grad():
         reference.weight_ih_l0.copy_(lstm.weight_ih)
         reference.weight_hh_l0.copy_(lstm.weight_hh)
-        reference.bias_ih_l0.copy_(lstm.bias)
-        reference.bias_hh_l0.zero_()
+        reference.bias_ih_l0.copy_(lstm.bias_ih)
+        reference.bias_hh_l0.copy_(lstm.bias_hh)
     x, lengths = torch.randn(5, 6, 3), torch.tensor([6, 5, 5, 2, 1])
     packing = Packing.from_lengths(lengths)
     expected, _ = reference(torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True))
@@ -68,6 +70,112 @@ def test_teacher_forced_loss_equals_the_concatenated_formulation():
     fast = model.caption_loss(batch)
     naive = naive_caption_loss(model, batch.features, batch.class_ids, batch.tokens, batch.lengths)
     torch.testing.assert_close(fast, naive)
+
+
+def test_cross_entropy_is_the_mean_over_all_real_tokens_of_the_batch():
+    """The original's nn.CrossEntropyLoss over packed targets: one mean over tokens."""
+    model, batch = _gve(), _batch()
+    model.eval()
+    logits, targets, _ = model.token_logits(
+        batch.features, batch.class_ids, batch.tokens, batch.lengths
+    )
+    assert len(targets) == int(batch.lengths.sum())
+    token_mean = torch.nn.functional.cross_entropy(logits, targets)
+    torch.testing.assert_close(model.caption_loss(batch), token_mean)
+    sentence_sums = -model.sentence_log_probs(
+        batch.features, batch.class_ids, batch.tokens, batch.lengths
+    )
+    torch.testing.assert_close(model.caption_loss(batch), sentence_sums.sum() / batch.lengths.sum())
+    halved = dataclasses.replace(batch, ce_tokens=2 * float(batch.lengths.sum()))
+    torch.testing.assert_close(model.caption_loss(halved), token_mean / 2)
+
+
+def _dropout_calls(monkeypatch, run) -> list[tuple[int, ...]]:
+    """Shapes of the tensors that ``run`` passes through an active dropout."""
+    shapes, original = [], torch.nn.functional.dropout
+
+    def recording(x, p=0.5, training=True, inplace=False):
+        if training and p > 0:
+            shapes.append(tuple(x.shape))
+        return original(x, p, training, inplace)
+
+    monkeypatch.setattr(torch.nn.functional, "dropout", recording)
+    run()
+    return shapes
+
+
+@pytest.mark.parametrize("classes", [0, C])
+def test_dropout_sites_are_the_originals(monkeypatch, classes):
+    """Embeddings, image vector, LSTM 2's whole input per step, LSTM 2's output."""
+    torch.manual_seed(0)
+    model, batch = Captioner(V, D, E, H, dropout=0.5, num_classes=classes), _batch()
+    model.train()
+    shapes = _dropout_calls(monkeypatch, lambda: model.caption_loss(batch))
+    tokens, rows = int(batch.lengths.sum()), len(batch.lengths)
+    assert sorted(shapes) == sorted(
+        [(tokens, E), (rows, H), (tokens, 2 * H + classes), (tokens, H)]
+    )
+    model.eval()
+    assert _dropout_calls(monkeypatch, lambda: model.caption_loss(batch)) == []
+
+
+def test_lstm2_input_dropout_draws_a_fresh_mask_at_every_step():
+    torch.manual_seed(0)
+    hidden = 64
+    model, batch = Captioner(V, D, E, hidden, dropout=0.5, num_classes=C), _batch()
+    model.train()
+    h1 = torch.ones(int(batch.lengths.sum()), hidden)
+    rows = torch.zeros(len(h1), dtype=torch.long)  # every token reads sentence 0's image
+    dropped = model._lstm2_inputs(batch.features, batch.class_ids, h1, rows)
+    image_masks = {tuple(row.ne(0).tolist()) for row in dropped[:, :hidden]}
+    assert len(image_masks) == len(h1)  # the same image, a different mask at every token
+    assert dropped[:, hidden : hidden + C].sum(1).ne(0).any()  # the one-hot is dropped too
+    assert dropped[:, hidden : hidden + C].sum(1).eq(0).any()
+
+
+def test_training_with_dropout_concatenates_the_inputs_the_original_way(monkeypatch):
+    """With dropout made the identity, the per-step concatenated path = the offset path."""
+    model, batch = _gve(dropout=0.5), _batch()
+    model.eval()
+    expected = model.caption_loss(batch)
+    monkeypatch.setattr(
+        torch.nn.functional, "dropout", lambda x, p=0.5, training=True, inplace=False: x
+    )
+    model.train()
+    assert model._dropping(True)
+    torch.testing.assert_close(model.caption_loss(batch), expected)
+    torch.testing.assert_close(
+        naive_caption_loss(model, batch.features, batch.class_ids, batch.tokens, batch.lengths),
+        expected,
+    )
+
+
+def test_initialisation_is_the_originals():
+    torch.manual_seed(0)
+    model = GVE(50, 40, 30, 20, 100, dropout=0.5)
+    lstm_bound = 1 / 100**0.5
+    for name, parameter in model.named_parameters():
+        if name in ("image.bias", "out.bias"):
+            assert torch.equal(parameter, torch.zeros_like(parameter)), name
+        elif name in ("embed.weight", "image.weight", "out.weight"):
+            assert parameter.abs().max() <= 0.1 and parameter.abs().max() > 0.09, name
+        else:  # every LSTM tensor, nn.LSTM's init, two biases per LSTM
+            assert parameter.abs().max() <= lstm_bound, name
+            assert parameter.abs().max() > 0.9 * lstm_bound, name
+    names = {name for name, _ in model.named_parameters()}
+    assert {"lstm1.bias_ih", "lstm1.bias_hh", "lstm2.bias_ih", "lstm2.bias_hh"} <= names
+    assert model.image.out_features == 100  # the image is projected to the hidden size
+    classifier = SentenceClassifier(50, 3, 20, 100)
+    assert torch.equal(classifier.out.bias, torch.zeros(3))
+    assert classifier.embed.weight.abs().max() <= 0.1
+    assert classifier.lstm.weight_hh_l0.abs().max() <= lstm_bound
+
+
+def test_sentence_classifier_drops_out_its_embeddings_and_last_hidden_state(monkeypatch):
+    torch.manual_seed(0)
+    classifier, batch = SentenceClassifier(V, C, E, H, dropout=0.5).train(), _batch()
+    shapes = _dropout_calls(monkeypatch, lambda: classifier.loss(batch))
+    assert sorted(shapes) == sorted([(*batch.tokens.shape, E), (len(batch.lengths), H)])
 
 
 def test_lrcn_ignores_the_class_and_gve_uses_it():
@@ -177,8 +285,9 @@ def test_packed_lstm_backward_passes_gradcheck():
     inputs = packing.pack(torch.randn(5, 5, 3)).requires_grad_()
     offset = torch.randn(5, 16, requires_grad=True)
 
-    def run(inputs, weight_ih, weight_hh, bias, offset):
-        weights = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias": bias}
+    def run(inputs, weight_ih, weight_hh, bias_ih, bias_hh, offset):
+        weights = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih}
+        weights["bias_hh"] = bias_hh
         return torch.func.functional_call(lstm, weights, (inputs, packing, offset))
 
     params = [p.detach().clone().requires_grad_() for p in lstm.parameters()]

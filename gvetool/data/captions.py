@@ -74,9 +74,18 @@ class CaptionBatch:
     lengths: torch.Tensor  # int64 [B]
     class_ids: torch.Tensor  # int64 [B]; -1 where the dataset has no classes
     image_index: torch.Tensor  # int64 [B], index into the split's images
+    # What the summed token cross-entropy is divided by; 0: this batch's real tokens. A
+    # data-parallel trainer sets it to the global batch's tokens over the number of
+    # processes, so that the averaged gradients are those of the global token mean.
+    ce_tokens: float = 0.0
+
+    def mean_over(self) -> float:
+        """The token count the cross-entropy of this batch is averaged over."""
+        return self.ce_tokens or float(self.lengths.sum())
 
     def to(self, device: torch.device | str) -> CaptionBatch:
-        return CaptionBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+        moved = (getattr(self, f.name).to(device) for f in fields(self) if f.name != "ce_tokens")
+        return CaptionBatch(*moved, ce_tokens=self.ce_tokens)
 
 
 @dataclass
@@ -119,6 +128,11 @@ class CaptionExamples(Dataset[CaptionBatch]):
 
     def __getitem__(self, index: int) -> CaptionBatch:
         return self.__getitems__([index])
+
+    def token_count(self, indices: Sequence[int]) -> int:
+        """Real tokens (targets, end token included) of the given captions."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return int((self.captions.offsets[idx + 1] - self.captions.offsets[idx]).sum())
 
     def __getitems__(self, indices: Sequence[int]) -> CaptionBatch:
         idx = np.asarray(indices, dtype=np.int64)

@@ -17,7 +17,9 @@ import torch
 from gvetool.errors import GvetoolError
 from gvetool.io import atomic_write
 
-FORMAT = "gvetool-checkpoint/1"
+# Version 2: the models follow the original's parameters (two LSTM biases, the image
+# projected to the hidden size); version-1 weights do not fit them and must be retrained.
+FORMAT = "gvetool-checkpoint/2"
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
@@ -45,7 +47,13 @@ def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, An
         found = (
             checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         )
-        raise GvetoolError(f"{path} is not a {FORMAT} checkpoint (found {found!r})")
+        hint = (
+            "; it was written by gvetool 0.1, whose models differ from the original's: "
+            "train it again"
+            if found == "gvetool-checkpoint/1"
+            else ""
+        )
+        raise GvetoolError(f"{path} is not a {FORMAT} checkpoint (found {found!r}){hint}")
     if expect_model is not None and checkpoint.get("model") != expect_model:
         raise GvetoolError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "

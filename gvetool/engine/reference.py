@@ -1,10 +1,12 @@
 """The straightforward GVE formulation, kept as the executable specification.
 
-This is how GVE is usually written: image vector and one-hot label concatenated to LSTM 2's
-input at every step of a padded batch, and REINFORCE computed by differentiating through
-the step-by-step sampling loop (every row runs until the last sentence ends). It shares
-the parameters of a :class:`~gvetool.models.gve.GVE` so the fast path can be checked
-against it (tests) and timed against it (``benchmarks/train_step.py``).
+This is how the original code computes GVE: the image vector and one-hot label
+concatenated to LSTM 1's output at every step of a padded batch (dropout over that
+concatenation with a fresh mask per step), the token cross-entropy averaged over all real
+tokens, and REINFORCE computed by differentiating through the step-by-step sampling loop
+(every row runs until the last sentence ends). It shares the parameters of a
+:class:`~gvetool.models.gve.GVE` so the fast path can be checked against it (tests) and
+timed against it (``benchmarks/train_step.py``).
 """
 
 from __future__ import annotations
@@ -17,21 +19,14 @@ from gvetool.models.gve import GVE
 from gvetool.models.lstm import lstm_cell
 
 
-def _concatenated_lstm2_weight(model: GVE) -> torch.Tensor:
-    """LSTM 2's input weights over ``[image vector, one-hot class, LSTM 1 output]``."""
-    parts = [model.lstm2_image.weight]
-    if model.lstm2_class is not None:
-        parts.append(model.lstm2_class.weight.T)
-    parts.append(model.lstm2.weight_ih)
-    return torch.cat(parts, dim=1)
+def _lstm2_bias(model: GVE) -> torch.Tensor:
+    return model.lstm2.bias_ih + model.lstm2.bias_hh
 
 
 def _step_inputs(
     model: GVE, features: torch.Tensor, class_ids: torch.Tensor, dropout: bool
 ) -> torch.Tensor:
-    image = F.dropout(
-        F.relu(model.image(features)), model.dropout, training=model.training and dropout
-    )
+    image = model.image_vector(features, dropout)
     if model.lstm2_class is None:
         return image
     onehot = F.one_hot(class_ids, model.lstm2_class.num_embeddings).to(image.dtype)
@@ -43,20 +38,22 @@ def naive_caption_loss(
 ) -> torch.Tensor:
     """Teacher-forced cross-entropy over the padded batch, concatenating at every step."""
     batch, width = tokens.shape
-    weight = _concatenated_lstm2_weight(model)
+    drop = model.training and dropout
+    weight = model.lstm2_weight_ih()
     constant = _step_inputs(model, features, class_ids, dropout)
     start = torch.full_like(tokens[:, :1], Vocabulary.start_id)
-    inputs = model.embed(torch.cat([start, tokens[:, :-1]], dim=1))
+    inputs = F.dropout(model.embed(torch.cat([start, tokens[:, :-1]], dim=1)), model.dropout, drop)
     h1 = c1 = h2 = c2 = features.new_zeros(batch, model.lstm1.hidden_size)
     total = features.new_zeros(batch)
     for t in range(width):
         h1, c1 = model.lstm1.step(inputs[:, t], (h1, c1))
-        gates = F.linear(torch.cat([constant, h1], dim=1), weight, model.lstm2.bias)
+        x = F.dropout(torch.cat([constant, h1], dim=1), model.dropout, drop)
+        gates = F.linear(x, weight, _lstm2_bias(model))
         h2, c2 = lstm_cell(gates + h2 @ model.lstm2.weight_hh.T, c2)
-        logits = model.out(F.dropout(h2, model.dropout, training=model.training and dropout))
+        logits = model.out(F.dropout(h2, model.dropout, drop))
         nll = F.cross_entropy(logits, tokens[:, t], reduction="none")
         total = total + nll * (t < lengths).to(nll.dtype)
-    return total.mean()
+    return total.sum() / lengths.sum()
 
 
 def naive_reinforce_loss(
@@ -73,7 +70,7 @@ def naive_reinforce_loss(
     compared on the same samples. Returns ``(loss, tokens, lengths)``.
     """
     batch = len(features)
-    weight = _concatenated_lstm2_weight(model)
+    weight = model.lstm2_weight_ih()
     constant = _step_inputs(model, features, class_ids, dropout=False)
     h1 = c1 = h2 = c2 = features.new_zeros(batch, model.lstm1.hidden_size)
     word = torch.full((batch,), Vocabulary.start_id, dtype=torch.long, device=features.device)
@@ -83,7 +80,7 @@ def naive_reinforce_loss(
     sampled = []
     for t in range(max_len):
         h1, c1 = model.lstm1.step(model.embed(word), (h1, c1))
-        gates = F.linear(torch.cat([constant, h1], dim=1), weight, model.lstm2.bias)
+        gates = F.linear(torch.cat([constant, h1], dim=1), weight, _lstm2_bias(model))
         h2, c2 = lstm_cell(gates + h2 @ model.lstm2.weight_hh.T, c2)
         token_lp = torch.log_softmax(model.out(h2), dim=1)
         if forced is not None:

@@ -336,6 +336,8 @@ def _train(
                         model.train()
                         optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
                         batch = next(fetched).to(device)
+                        # token mean over the global batch, whichever process holds which part
+                        batch.ce_tokens = train_set.token_count(batches[step]) / dist.world
                         terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
                         logs = backward_terms(stepper, batch, terms)
                         if config.grad_clip:

@@ -1,22 +1,33 @@
 """LRCN (Donahue et al., CVPR 2015, factored variant) and the machinery GVE builds on.
 
-    image feature -> linear -> ReLU -> dropout = image vector
-    word embedding -> LSTM 1
-    [image vector, LSTM 1 output] -> LSTM 2 -> dropout -> linear -> vocabulary logits
+    image feature -> linear -> ReLU -> dropout = image vector          (once per sentence)
+    word embedding -> dropout -> LSTM 1
+    dropout([image vector, (class one-hot,) LSTM 1 output]) -> LSTM 2   (fresh mask per step)
+    -> dropout -> linear -> vocabulary logits
 
-GVE (:mod:`gvetool.models.gve`) adds the class label to LSTM 2's input. Both inputs are
-constant over a sentence, so their share of LSTM 2's gates is computed once per sentence
-(``gate_offset``); the label enters as a one-hot vector whose input weights are stored as a
-``classes x 4H`` table, so multiplying the one-hot is a row lookup. Sentences run packed:
-no work is spent on padding, in training or in generation.
+as the original PyTorch implementation of GVE computes it (its ``models/lrcn.py``): the
+same dropout sites, the image projected to the hidden size, LSTMs with ``nn.LSTM``'s
+parameters and initialisation, embeddings and linear weights uniform in (-0.1, 0.1) and
+linear biases 0. GVE (:mod:`gvetool.models.gve`) adds the class one-hot to LSTM 2's input.
 
-The training loss is the summed token cross-entropy of each sentence, averaged over
-sentences: it does not depend on how a batch is split, so data-parallel training on N
-processes computes exactly the gradient of one process with the same global batch.
+LSTM 2's input weights are kept as three parameters (image, class and LSTM 1 output
+columns): the class columns as a ``classes x 4H`` table, so that multiplying a one-hot is
+a row lookup and transfer can resize it. Where no dropout varies the image and class from
+step to step (generation, sampling, re-scoring samples), their share of the gates is
+computed once per sentence (``gate_offset``); teacher-forced training concatenates the
+three inputs per token and multiplies them with the concatenated weights, like the
+original. Sentences run packed: no work is spent on padding.
+
+The training loss is the token cross-entropy averaged over all real tokens of the batch
+(``nn.CrossEntropyLoss`` over packed targets in the original). Under data parallelism
+each process divides its token sum by the global batch's token count over the number of
+processes (``CaptionBatch.ce_tokens``), so that averaging the processes' gradients gives
+exactly the gradient of one process with the whole batch.
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -28,6 +39,14 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.models.lstm import PackedLSTM, Packing
 
 INIT_RANGE = 0.1
+
+
+def init_embedding_and_linear(*modules: nn.Module) -> None:
+    """The original's init for embeddings and linear layers: U(-0.1, 0.1) weights, 0 biases."""
+    for module in modules:
+        nn.init.uniform_(module.weight, -INIT_RANGE, INIT_RANGE)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
 
 
 class Captioner(nn.Module):
@@ -56,28 +75,61 @@ class Captioner(nn.Module):
     ) -> None:
         super().__init__()
         self.dropout = dropout
-        self.image = nn.Linear(feature_dim, embedding_size)
+        self.image = nn.Linear(feature_dim, hidden_size)
         self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=Vocabulary.pad_id)
         self.lstm1 = PackedLSTM(embedding_size, hidden_size)
-        self.lstm2 = PackedLSTM(hidden_size, hidden_size)
-        self.lstm2_image = nn.Linear(embedding_size, 4 * hidden_size, bias=False)
+        self.lstm2 = PackedLSTM(hidden_size, hidden_size)  # its weight_ih: LSTM 1's columns
+        self.lstm2_image = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
         self.lstm2_class = nn.Embedding(num_classes, 4 * hidden_size) if num_classes else None
         self.out = nn.Linear(hidden_size, vocab_size)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -INIT_RANGE, INIT_RANGE)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The original's initialisation (``nn.LSTM``'s for every LSTM input column)."""
+        init_embedding_and_linear(self.embed, self.image, self.out)
+        self.lstm1.reset_parameters()
+        self.lstm2.reset_parameters()
+        bound = 1.0 / math.sqrt(self.lstm2.hidden_size)
+        for extra in (self.lstm2_image, self.lstm2_class):
+            if extra is not None:
+                nn.init.uniform_(extra.weight, -bound, bound)
 
     def _drop(self, x: torch.Tensor, dropout: bool) -> torch.Tensor:
         return F.dropout(x, self.dropout, training=self.training and dropout)
 
-    def conditioning(
-        self, features: torch.Tensor, class_ids: torch.Tensor, dropout: bool = True
-    ) -> torch.Tensor:
-        """LSTM 2's per-sentence gate input from the image (and class): ``[B, 4H]``."""
-        image = self._drop(F.relu(self.image(features)), dropout)
-        offset = self.lstm2_image(image)
+    def _dropping(self, dropout: bool) -> bool:
+        return self.training and dropout and self.dropout > 0
+
+    def lstm2_weight_ih(self) -> torch.Tensor:
+        """LSTM 2's input weights over ``[image vector, class one-hot, LSTM 1 output]``."""
+        parts = [self.lstm2_image.weight]
+        if self.lstm2_class is not None:
+            parts.append(self.lstm2_class.weight.T)
+        parts.append(self.lstm2.weight_ih)
+        return torch.cat(parts, dim=1)
+
+    def image_vector(self, features: torch.Tensor, dropout: bool = True) -> torch.Tensor:
+        """``dropout(relu(W features + b))``: the image as LSTM 2 reads it, ``[B, H]``."""
+        return self._drop(F.relu(self.image(features)), dropout)
+
+    def conditioning(self, features: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
+        """LSTM 2's per-sentence gate input from the image (and class), no dropout: ``[B, 4H]``."""
+        offset = self.lstm2_image(self.image_vector(features, dropout=False))
         if self.lstm2_class is not None:
             offset = offset + self.lstm2_class(class_ids)
         return offset
+
+    def _lstm2_inputs(
+        self, features: torch.Tensor, class_ids: torch.Tensor, h1: torch.Tensor, rows: torch.Tensor
+    ) -> torch.Tensor:
+        """Per token ``dropout([image vector, class one-hot, h1])``, a fresh mask per step."""
+        image = self.image_vector(features)
+        parts = [image[rows]]
+        if self.lstm2_class is not None:
+            classes = self.lstm2_class.num_embeddings
+            parts.append(F.one_hot(class_ids[rows], classes).to(image.dtype))
+        parts.append(h1)
+        return self._drop(torch.cat(parts, dim=1), True)
 
     def token_logits(
         self,
@@ -94,12 +146,15 @@ class Captioner(nn.Module):
         """
         order = torch.argsort(lengths, descending=True, stable=True)
         packing = Packing.from_lengths(lengths[order]).to(tokens.device)
-        tokens = tokens[order]
+        tokens, features, class_ids = tokens[order], features[order], class_ids[order]
         start = torch.full_like(tokens[:, :1], Vocabulary.start_id)
         inputs = torch.cat([start, tokens[:, :-1]], dim=1)
-        h1 = self.lstm1(self.embed(packing.pack(inputs)), packing)
-        offset = self.conditioning(features[order], class_ids[order], dropout)
-        h2 = self.lstm2(h1, packing, offset)
+        h1 = self.lstm1(self._drop(self.embed(packing.pack(inputs)), dropout), packing)
+        if self._dropping(dropout):
+            x = self._lstm2_inputs(features, class_ids, h1, packing.rows)
+            h2 = self.lstm2(x, packing, weight_ih=self.lstm2_weight_ih())
+        else:  # without dropout the image and class inputs are constant over a sentence
+            h2 = self.lstm2(h1, packing, self.conditioning(features, class_ids))
         logits = self.out(self._drop(h2, dropout))
         return logits, packing.pack(tokens), order[packing.rows]
 
@@ -119,11 +174,11 @@ class Captioner(nn.Module):
         )
 
     def caption_loss(self, batch: CaptionBatch) -> torch.Tensor:
-        """Summed token cross-entropy per sentence, averaged over the batch."""
-        log_p = self.sentence_log_probs(
+        """Token cross-entropy summed over the batch, divided by ``batch.ce_tokens``."""
+        logits, targets, _ = self.token_logits(
             batch.features, batch.class_ids, batch.tokens, batch.lengths
         )
-        return -log_p.mean()
+        return F.cross_entropy(logits, targets, reduction="sum") / batch.mean_over()
 
     def loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.caption_loss(batch)
@@ -146,7 +201,7 @@ class Captioner(nn.Module):
         """
         batch = len(features)
         device = features.device
-        offset = self.conditioning(features, class_ids, dropout=False)
+        offset = self.conditioning(features, class_ids)
         state1 = self.lstm1.zero_state(batch, offset)
         state2 = self.lstm2.zero_state(batch, offset)
         word = torch.full((batch,), Vocabulary.start_id, dtype=torch.long, device=device)
@@ -189,7 +244,7 @@ class Captioner(nn.Module):
         is greedy decoding.
         """
         batch, k, device = len(features), beam_size, features.device
-        offset = self.conditioning(features, class_ids, dropout=False).repeat_interleave(k, 0)
+        offset = self.conditioning(features, class_ids).repeat_interleave(k, 0)
         state1 = self.lstm1.zero_state(batch * k, offset)
         state2 = self.lstm2.zero_state(batch * k, offset)
         word = torch.full((batch * k,), Vocabulary.start_id, dtype=torch.long, device=device)

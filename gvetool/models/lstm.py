@@ -5,13 +5,17 @@ Two kinds of wasted work are avoided here, without changing the maths of an LSTM
 * **padding** — sequences run time-major over a batch sorted by length, so step ``t``
   touches only the sentences still running (as ``nn.utils.rnn.PackedSequence`` does);
 * **constant inputs** — LRCN's second LSTM reads the image (and GVE's the class) at every
-  step. Their contribution ``W_img @ image (+ W_cls @ onehot)`` to the gates is the same at
-  every step of a sentence, so it is passed in once as ``gate_offset`` ``[B, 4H]`` instead
-  of being concatenated to the input and multiplied again at every token.
+  step. Where no dropout mask varies them from step to step (generation, sampling and the
+  re-scoring of samples), their contribution ``W_img @ image (+ W_cls @ onehot)`` to the
+  gates is the same at every step of a sentence, so it is passed in once as
+  ``gate_offset`` ``[B, 4H]`` instead of being concatenated to the input and multiplied
+  again at every token. Teacher-forced training draws a fresh dropout mask per step over
+  the whole input, as the original does, and so concatenates (``weight_ih`` argument).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -189,21 +193,49 @@ class _Recurrence(torch.autograd.Function):
 
 
 class PackedLSTM(nn.Module):
-    """A single LSTM layer; ``forward`` runs a packed batch, ``step`` one time step."""
+    """A single LSTM layer; ``forward`` runs a packed batch, ``step`` one time step.
+
+    Parameters and their initialisation are those of ``nn.LSTM``, which the original code
+    uses: two bias vectors (``bias_ih`` and ``bias_hh``; only their sum enters the gates,
+    but each is a parameter of its own, so Adam moves the effective bias twice as far as
+    it would move a single one) and every tensor uniform in ``(-1/sqrt(H), 1/sqrt(H))``.
+    """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``nn.LSTM``'s initialisation."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
 
     def forward(
-        self, inputs: torch.Tensor, packing: Packing, gate_offset: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        packing: Packing,
+        gate_offset: torch.Tensor | None = None,
+        weight_ih: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Packed inputs ``[N, in]`` -> packed hidden states ``[N, H]``; state starts at 0."""
+        """Packed inputs ``[N, in]`` -> packed hidden states ``[N, H]``; state starts at 0.
+
+        ``weight_ih`` replaces the layer's input weight for this call: a caller whose
+        input has more columns than the layer's own (LRCN's LSTM 2 reads image, class and
+        LSTM 1 output, whose weights are separate parameters) passes their concatenation.
+        """
         return _Recurrence.apply(
-            inputs, self.weight_ih, self.bias, self.weight_hh, gate_offset, packing.batch_sizes
+            inputs,
+            self.weight_ih if weight_ih is None else weight_ih,
+            self.bias_ih + self.bias_hh,
+            self.weight_hh,
+            gate_offset,
+            packing.batch_sizes,
         )
 
     def step(
@@ -214,7 +246,8 @@ class PackedLSTM(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for ``[B, in]`` inputs from ``(hidden, cell)``; returns the new state."""
         hidden, cell = state
-        gates = F.linear(inputs, self.weight_ih, self.bias) + hidden @ self.weight_hh.T
+        gates = F.linear(inputs, self.weight_ih, self.bias_ih + self.bias_hh)
+        gates = gates + hidden @ self.weight_hh.T
         if gate_offset is not None:
             gates = gates + gate_offset
         return lstm_cell(gates, cell)

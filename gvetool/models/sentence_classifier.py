@@ -1,8 +1,10 @@
 """The LSTM sentence classifier (``sc``): which class does a sentence describe?
 
-embedding -> LSTM over the real tokens only (packed) -> last hidden state -> dropout ->
-linear over classes. It is trained on the ground-truth descriptions and then, frozen,
-gives GVE its reward: the probability of the true class for a sampled explanation.
+embedding -> dropout -> LSTM over the real tokens only (packed) -> last hidden state ->
+dropout -> linear over classes, initialised as the original (embedding and linear weights
+uniform in (-0.1, 0.1), linear bias 0, ``nn.LSTM``'s own initialisation). It is trained
+on the ground-truth descriptions and then, frozen, gives GVE its reward: the probability
+of the true class for a sampled explanation.
 Sentences are read including their end token, as GVE's samples are.
 """
 
@@ -15,7 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
-from gvetool.models.captioner import INIT_RANGE
+from gvetool.models.captioner import init_embedding_and_linear
 
 
 class SentenceClassifier(nn.Module):
@@ -34,13 +36,13 @@ class SentenceClassifier(nn.Module):
         self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=Vocabulary.pad_id)
         self.lstm = nn.LSTM(embedding_size, hidden_size, batch_first=True)
         self.out = nn.Linear(hidden_size, num_classes)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -INIT_RANGE, INIT_RANGE)
+        init_embedding_and_linear(self.embed, self.out)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class logits ``[B, C]`` for sentences ``tokens [B, T]`` of ``lengths [B]`` (>= 1)."""
+        embedded = F.dropout(self.embed(tokens), self.dropout, training=self.training)
         packed = pack_padded_sequence(
-            self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+            embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         _, (hidden, _) = self.lstm(packed)
         return self.out(F.dropout(hidden[-1], self.dropout, training=self.training))
