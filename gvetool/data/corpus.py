@@ -6,7 +6,6 @@ one shape, which is why one loader serves CUB, COCO and any plugin dataset alike
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from gvetool.data.tokenize import tokenize
+from gvetool.data.tokenize import tokenize_captions
 from gvetool.errors import GvetoolError
 
 
@@ -46,11 +45,10 @@ class Split:
 
     @cached_property
     def _tokens(self) -> list[list[str]]:
-        # Interned: a few thousand distinct words shared by every caption's token list.
-        return [[sys.intern(t) for t in tokenize(caption)] for caption in self.all_captions()]
+        return tokenize_captions(list(self.all_captions()))
 
     def tokens(self) -> list[list[str]]:
-        """Every caption's tokens, in ``all_captions`` order; tokenised once per split."""
+        """Every caption's tokens, in ``all_captions`` order (PTB tokenizer, cached on disk)."""
         return self._tokens
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gvetool.data.tokenize import tokenize
+from gvetool.data.tokenize import tokenize, tokenize_captions
 from gvetool.errors import GvetoolError
 from gvetool.io import read_json, write_json
 
@@ -42,7 +42,7 @@ class Vocabulary:
     @classmethod
     def build(cls, captions: Iterable[str], min_count: int = 1) -> Vocabulary:
         """Words seen at least ``min_count`` times, most frequent first (ties by spelling)."""
-        return cls.from_tokens((tokenize(caption) for caption in captions), min_count)
+        return cls.from_tokens(tokenize_captions(list(captions)), min_count)
 
     @classmethod
     def from_tokens(cls, token_lists: Iterable[list[str]], min_count: int = 1) -> Vocabulary:

@@ -64,8 +64,8 @@ def score_captions(
 ) -> dict[str, float]:
     """Corpus-level caption metrics of greedy sentences against the split's references."""
     sentences = generate_split(model, images, vocab, device, batch_size, max_len)
-    split = images.split
-    references = {i: split.captions[i] for i in range(len(sentences))}
+    tokens = iter(images.split.tokens())  # the split's cached tokens, as training saw them
+    references = {i: [next(tokens) for _ in refs] for i, refs in enumerate(images.split.captions)}
     totals, _ = scorer.score(references, dict(enumerate(sentences)))
     return totals
 

@@ -23,6 +23,7 @@ from gvetool.data.captions import ImageExamples
 from gvetool.data.corpus import Corpus, Split
 from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.open import open_configured
+from gvetool.data.tokenize import sentence_tokens
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from gvetool.engine.generate import batches, generate_split
@@ -147,7 +148,7 @@ def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.n
     vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
     out = []
     for indices in batches(len(sentences), batch_size):
-        encoded = [vocab.encode(sentences[i]) for i in indices]
+        encoded = [vocab.encode_tokens(sentence_tokens(sentences[i])) for i in indices]
         lengths = torch.tensor([len(e) for e in encoded])
         tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
         for row, ids in enumerate(encoded):

@@ -2,12 +2,14 @@
 as pycocoevalcap computes it) and SPICE where its Java models are installed.
 
 The scorers are composed here rather than through ``COCOEvalCap.evaluate()``, which
-insists on SPICE (Java models downloaded at run time; it crashes offline). Evaluation
-tokenises with pycocoevalcap's PTB tokenizer (Java, one start per split); validation during
-training uses :func:`gvetool.data.tokenize.tokenize`, which agrees with it on this text
-(tested) without starting Java every epoch. METEOR keeps one Java process for the
-scorer's life. A metric that cannot run (no Java, no SPICE models) is skipped with one
-warning line saying why; the others still run.
+insists on SPICE (Java models downloaded at run time; it crashes offline). Sentences are
+tokenised as everywhere else in gvetool (:mod:`gvetool.data.tokenize`): final evaluation
+runs the PTB tokenizer over references and candidates in one Java start, as pycocoevalcap
+does; validation during training reuses the split's cached reference tokens and splits
+generated sentences on spaces (their words are vocabulary tokens already), so no Java
+starts every epoch. METEOR keeps one Java process for the scorer's life. A metric that
+cannot run (no Java, no SPICE models) is skipped with one warning line saying why; the
+others still run.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from gvetool import console
-from gvetool.data.tokenize import tokenize
+from gvetool.data.tokenize import sentence_tokens, tokenize_captions
 
 BLEU_KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4")
-
-
-def _tokenized(texts: Sequence[str]) -> list[str]:
-    return [" ".join(tokenize(text)) for text in texts]
+Reference = str | list[str]  # a sentence, or its tokens
 
 
 class CaptionScorer:
@@ -49,9 +48,6 @@ class CaptionScorer:
                 "spice",
                 f"SPICE skipped: its Stanford CoreNLP models are missing ({spice_models()})",
             )
-        if ptb_tokenizer and not java:
-            self.ptb_tokenizer = False
-            console.warn("PTB tokenizer unavailable (no 'java'): tokenising in Python instead")
 
     def _skip(self, metric: str, reason: str) -> None:
         if metric not in self.skipped:
@@ -59,9 +55,12 @@ class CaptionScorer:
             console.warn(reason)
 
     def score(
-        self, references: Mapping[Any, Sequence[str]], candidates: Mapping[Any, str]
+        self, references: Mapping[Any, Sequence[Reference]], candidates: Mapping[Any, str]
     ) -> tuple[dict[str, float], dict[str, dict[Any, float]]]:
-        """Corpus-level scores and per-image scores (``{metric: {image: score}}``)."""
+        """Corpus-level scores and per-image scores (``{metric: {image: score}}``).
+
+        References may be given already tokenised (lists of tokens), as a split caches them.
+        """
         ids = [i for i in candidates if references.get(i)]
         gts, res = self._tokenize(
             {i: list(references[i]) for i in ids}, {i: [candidates[i]] for i in ids}
@@ -82,20 +81,17 @@ class CaptionScorer:
         return totals, per_image
 
     def _tokenize(self, gts: dict, res: dict) -> tuple[dict, dict]:
-        if not self.ptb_tokenizer:
-            return (
-                {i: _tokenized(r) for i, r in gts.items()},
-                {i: _tokenized(c) for i, c in res.items()},
-            )
-        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-        both = {("r", i): [{"caption": r} for r in refs] for i, refs in gts.items()}
-        both.update({("c", i): [{"caption": c} for c in cands] for i, cands in res.items()})
-        tokenized = PTBTokenizer().tokenize(both)  # one Java start for the whole split
-        return (
-            {i: tokenized[("r", i)] for i in gts},
-            {i: tokenized[("c", i)] for i in res},
-        )
+        """pycocoevalcap's input: per id, space-joined tokens of each sentence."""
+        raw = [r for refs in gts.values() for r in refs if isinstance(r, str)]
+        if self.ptb_tokenizer:  # candidates too, in the same (single) Java run
+            raw += [c for cands in res.values() for c in cands]
+        tokens = iter(tokenize_captions(raw, cache=False))
+        joined = {
+            i: [" ".join(r if isinstance(r, list) else next(tokens)) for r in refs]
+            for i, refs in gts.items()
+        }
+        split = (lambda _: next(tokens)) if self.ptb_tokenizer else sentence_tokens
+        return joined, {i: [" ".join(split(c)) for c in cands] for i, cands in res.items()}
 
     def _spice(self, gts: dict, res: dict) -> dict[str, tuple[float, list[float]]] | None:
         from pycocoevalcap.spice.spice import Spice
