@@ -20,7 +20,7 @@ from gvetool.config import TrainConfig
 from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.engine.trainer import train
 from gvetool.evaluation.evaluate import Evaluation, evaluate
-from gvetool.evaluation.report import render_html, write_outputs
+from gvetool.evaluation.report import measure_notes, render_html, write_outputs
 from gvetool.io import write_json, write_text
 
 
@@ -67,7 +67,7 @@ QUICK = DemoPlan(
     captioners={"epochs": 2, "embedding_size": 16, "hidden_size": 16, "lr": 0.01, "batch_size": 16},
     metrics=("bleu", "rouge", "cider"),
 )
-COMPARED = ("METEOR", "CIDEr", "explanation_top1", "class_rank")
+COMPARED = ("METEOR", "CIDEr", "explanation_top1", "judge_top1", "class_similarity", "class_rank")
 
 
 def run_demo(out: Path, quick: bool = False) -> tuple[Path, list[Evaluation]]:
@@ -112,6 +112,6 @@ def _print_comparison(evaluations: list[Evaluation], seconds: float, report: Pat
         table.add_row(key, *("-" if v is None else f"{v:.3f}" for v in values))
     out = console.out()
     out.print(table)
-    out.print("explanation_top1: the sentence classifier's accuracy on the generated sentences; "
-              "class_rank: rank of the true class by CIDEr similarity (1 is best)")  # fmt: skip
+    for note in measure_notes(COMPARED):
+        out.print(note, highlight=False)
     out.print(f"finished in {seconds / 60:.1f} min; report: {report}", highlight=False)

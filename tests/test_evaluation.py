@@ -17,42 +17,49 @@ from gvetool.models.gve import GVE
 from .test_train import _one_line, _train
 
 
-def test_plain_cider_equals_pycocoevalcap_where_clipping_and_length_penalty_do_nothing():
+def _pycocoevalcap_class_cider(candidate: str, classes: list[list[str]]) -> np.ndarray:
+    """The definition: pycocoevalcap's CIDEr-D with each class's references as one image."""
     from pycocoevalcap.cider.cider import Cider
 
-    # Equal lengths and no repeated n-gram: CIDEr-D's clipping and penalty change nothing.
+    ids = range(len(classes))
+    _, scores = Cider().compute_score({c: classes[c] for c in ids}, {c: [candidate] for c in ids})
+    return np.asarray(scores)
+
+
+def test_class_similarity_is_pycocoevalcaps_cider_d_against_each_classs_references():
+    # Repeated n-grams (clipping acts) and unequal lengths (the penalty acts), classes
+    # of unequal size spread over several images, a candidate n-gram no reference has.
     references = [
-        ["a red bird with blue wings", "the small bird has grey tail"],
-        ["a green bird with long bill", "this bird has white chest feathers"],
-        ["a red bird with short bill", "a blue bird with red crown"],
+        ["a red bird with red wings and a red crown", "the small bird has grey tail"],
+        ["a green bird with long bill", "this bird has white chest feathers and a green back"],
+        ["a red bird with short bill"],
+        ["a blue bird with red crown red crown", "blue", "a bird"],
     ]
+    classes = [0, 1, 0, 2]
     candidates = [
-        "a red bird with blue crown",
-        "a green bird with white chest",
-        "the small bird has red tail",
+        "a red bird with red red red wings",
+        "a green bird",
+        "this small bird has a grey tail and a white chest and a green green back and wings",
+        "purple zebra",
+        "",
     ]
-    _, expected = Cider().compute_score(
-        dict(enumerate(references)), {i: [c] for i, c in enumerate(candidates)}
-    )
-    similarity = class_similarity(candidates, references, [0, 1, 2], 3)
-    np.testing.assert_allclose(np.diag(similarity), expected, rtol=1e-9)
+    tokens = [c.split() for c in candidates]
+    similarity = class_similarity(tokens, [[r.split() for r in refs] for refs in references],
+                                  classes, 3, chunk=2)  # fmt: skip
+    per_class = [[r for refs, c in zip(references, classes, strict=True) if c == k for r in refs]
+                 for k in range(3)]  # fmt: skip
+    for row, candidate in enumerate(candidates):
+        expected = _pycocoevalcap_class_cider(candidate, per_class)
+        np.testing.assert_allclose(similarity[row], expected, rtol=1e-10, atol=1e-12)
+    assert similarity[0].argmax() == 0 and similarity[1].argmax() == 1
 
 
-def test_class_centroids_equal_averaging_over_every_reference():
-    references = [
-        ["a red bird", "red crown and wings"],
-        ["a blue bird"],
-        ["blue wings and a red crown"],
-    ]
-    classes = [0, 1, 0]
-    candidates = ["a red bird with red wings", "blue bird"]
-    similarity = class_similarity(candidates, references, classes, 2)
-    # By brute force: one class per image gives each image's mean over its references;
-    # class 0 holds images 0 (2 references) and 2 (1 reference).
-    per_image = class_similarity(candidates, references, [0, 1, 2], 3)
-    np.testing.assert_allclose(similarity[:, 0], (2 * per_image[:, 0] + per_image[:, 2]) / 3)
-    np.testing.assert_allclose(similarity[:, 1], per_image[:, 1])
-    assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
+def test_a_class_without_references_scores_zero_and_is_no_idf_document():
+    references = [[["a", "red", "bird"]], [["a", "blue", "bird"]]]
+    with_empty = class_similarity([["a", "red", "bird"]], references, [0, 2], 3)
+    without = class_similarity([["a", "red", "bird"]], references, [0, 1], 2)
+    assert with_empty[0, 1] == 0
+    np.testing.assert_allclose(with_empty[0, [0, 2]], without[0])
 
 
 def test_class_rank_and_top_k():

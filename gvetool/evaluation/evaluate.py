@@ -29,6 +29,7 @@ from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from gvetool.engine.generate import batches, generate_split
 from gvetool.engine.rundir import find_runs
 from gvetool.errors import GvetoolError
+from gvetool.evaluation.judge import judge_for
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
 from gvetool.plugins import get_plugins
@@ -225,12 +226,17 @@ def _class_relevance(
     train = loaded.corpus.split("train")
     tokens = iter(train.tokens())  # tokenised once per split, shared with the vocabulary check
     documents = [[next(tokens) for _ in captions] for captions in train.captions]
-    similarity = class_similarity(sentences, documents, train.class_ids, len(names))
+    candidates = [sentence_tokens(sentence) for sentence in sentences]
+    similarity = class_similarity(candidates, documents, train.class_ids, len(names))
     ranks = class_rank(similarity, true)
     metrics = evaluation.metrics
     metrics["class_similarity"] = float(similarity[np.arange(len(true)), true].mean())
     metrics["class_rank"] = float(ranks.mean())
     metrics["class_rank_top1"] = float((ranks == 1).mean())
+    caption_classes = np.repeat(train.class_ids, [len(c) for c in train.captions])
+    judged = judge_for(train.tokens(), caption_classes).logits(candidates)
+    metrics["judge_top1"] = top_k_accuracy(judged, true, 1)
+    metrics["judge_top5"] = top_k_accuracy(judged, true, 5)
     logits = None
     sc_path = find_sentence_classifier(path, loaded, sc_ckpt)
     if sc_path is None:
@@ -246,6 +252,7 @@ def _class_relevance(
     for i, prediction in enumerate(evaluation.predictions):
         prediction["class"] = names[true[i]]
         prediction["class_rank"] = int(ranks[i])
+        prediction["judged_as"] = names[int(judged[i].argmax())]
         prediction["references"] = split.captions[i]
         if logits is not None:
             prediction["explained_as"] = names[int(logits[i].argmax())]
@@ -257,6 +264,7 @@ def _class_relevance(
             "class": name,
             "images": len(members),
             "class_rank": float(ranks[members].mean()),
+            "judge_top1": float((judged[members].argmax(1) == c).mean()),
         }
         if logits is not None:
             row["explanation_top1"] = float((logits[members].argmax(1) == c).mean())

@@ -102,7 +102,7 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .card .noimg{width:112px;height:112px;background:#eee;flex:none}
 .label{font-size:.75rem;color:#666;text-transform:uppercase;letter-spacing:.03em}
 .cls{font-weight:600}.cf{color:#7a3e00}details{font-size:.85rem;color:#444}
-.note{color:#7a5a00}
+.note{color:#7a5a00}.legend{font-size:.85rem;color:#444}
 """
 
 
@@ -129,6 +129,21 @@ def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
     return "\n".join(parts)
 
 
+# What each class-relevance number is, shown under the tables that report them.
+MEASURES = {
+    "explanation_top1": "accuracy of the sentence classifier GVE is rewarded by (flatters GVE)",
+    "judge_top1": "accuracy of an independent TF-IDF + logistic-regression judge no model "
+    "was trained against",
+    "class_similarity": "CIDEr-D of the sentence against its class's training references",
+    "class_rank": "rank of the true class by that similarity (1 is best)",
+}
+
+
+def measure_notes(keys: Sequence[str]) -> list[str]:
+    """``"name: meaning"`` for each class-relevance measure among ``keys``."""
+    return [f"{key}: {meaning}" for key, meaning in MEASURES.items() if key in keys]
+
+
 def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
     keys = [k for k in evaluations[0].metrics if isinstance(evaluations[0].metrics[k], float | int)]
     head = "".join(f"<th>{html.escape(f'{e.model} ({e.split})')}</th>" for e in evaluations)
@@ -138,7 +153,9 @@ def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
         + "</tr>"
         for k in keys
     )
-    return f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{rows}</table>"
+    legend = "".join(f"<li>{html.escape(note)}</li>" for note in measure_notes(keys))
+    legend = f"<ul class='legend'>{legend}</ul>" if legend else ""
+    return f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{rows}</table>{legend}"
 
 
 def _per_class_html(evaluation: Evaluation) -> str:
