@@ -73,13 +73,15 @@ class ModelSpec(Spec):
 
     The ``needs_*`` flags let the CLI refuse a combination before training starts (a GVE
     on a dataset without classes, a GVE without a sentence classifier) instead of after
-    an hour of work.
+    an hour of work. ``class_conditioned`` says the model reads the class it explains, so
+    it can explain an image as another class (counterfactuals, ``explain --class``).
     """
 
     kind: ClassVar[str] = "model"
 
     needs_classes: bool = False
     needs_sentence_classifier: bool = False
+    class_conditioned: bool = False
 
 
 @dataclass(frozen=True)

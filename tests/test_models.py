@@ -7,12 +7,18 @@ import dataclasses
 import pytest
 import torch
 
+from gvetool.config import TrainConfig
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.reference import naive_caption_loss, naive_reinforce_loss
 from gvetool.engine.trainer import LossModule, backward_terms
-from gvetool.models.captioner import Captioner
-from gvetool.models.gve import GVE, ReinforcePart
+from gvetool.models.captioner import (
+    Captioner,
+    build_definition,
+    build_explanation_label,
+    build_lrcn,
+)
+from gvetool.models.gve import GVE, ReinforcePart, build_explanation_discriminative, build_gve
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.sentence_classifier import SentenceClassifier
 
@@ -338,3 +344,31 @@ def test_reinforce_in_parts_gives_the_gradient_of_the_whole_loss():
         torch.testing.assert_close(a.grad, b.grad)
     with pytest.raises(ValueError, match="unknown loss term 'reinforce'"):
         parts.loss(batch, "reinforce")
+
+
+def _other_image_and_class(batch: CaptionBatch) -> tuple[CaptionBatch, CaptionBatch]:
+    image = dataclasses.replace(batch, features=torch.rand_like(batch.features))
+    label = dataclasses.replace(batch, class_ids=(batch.class_ids + 1) % C)
+    return image, label
+
+
+@pytest.mark.parametrize(
+    ("factory", "reads_image", "reads_class", "reinforce"),
+    [
+        (build_lrcn, True, False, False),
+        (build_definition, False, True, False),
+        (build_explanation_label, True, True, False),
+        (build_explanation_discriminative, True, False, True),
+        (build_gve, True, True, True),
+    ],
+)
+def test_the_papers_ablations_read_what_they_should(factory, reads_image, reads_class, reinforce):
+    config = TrainConfig(embedding_size=E, hidden_size=H)
+    torch.manual_seed(0)
+    model, batch = factory(config, V, D, C).eval(), _batch()
+    other_image, other_class = _other_image_and_class(batch)
+    loss = model.caption_loss(batch)
+    assert reads_image != torch.equal(loss, model.caption_loss(other_image))
+    assert reads_class != torch.equal(loss, model.caption_loss(other_class))
+    assert reinforce == hasattr(model, "loss_terms")
+    assert (model.image is not None) == reads_image  # no unused image parameters

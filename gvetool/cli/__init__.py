@@ -23,6 +23,7 @@ from gvetool.cli import demo as demo_cli
 from gvetool.cli import evaluate as evaluate_cli
 from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
+from gvetool.cli import reproduce as reproduce_cli
 from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
@@ -73,6 +74,7 @@ def build_app() -> typer.Typer:
     app.command("cv")(cv_cli.cv)
     app.command("transfer")(transfer_cli.transfer)
     app.command("explain")(explain_cli.explain_command)
+    app.command("reproduce")(reproduce_cli.reproduce)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)

@@ -144,8 +144,8 @@ def tokenize_captions(texts: Sequence[str], cache: bool = True) -> list[list[str
     try:
         os.makedirs(path.parent, exist_ok=True)
         write_text(path, json.dumps(tokens, separators=(",", ":")))
-    except OSError as exc:
-        console.warn(f"could not cache tokens in {path.parent} ({exc.strerror}); continuing")
+    except (OSError, GvetoolError) as exc:
+        console.warn(f"could not cache tokens in {path.parent} ({exc}); continuing")
     return tokens
 
 

@@ -11,7 +11,6 @@ weights from fold to fold, which leaks validation data; it is allowed, with a wa
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,8 @@ from gvetool.config import TrainConfig
 from gvetool.data.folds import fold_indices
 from gvetool.data.open import open_configured
 from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.engine.trainer import SENTENCE_CLASSIFIER, train
+from gvetool.engine.resumable import best_validation, train_or_resume
+from gvetool.engine.trainer import SENTENCE_CLASSIFIER
 from gvetool.io import write_json
 from gvetool.plugins import get_plugins
 
@@ -74,41 +74,18 @@ def cross_validate(
             classifier = sc_ckpt
             if classifier is None:  # the fold's own classifier, from its training images
                 sc_config = dataclasses.replace(fold_config, model=SENTENCE_CLASSIFIER)
-                classifier = str(_run(dataclasses.replace(sc_config, init_from=None)) / "best.pt")
+                classifier = str(
+                    train_or_resume(dataclasses.replace(sc_config, init_from=None), "fold")
+                    / "best.pt"
+                )
             fold_config = dataclasses.replace(fold_config, sc_ckpt=classifier)
-        run = _run(fold_config)
+        run = train_or_resume(fold_config, "fold")
         previous_best = run / "best.pt"
-        results.append({"fold": fold + 1, "run": str(run), "val": _best(run)})
+        results.append({"fold": fold + 1, "run": str(run), "val": best_validation(run)})
     summary = _summarise(config, folds, stratified, same_model, results)
     write_json(directory / "cv.json", summary, indent=2)
     _print(summary, directory)
     return summary
-
-
-def _run(config: TrainConfig) -> Path:
-    """The fold's finished run, or its unfinished one resumed, or a new one."""
-    runs = sorted(
-        Path(config.out).glob(f"{config.model}-*/last.pt"), key=lambda p: p.stat().st_mtime
-    )
-    if runs:
-        run = runs[-1].parent
-        if _epochs_done(run) >= config.epochs and (run / "best.pt").is_file():
-            console.err().print(f"fold already trained: {run}", highlight=False)
-            return run
-        saved = load_checkpoint(run / "last.pt", config.model)["config"]
-        return train(dataclasses.replace(TrainConfig(**saved), epochs=config.epochs), resume=run)
-    return train(config)
-
-
-def _epochs_done(run: Path) -> int:
-    path = run / "metrics.jsonl"
-    return len(path.read_text().splitlines()) if path.is_file() else 0
-
-
-def _best(run: Path) -> dict[str, float]:
-    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    key = "CIDEr" if "CIDEr" in history[0]["val"] else "accuracy"
-    return max(history, key=lambda h: h["val"].get(key, float("-inf")))["val"]
 
 
 def _summarise(

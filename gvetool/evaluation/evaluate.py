@@ -107,7 +107,7 @@ def load_for_evaluation(
             f"'{config.encoder}' features of '{corpus.name}' are {store.dim}-d"
         )
     model = model_from_checkpoint(checkpoint).to(device)
-    conditioned = get_plugins().models.get(checkpoint["model"]).needs_classes
+    conditioned = get_plugins().models.get(checkpoint["model"]).class_conditioned
     return Loaded(
         checkpoint, config, corpus, split, ImageExamples(split, store), model, vocab, conditioned
     )

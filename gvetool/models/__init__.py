@@ -16,7 +16,8 @@ def gvetool_register_models(register):
     register(
         ModelSpec(
             name="lrcn",
-            description="LRCN image describer (Donahue et al. 2015, factored)",
+            description="LRCN image describer (Donahue et al. 2015, factored); the paper's "
+            "description model",
             target="gvetool.models.captioner:build_lrcn",
         )
     )
@@ -27,6 +28,7 @@ def gvetool_register_models(register):
             target="gvetool.models.gve:build_gve",
             needs_classes=True,
             needs_sentence_classifier=True,
+            class_conditioned=True,
         )
     )
     register(
@@ -35,5 +37,33 @@ def gvetool_register_models(register):
             description="LSTM sentence classifier (GVE's reward)",
             target="gvetool.models.sentence_classifier:build_sentence_classifier",
             needs_classes=True,
+        )
+    )
+    # The GVE paper's ablations (its Table 1), between description and explanation.
+    register(
+        ModelSpec(
+            name="definition",
+            description="GVE ablation: class input only, no image, no REINFORCE",
+            target="gvetool.models.captioner:build_definition",
+            needs_classes=True,
+            class_conditioned=True,
+        )
+    )
+    register(
+        ModelSpec(
+            name="explanation-label",
+            description="GVE ablation: image and class input, no REINFORCE",
+            target="gvetool.models.captioner:build_explanation_label",
+            needs_classes=True,
+            class_conditioned=True,
+        )
+    )
+    register(
+        ModelSpec(
+            name="explanation-discriminative",
+            description="GVE ablation: image input and REINFORCE, no class input",
+            target="gvetool.models.gve:build_explanation_discriminative",
+            needs_classes=True,
+            needs_sentence_classifier=True,
         )
     )

@@ -72,21 +72,26 @@ class Captioner(nn.Module):
         hidden_size: int = 1000,
         dropout: float = 0.5,
         num_classes: int = 0,
+        image_input: bool = True,
     ) -> None:
         super().__init__()
+        if not image_input and not num_classes:
+            raise ValueError("a captioner needs an image input, a class input or both")
         self.dropout = dropout
-        self.image = nn.Linear(feature_dim, hidden_size)
+        self.image = nn.Linear(feature_dim, hidden_size) if image_input else None
         self.embed = nn.Embedding(vocab_size, embedding_size, padding_idx=Vocabulary.pad_id)
         self.lstm1 = PackedLSTM(embedding_size, hidden_size)
         self.lstm2 = PackedLSTM(hidden_size, hidden_size)  # its weight_ih: LSTM 1's columns
-        self.lstm2_image = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        self.lstm2_image = (
+            nn.Linear(hidden_size, 4 * hidden_size, bias=False) if image_input else None
+        )
         self.lstm2_class = nn.Embedding(num_classes, 4 * hidden_size) if num_classes else None
         self.out = nn.Linear(hidden_size, vocab_size)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """The original's initialisation (``nn.LSTM``'s for every LSTM input column)."""
-        init_embedding_and_linear(self.embed, self.image, self.out)
+        init_embedding_and_linear(*(m for m in (self.embed, self.image, self.out) if m))
         self.lstm1.reset_parameters()
         self.lstm2.reset_parameters()
         bound = 1.0 / math.sqrt(self.lstm2.hidden_size)
@@ -102,7 +107,7 @@ class Captioner(nn.Module):
 
     def lstm2_weight_ih(self) -> torch.Tensor:
         """LSTM 2's input weights over ``[image vector, class one-hot, LSTM 1 output]``."""
-        parts = [self.lstm2_image.weight]
+        parts = [] if self.lstm2_image is None else [self.lstm2_image.weight]
         if self.lstm2_class is not None:
             parts.append(self.lstm2_class.weight.T)
         parts.append(self.lstm2.weight_ih)
@@ -110,24 +115,26 @@ class Captioner(nn.Module):
 
     def image_vector(self, features: torch.Tensor, dropout: bool = True) -> torch.Tensor:
         """``dropout(relu(W features + b))``: the image as LSTM 2 reads it, ``[B, H]``."""
+        assert self.image is not None, "a model without image input has no image vector"
         return self._drop(F.relu(self.image(features)), dropout)
 
     def conditioning(self, features: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
-        """LSTM 2's per-sentence gate input from the image (and class), no dropout: ``[B, 4H]``."""
-        offset = self.lstm2_image(self.image_vector(features, dropout=False))
+        """LSTM 2's per-sentence gate input from the image and/or class, no dropout: ``[B, 4H]``."""
+        parts = []
+        if self.lstm2_image is not None:
+            parts.append(self.lstm2_image(self.image_vector(features, dropout=False)))
         if self.lstm2_class is not None:
-            offset = offset + self.lstm2_class(class_ids)
-        return offset
+            parts.append(self.lstm2_class(class_ids))
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def _lstm2_inputs(
         self, features: torch.Tensor, class_ids: torch.Tensor, h1: torch.Tensor, rows: torch.Tensor
     ) -> torch.Tensor:
         """Per token ``dropout([image vector, class one-hot, h1])``, a fresh mask per step."""
-        image = self.image_vector(features)
-        parts = [image[rows]]
+        parts = [] if self.image is None else [self.image_vector(features)[rows]]
         if self.lstm2_class is not None:
             classes = self.lstm2_class.num_embeddings
-            parts.append(F.one_hot(class_ids[rows], classes).to(image.dtype))
+            parts.append(F.one_hot(class_ids[rows], classes).to(h1.dtype))
         parts.append(h1)
         return self._drop(torch.cat(parts, dim=1), True)
 
@@ -293,8 +300,23 @@ class Captioner(nn.Module):
         return best_tokens[:, :width], best_length
 
 
+def _build(config, vocab_size: int, feature_dim: int, **inputs: int | bool) -> Captioner:
+    sizes = (config.embedding_size, config.hidden_size, config.dropout)
+    return Captioner(vocab_size, feature_dim, *sizes, **inputs)  # type: ignore[arg-type]
+
+
 def build_lrcn(config, vocab_size: int, feature_dim: int, num_classes: int) -> Captioner:
     """Model factory of the ``lrcn`` plugin (class labels are not used)."""
-    return Captioner(
-        vocab_size, feature_dim, config.embedding_size, config.hidden_size, config.dropout
-    )
+    return _build(config, vocab_size, feature_dim)
+
+
+def build_explanation_label(
+    config, vocab_size: int, feature_dim: int, num_classes: int
+) -> Captioner:
+    """The paper's explanation-label ablation: image and class input, cross-entropy only."""
+    return _build(config, vocab_size, feature_dim, num_classes=num_classes)
+
+
+def build_definition(config, vocab_size: int, feature_dim: int, num_classes: int) -> Captioner:
+    """The paper's definition model: class input only, no image, cross-entropy only."""
+    return _build(config, vocab_size, feature_dim, num_classes=num_classes, image_input=False)

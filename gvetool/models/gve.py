@@ -66,8 +66,10 @@ class GVE(Captioner):
         baseline: str = "none",
         max_len: int = 50,
         reinforce_tokens: int = 1024,
+        class_input: bool = True,
     ) -> None:
-        super().__init__(vocab_size, feature_dim, embedding_size, hidden_size, dropout, num_classes)
+        inputs = num_classes if class_input else 0  # the reward needs classes either way
+        super().__init__(vocab_size, feature_dim, embedding_size, hidden_size, dropout, inputs)
         self.reinforce_weight = reinforce_weight
         self.baseline = baseline
         self.max_len = max_len
@@ -188,7 +190,9 @@ class GVE(Captioner):
         return loss, {key: float(value.detach()) for key, value in logs.items()}
 
 
-def build_gve(config, vocab_size: int, feature_dim: int, num_classes: int) -> GVE:
+def build_gve(
+    config, vocab_size: int, feature_dim: int, num_classes: int, class_input: bool = True
+) -> GVE:
     """Model factory of the ``gve`` plugin."""
     return GVE(
         vocab_size,
@@ -201,4 +205,12 @@ def build_gve(config, vocab_size: int, feature_dim: int, num_classes: int) -> GV
         config.baseline,
         config.max_len,
         config.reinforce_tokens,
+        class_input,
     )
+
+
+def build_explanation_discriminative(
+    config, vocab_size: int, feature_dim: int, num_classes: int
+) -> GVE:
+    """The paper's explanation-discriminative ablation: GVE's REINFORCE, no class input."""
+    return build_gve(config, vocab_size, feature_dim, num_classes, class_input=False)

@@ -1,0 +1,45 @@
+"""Runs that a rerun of the same command finishes instead of repeating (cv, reproduce).
+
+A command that trains several runs into fixed folders (one per fold, one per model) finds
+its earlier run in the folder: finished, it is reused; interrupted, it is resumed from
+``last.pt`` exactly; absent, it is started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from gvetool import console
+from gvetool.config import TrainConfig
+from gvetool.engine.checkpoint import load_checkpoint
+from gvetool.engine.trainer import train
+
+
+def train_or_resume(config: TrainConfig, what: str = "run") -> Path:
+    """The finished run of ``config.model`` in ``config.out``, or its unfinished one
+    resumed, or a new one."""
+    runs = sorted(
+        Path(config.out).glob(f"{config.model}-*/last.pt"), key=lambda p: p.stat().st_mtime
+    )
+    if runs:
+        run = runs[-1].parent
+        if epochs_done(run) >= config.epochs and (run / "best.pt").is_file():
+            console.err().print(f"{what} already trained: {run}", highlight=False)
+            return run
+        saved = load_checkpoint(run / "last.pt", config.model)["config"]
+        return train(dataclasses.replace(TrainConfig(**saved), epochs=config.epochs), resume=run)
+    return train(config)
+
+
+def epochs_done(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def best_validation(run: Path) -> dict[str, float]:
+    """The validation metrics of the run's best epoch (by CIDEr, or accuracy)."""
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    key = "CIDEr" if "CIDEr" in history[0]["val"] else "accuracy"
+    return max(history, key=lambda h: h["val"].get(key, float("-inf")))["val"]
