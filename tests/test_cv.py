@@ -65,6 +65,10 @@ def test_cv_runs_each_fold_writes_cv_json_and_resumes(tiny_cub_master, tmp_path,
     cider = [f["val"]["CIDEr"] for f in summary["per_fold"]]
     assert summary["mean"]["CIDEr"] == pytest.approx(np.mean(cider))
     assert summary["std"]["CIDEr"] == pytest.approx(np.std(cider, ddof=1))
+    for key in ("judge_top1", "class_rank", "class_similarity"):  # on each fold's val images
+        assert summary["mean"][key] == pytest.approx(
+            np.mean([f["val"][key] for f in summary["per_fold"]])
+        )
     assert main(args) == 0
     assert capsys.readouterr().err.count("fold already trained") == 2
 
@@ -79,6 +83,8 @@ def test_gve_folds_train_their_own_sentence_classifier(tiny_cub_master, tmp_path
         (gve_run,) = fold_dir.glob("gve-cub-*")
         config = (gve_run / "config.toml").read_text()
         assert f'sc_ckpt = "{sc_run / "best.pt"}"' in config
+    summary = json.loads((tmp_path / "cv-gve-cub-2fold-seed0" / "cv.json").read_text())
+    assert {"judge_top1", "explanation_top1"} <= set(summary["mean"])
 
 
 def test_same_model_and_a_fixed_classifier_warn(tiny_cub_master, tmp_path, capsys):

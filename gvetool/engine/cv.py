@@ -24,8 +24,11 @@ from gvetool.data.open import open_configured
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.resumable import best_validation, train_or_resume
 from gvetool.engine.trainer import SENTENCE_CLASSIFIER
+from gvetool.evaluation.evaluate import evaluate
 from gvetool.io import write_json
 from gvetool.plugins import get_plugins
+
+RELEVANCE = ("class_similarity", "class_rank", "judge_top1", "explanation_top1")
 
 
 def cv_directory(config: TrainConfig, folds: int, stratified: bool) -> Path:
@@ -81,11 +84,22 @@ def cross_validate(
             fold_config = dataclasses.replace(fold_config, sc_ckpt=classifier)
         run = train_or_resume(fold_config, "fold")
         previous_best = run / "best.pt"
-        results.append({"fold": fold + 1, "run": str(run), "val": best_validation(run)})
+        val = best_validation(run)
+        if corpus.has_classes and "CIDEr" in val:
+            val.update(_class_relevance(run, fold_config.sc_ckpt))
+        results.append({"fold": fold + 1, "run": str(run), "val": val})
     summary = _summarise(config, folds, stratified, same_model, results)
     write_json(directory / "cv.json", summary, indent=2)
     _print(summary, directory)
     return summary
+
+
+def _class_relevance(run: Path, sc_ckpt: str | None) -> dict[str, float]:
+    """The fold's best captioner on its validation images: the class-relevance measures
+    (the independent judge among them), which validation during training does not give."""
+    evaluation = evaluate(run / "best.pt", "val", sc_ckpt=Path(sc_ckpt) if sc_ckpt else None,
+                          metrics=("cider",))  # fmt: skip
+    return {k: float(v) for k, v in evaluation.metrics.items() if k in RELEVANCE}
 
 
 def _summarise(
