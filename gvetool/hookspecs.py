@@ -50,7 +50,10 @@ def gvetool_register_models(register: Callable[[ModelSpec], None]) -> None:
     :class:`gvetool.data.captions.CaptionBatch`. Captioning models also provide
     ``generate(features, class_ids, max_len, greedy)`` and ``beam_search(features, class_ids,
     beam_size, max_len, length_penalty)``; a model with ``needs_sentence_classifier`` gets
-    the frozen classifier through ``attach_sentence_classifier(module)``. A model whose
+    the frozen classifier through ``attach_sentence_classifier(module)``; a
+    ``class_conditioned`` spec's model can explain an image as any class (counterfactuals).
+    A token-mean loss divides by ``batch.mean_over()`` (the global batch's tokens per
+    process under DDP, so N processes equal one). A model whose
     loss is a sum of large terms may define ``loss_terms(batch) -> list``: the trainer then
     calls ``loss(batch, term)`` per term and backpropagates each before the next (less
     memory, same gradient; see :func:`gvetool.engine.trainer.backward_terms`).

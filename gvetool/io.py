@@ -13,6 +13,8 @@ import io
 import json
 import os
 import pickle
+import re
+import shutil
 import tarfile
 import tempfile
 import zipfile
@@ -22,18 +24,62 @@ from typing import IO, Any
 
 from gvetool.errors import GvetoolError
 
+_TEMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Delete temp files that killed writes to ``target`` left behind.
+
+    A temp file is named ``.<name>.<pid>.<random>.tmp``; one whose writing process is gone
+    (or that predates the pid in the name) is stale. A live writer's file is left alone.
+    """
+    pattern = re.compile(rf"^{re.escape(f'.{target.name}.')}(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp$")
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and not (match.group(1) and _alive(int(match.group(1)))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success it replaces ``path`` in one step.
 
     On any exception the temp file is removed and ``path`` is untouched. ``OSError`` from
-    the write (disk full, permission denied) becomes a one-line :class:`GvetoolError`.
+    the write (disk full, permission denied) becomes a one-line :class:`GvetoolError`. The
+    file gets the mode a plain ``open()`` would give under the umask (mkstemp's 0600
+    would hide checkpoints and reports from labmates and web servers), and temp files of
+    earlier writes that were killed are removed first.
     """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        remove_stale_temps(target)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=_TEMP_SUFFIX
+        )
     except OSError as exc:
         raise GvetoolError(f"cannot write {target}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
@@ -41,16 +87,26 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise GvetoolError(
-            f"cannot write {target}: {exc.strerror or exc} (nothing was overwritten)"
+            f"cannot write {target}: {exc.strerror or exc} (nothing was overwritten"
+            f"{_free_space(target)})"
         ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _free_space(target: Path) -> str:
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        return ""
+    return f"; {free / 2**20:.0f} MiB free in {target.parent}"
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -79,12 +135,17 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise GvetoolError(f"{path} is not UTF-8 text JSON ({exc.reason})") from None
 
 
-def sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks (archives are gigabytes)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    return file_digest(path, "sha256")
 
 
 # --- restricted unpickling -------------------------------------------------------------
@@ -147,25 +208,25 @@ def load_pickle(path: str | os.PathLike[str]) -> Any:
 # --- safe archive extraction -----------------------------------------------------------
 
 
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
 def _inside(root: Path, candidate: Path, name: str) -> None:
     resolved = candidate.resolve()
     if resolved != root and root not in resolved.parents:
         raise GvetoolError(f"refused archive member escaping the target directory: {name}")
 
 
-def _check_member(root: Path, name: str, link: str | None = None, hard: bool = False) -> None:
-    """Refuse absolute paths, ``..`` escapes and links pointing outside ``root``."""
-    for path in (name, link):
-        if path is not None and (os.path.isabs(path) or path.startswith(("/", "\\"))):
-            raise GvetoolError(f"refused archive member with an absolute path: {name} ({path})")
+def _check_member(root: Path, name: str) -> None:
+    """Refuse absolute paths, ``..`` escapes and names no filesystem can hold."""
+    if os.path.isabs(name) or name.startswith(("/", "\\")):
+        raise GvetoolError(f"refused archive member with an absolute path: {name}")
+    encoded = os.fsencode(name)
+    too_long = any(len(part) > NAME_MAX for part in encoded.split(b"/"))
+    if too_long or len(os.fsencode(str(root))) + 1 + len(encoded) >= PATH_MAX:
+        raise GvetoolError(f"refused archive member with an over-long path: {name[:80]}...")
     _inside(root, root / name, name)
-    if link is not None:
-        base = root if hard else (root / name).parent
-        _inside(root, base / link, name)
-
-
-# The "data" filter (Python >= 3.10.12 / 3.11.4) re-checks what we check, as a second line.
-_TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 def _open_tar(archive: Path) -> tarfile.TarFile:
@@ -175,41 +236,85 @@ def _open_tar(archive: Path) -> tarfile.TarFile:
         raise GvetoolError(f"{archive} is not a tar or zip archive ({exc})") from None
 
 
+def _members(archive: Path, root: Path) -> list[Any]:
+    """Every member, checked before anything is written; links are refused outright.
+
+    No dataset release gvetool downloads contains links, and refusing them is the one
+    rule that cannot be escaped on any Python (tarfile's own ``data`` filter only exists
+    from 3.10.12 / 3.11.4, and a chain of links that each stay inside can still point
+    outside once all are extracted).
+    """
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            members: list[Any] = zf.infolist()
+        for info in members:
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise GvetoolError(f"refused link in archive: {info.filename}")
+            _check_member(root, info.filename)
+        return members
+    with _open_tar(archive) as tf:
+        members = tf.getmembers()
+    for member in members:
+        if member.issym() or member.islnk():
+            raise GvetoolError(f"refused link in archive: {member.name} -> {member.linkname}")
+        if not (member.isfile() or member.isdir()):
+            raise GvetoolError(f"refused special file in archive: {member.name}")
+        _check_member(root, member.name)
+    return members
+
+
+# The "data" filter (Python >= 3.10.12 / 3.11.4) re-checks what we check, as a second line.
+_TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
 def safe_extract(
     archive: str | os.PathLike[str],
     target: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Extract a tar or zip archive, refusing absolute paths, ``..`` and escaping links.
+    """Extract a tar or zip archive into ``target``, all or nothing.
 
-    Every member is checked before anything is written, so a malicious archive leaves
-    nothing behind.
+    Every member is checked first (no absolute paths, no ``..``, no links, no special
+    files, no over-long names); then the archive is extracted into a staging folder inside
+    ``target`` and its files are moved into place only once all are out, so a refused or
+    interrupted extraction leaves nothing behind.
     """
     archive, root = Path(archive), Path(target)
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            for info in members:
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise GvetoolError(f"refused symbolic link in zip archive: {info.filename}")
-                _check_member(root, info.filename)
-            for info in members:
-                zf.extract(info, root)
-                if progress:
-                    progress(1)
-        return
-    with _open_tar(archive) as tf:
-        members = tf.getmembers()
-        for member in members:
-            if member.issym() or member.islnk():
-                _check_member(root, member.name, member.linkname, hard=member.islnk())
-            elif member.isfile() or member.isdir():
-                _check_member(root, member.name)
-            else:
-                raise GvetoolError(f"refused special file in archive: {member.name}")
-        for member in members:
-            tf.extract(member, root, set_attrs=False, **_TAR_FILTER)
-            if progress:
-                progress(1)
+    members = _members(archive, root)
+    for stale in root.glob(".extracting-*-*"):  # left by a killed extraction
+        pid = stale.name.split("-")[1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".extracting-{os.getpid()}-", dir=root))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in members:
+                    zf.extract(info, staging)
+                    if progress:
+                        progress(1)
+        else:
+            with _open_tar(archive) as tf:
+                for member in members:
+                    tf.extract(member, staging, set_attrs=False, **_TAR_FILTER)
+                    if progress:
+                        progress(1)
+        _move_into(staging, root)
+    except OSError as exc:
+        raise GvetoolError(
+            f"cannot extract {archive.name} into {root}: {exc.strerror or exc}"
+            f"{_free_space(root / archive.name)}"
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(staging: Path, root: Path) -> None:
+    """Move every extracted file into ``root``, merging with folders already there."""
+    for folder, _, files in os.walk(staging):
+        destination = root / Path(folder).relative_to(staging)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.replace(Path(folder) / name, destination / name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -13,6 +14,7 @@ import pytest
 
 from gvetool.cli import main
 from gvetool.data.download import Resource, download_all, fetch, with_mirror
+from gvetool.datasets import cub
 from gvetool.errors import GvetoolError
 
 
@@ -60,10 +62,11 @@ def test_fetch_downloads_and_checks_sha256(server, tmp_path):
     payload = b"features" * 1000
     (server.root / "f.bin").write_bytes(payload)
     digest = hashlib.sha256(payload).hexdigest()
-    path = fetch(f"{server.url}/f.bin", tmp_path / "out" / "f.bin", digest)
+    good = Resource(f"{server.url}/f.bin", sha256=digest, md5=hashlib.md5(payload).hexdigest())
+    path = fetch(good.url, tmp_path / "out" / "f.bin", good)
     assert path.read_bytes() == payload
     with pytest.raises(GvetoolError, match="wrong sha256"):
-        fetch(f"{server.url}/f.bin", tmp_path / "out" / "g.bin", "0" * 64)
+        fetch(good.url, tmp_path / "out" / "g.bin", Resource(good.url, sha256="0" * 64))
     assert not (tmp_path / "out" / "g.bin").exists()
     assert not (tmp_path / "out" / "g.bin.partial").exists()
 
@@ -110,26 +113,43 @@ def test_download_all_extracts_deletes_the_archive_and_skips_done_work(server, t
     assert len(server.requests) == 1
 
 
-def test_malicious_archive_is_refused(server, tmp_path):
+def test_malicious_archive_is_refused_and_deleted(server, tmp_path):
     _tgz(server.root / "evil.tgz", {"ok.txt": b"x", "../../escaped.txt": b"x"})
-    with pytest.raises(GvetoolError, match="escaping the target directory"):
+    with pytest.raises(GvetoolError, match=r"escaping the target directory.*archive was deleted"):
         download_all([Resource(f"{server.url}/evil.tgz", extract=True)], tmp_path / "root")
     assert not (tmp_path / "escaped.txt").exists()
-    assert not (tmp_path / "root" / "ok.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "root").iterdir()) == []  # not even the archive
 
 
 def test_mirror_keeps_the_path():
-    url = "https://data.caltech.edu/records/65de6-vzh19/files/CUB_200_2011.tgz"
+    url = "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz"
     assert with_mirror(url, "http://127.0.0.1:8000/mirror/") == (
-        "http://127.0.0.1:8000/mirror/records/65de6-vzh19/files/CUB_200_2011.tgz"
+        "http://127.0.0.1:8000/mirror/records/65de6-vp158/files/CUB_200_2011.tgz"
     )
     assert with_mirror(url, None) == url
 
 
-def test_cli_download_cub_from_a_mirror(server, tmp_path, capsys):
-    archive = server.root / "records/65de6-vzh19/files/CUB_200_2011.tgz"
+def _cub_on_mirror(server) -> Path:
+    archive = server.root / "records/65de6-vp158/files/CUB_200_2011.tgz"
     archive.parent.mkdir(parents=True)
     _tgz(archive, {"CUB_200_2011/images/001.A/A_0001_1.jpg": b"jpeg"})
+    return archive
+
+
+def test_cub_archive_with_another_md5_is_deleted_with_the_reason(server, tmp_path, capsys):
+    _cub_on_mirror(server)
+    root = tmp_path / "cub"
+    assert main(["data", "download", "cub", "--data-root", str(root), "--mirror", server.url]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "CUB_200_2011.tgz" in err[-1] and "wrong md5" in err[-1] and "deleted" in err[-1]
+    assert "expected 97eceeb196236b17998738112f37df78" in err[-1]
+    assert not list(root.rglob("*.tgz*")) and not (root / "images").exists()
+
+
+def test_cli_download_cub_from_a_mirror(server, tmp_path, capsys, monkeypatch):
+    archive = _cub_on_mirror(server)
+    digest = hashlib.md5(archive.read_bytes()).hexdigest()
+    monkeypatch.setattr(cub, "IMAGES_ARCHIVE", dataclasses.replace(cub.IMAGES_ARCHIVE, md5=digest))
     root = tmp_path / "cub"
     assert main(["data", "download", "cub", "--data-root", str(root), "--mirror", server.url]) == 0
     captured = capsys.readouterr()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 import zipfile
 
@@ -12,7 +14,15 @@ import numpy as np
 import pytest
 
 from gvetool.errors import GvetoolError
-from gvetool.io import atomic_write, load_pickle, read_json, safe_extract, sha256, write_json
+from gvetool.io import (
+    atomic_write,
+    load_pickle,
+    read_json,
+    safe_extract,
+    sha256,
+    write_json,
+    write_text,
+)
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -113,11 +123,58 @@ def _link(name, target, kind=tarfile.SYMTYPE):
     return info, None
 
 
-def test_safe_extract_extracts_a_good_tar(tmp_path):
+def test_safe_extract_extracts_a_good_tar_and_merges_into_existing_folders(tmp_path):
     archive = tmp_path / "good.tgz"
-    _tar(archive, [_file("CUB_200_2011/images/a.jpg", b"jpeg"), _link("CUB/l", "images")])
+    _tar(archive, [_file("CUB_200_2011/images/a.jpg", b"jpeg")])
+    (tmp_path / "out/CUB_200_2011").mkdir(parents=True)
+    (tmp_path / "out/CUB_200_2011/README").write_text("kept")
     safe_extract(archive, tmp_path / "out")
     assert (tmp_path / "out/CUB_200_2011/images/a.jpg").read_bytes() == b"jpeg"
+    assert (tmp_path / "out/CUB_200_2011/README").read_text() == "kept"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["CUB_200_2011"]
+
+
+def test_a_chain_of_links_that_each_look_inside_is_refused(tmp_path):
+    """The crafted archive: each link stays inside, together they lead out of the root."""
+    root = tmp_path / "data" / "root"
+    root.mkdir(parents=True)
+    archive = tmp_path / "chain.tar"
+    _tar(archive, [
+        _link("a", "."), _link("a/b", "."), _link("a/b/c", ".."), _link("a/b/c/d", ".."),
+        _file("a/b/c/d/escaped.txt"), _file("x" * 300 + "/long.txt"),
+    ])  # fmt: skip
+    with pytest.raises(GvetoolError, match=r"refused link in archive: a -> \."):
+        safe_extract(archive, root)
+    assert list(root.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["root"]
+
+
+def test_an_over_long_path_is_refused(tmp_path):
+    archive = tmp_path / "long.tar"
+    _tar(archive, [_file("ok.txt"), _file("d/" * 2100 + "deep.txt")])
+    with pytest.raises(GvetoolError, match="over-long path"):
+        safe_extract(archive, tmp_path / "out")
+    _tar(archive, [_file("x" * 256 + ".txt")])
+    with pytest.raises(GvetoolError, match="over-long path"):
+        safe_extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_extraction_that_fails_midway_leaves_nothing(tmp_path, monkeypatch):
+    archive = tmp_path / "big.tar"
+    _tar(archive, [_file(f"f{i}.txt") for i in range(5)])
+    calls, real = [], tarfile.TarFile.extract
+
+    def failing(self, member, *args, **kwargs):
+        calls.append(member.name)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(self, member, *args, **kwargs)
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", failing)
+    with pytest.raises(GvetoolError, match=r"cannot extract big.tar .*No space left.*MiB free"):
+        safe_extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -128,8 +185,16 @@ def test_safe_extract_extracts_a_good_tar(tmp_path):
         [_file("ok.txt"), _link("link", "../../etc/passwd")],
         [_file("ok.txt"), _link("link", "/etc/passwd")],
         [_file("ok.txt"), _link("hard", "../outside", kind=tarfile.LNKTYPE)],
+        [_file("ok.txt"), _link("inside", "ok.txt")],
     ],
-    ids=["dotdot", "absolute", "symlink-escape", "symlink-absolute", "hardlink-escape"],
+    ids=[
+        "dotdot",
+        "absolute",
+        "symlink-escape",
+        "symlink-absolute",
+        "hardlink-escape",
+        "any-link",
+    ],
 )
 def test_safe_extract_refuses_malicious_tar_and_writes_nothing(tmp_path, members):
     archive = tmp_path / "evil.tgz"
@@ -155,3 +220,40 @@ def test_sha256(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_text(tmp_path / "report.html", "<p>")
+        assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        write_text(tmp_path / "private.txt", "x")
+        assert (tmp_path / "private.txt").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_temp_files_of_killed_writes_are_removed_at_the_next_write(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = tmp_path / f".last.pt.{dead}.abcd1234.tmp"
+    old_style = tmp_path / ".last.pt.wxyz5678.tmp"
+    live = tmp_path / f".last.pt.{os.getppid()}.live0000.tmp"  # a running writer
+    other = tmp_path / f".best.pt.{dead}.abcd1234.tmp"  # another file's: not ours to judge
+    for path in (stale, old_style, live, other):
+        path.write_bytes(b"half a checkpoint")
+    write_text(tmp_path / "last.pt", "new")
+    assert not stale.exists() and not old_style.exists()
+    assert live.exists() and other.exists()
+    assert (tmp_path / "last.pt").read_text() == "new"
+
+
+def test_the_staging_folder_of_a_killed_extraction_is_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (tmp_path / "out" / f".extracting-{dead}-abcd" / "part").mkdir(parents=True)
+    archive = tmp_path / "good.tar"
+    _tar(archive, [_file("a.txt")])
+    safe_extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt"]

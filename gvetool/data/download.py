@@ -1,8 +1,10 @@
 """Downloading release files: streaming, resumable (HTTP Range), checked, extracted safely.
 
-A download goes to ``<name>.partial`` and is renamed into place only when complete (and
-its sha256 matches, where known), so an interrupted download is resumed, never mistaken
-for a finished one. Offline, the error gives the URL and what to do by hand.
+A download goes to ``<name>.partial`` and is renamed into place only when complete and its
+checksum matches (MD5 where that is what the dataset publishes, else sha256), so an
+interrupted download is resumed, never mistaken for a finished one. A file that fails its
+checksum, or an archive that is refused, is deleted with the reason. Offline, the error
+gives the URL and what to do by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gvetool.errors import GvetoolError
-from gvetool.io import safe_extract, sha256
+from gvetool.io import file_digest, safe_extract
 from gvetool.progress import progress_bar
 
 CHUNK = 1 << 20
@@ -29,6 +31,7 @@ class Resource:
     url: str
     sha256: str | None = None
     extract: bool = False
+    md5: str | None = None  # as published by the dataset (CUB publishes MD5)
 
     @property
     def filename(self) -> str:
@@ -44,10 +47,28 @@ def with_mirror(url: str, mirror: str | None) -> str:
     return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, "", ""))
 
 
-def fetch(url: str, destination: Path, expected_sha256: str | None = None) -> Path:
+def _verify(path: Path, url: str, resource: Resource | None) -> None:
+    """Delete ``path`` and say so when its checksum is not the published one."""
+    for name, expected in (
+        ("md5", resource and resource.md5),
+        ("sha256", resource and resource.sha256),
+    ):
+        if not expected:
+            continue
+        digest = file_digest(path, name)
+        if digest != expected:
+            path.unlink()
+            raise GvetoolError(
+                f"{path.name} from {url} has the wrong {name} ({digest}, expected {expected}); "
+                "it was deleted — try again, or check the URL or mirror"
+            )
+
+
+def fetch(url: str, destination: Path, resource: Resource | None = None) -> Path:
     """Download ``url`` to ``destination``, resuming a ``.partial`` file if one exists."""
     destination = Path(destination)
-    if destination.is_file():
+    if destination.is_file():  # placed by hand or left by an earlier run: check it too
+        _verify(destination, url, resource)
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
@@ -81,12 +102,7 @@ def fetch(url: str, destination: Path, expected_sha256: str | None = None) -> Pa
             f"cannot download {url} ({reason}); download it by hand and place it at "
             f"{destination} (a partial download is kept and resumed next time)"
         ) from None
-    if expected_sha256 and sha256(partial) != expected_sha256:
-        partial.unlink()
-        raise GvetoolError(
-            f"{url} downloaded with the wrong sha256 (expected {expected_sha256}); it was "
-            "deleted — try again, or check the URL or mirror"
-        )
+    _verify(partial, url, resource)
     os.replace(partial, destination)
     return destination
 
@@ -101,8 +117,12 @@ def download_all(resources: list[Resource], root: Path, mirror: str | None = Non
         marker = root / f".{resource.filename}.done"
         if marker.is_file():
             continue
-        path = fetch(with_mirror(resource.url, mirror), root / resource.filename, resource.sha256)
+        path = fetch(with_mirror(resource.url, mirror), root / resource.filename, resource)
         if resource.extract:
-            safe_extract(path, root)
+            try:
+                safe_extract(path, root)
+            except GvetoolError as exc:
+                path.unlink(missing_ok=True)
+                raise GvetoolError(f"{path.name}: {exc}; the archive was deleted") from None
             path.unlink()
         marker.touch()

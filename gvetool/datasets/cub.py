@@ -43,8 +43,11 @@ LAYOUT = (
     "expected descriptions_bird.{train,val,test}.fg.json, CUB_feature_dict.p, "
     "CUB_label_dict.p, classes.txt, {train,val,test}.txt (and optionally images/)"
 )
+# The Caltech data repository's record of CUB-200-2011 and the archive's published MD5.
 IMAGES_ARCHIVE = Resource(
-    "https://data.caltech.edu/records/65de6-vzh19/files/CUB_200_2011.tgz", extract=True
+    "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
+    extract=True,
+    md5="97eceeb196236b17998738112f37df78",
 )
 RELEASE_FILES_NOTE = (
     "descriptions_bird.*.fg.json, CUB_feature_dict.p, CUB_label_dict.p, classes.txt and the "
