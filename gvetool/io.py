@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import re
+import reprlib
 import shutil
 import tarfile
 import tempfile
@@ -173,12 +174,46 @@ _ALLOWED_GLOBALS = {
 }
 
 
+MAX_PICKLE_DEPTH = 32  # the CUB pickles nest two deep (dict -> array)
+
+
+class PickleBudgetError(pickle.UnpicklingError):
+    """The pickle describes more data than its size allows (a decompression bomb)."""
+
+
+def _checked_reconstruct(limit: int) -> Callable[..., Any]:
+    """numpy's array constructor, refusing a shape larger than the file could fill."""
+    import numpy as np
+
+    real = np.zeros(0).__reduce__()[0]  # numpy's own _reconstruct, wherever it lives
+
+    def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
+        if not isinstance(shape, tuple) or len(shape) > MAX_PICKLE_DEPTH:
+            raise PickleBudgetError("an array with a malformed shape")
+        size = 1
+        for dim in shape:
+            if not isinstance(dim, int) or dim < 0:
+                raise PickleBudgetError("an array with a malformed shape")
+            size *= dim
+        if size > limit:
+            raise PickleBudgetError(f"an array of {size} elements in a {limit}-byte file")
+        return real(subtype, shape, dtype)
+
+    return reconstruct
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that only rebuilds numpy arrays, dicts, strings and numbers."""
+
+    def __init__(self, file: IO[bytes], size: int, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.size = size
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"refused to load global {module}.{name}")
+        if name == "_reconstruct":
+            return _checked_reconstruct(self.size)
         if module == "__builtin__":
             module = "builtins"
         if module == "copy_reg":
@@ -186,22 +221,91 @@ class RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+class _BoundedReader(io.RawIOBase):
+    """A file that refuses reads past its end: a length field cannot make us allocate more
+    than the file holds (a 300-byte pickle claiming a 4 GB string)."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self.handle, self.left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.left
+        if n > self.left:
+            raise PickleBudgetError(f"a field of {n} bytes with {self.left} bytes left")
+        data = self.handle.read(n)
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(min(len(buffer), self.left))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.handle.readline(min(self.left, limit if limit >= 0 else self.left))
+        self.left -= len(line)
+        return line
+
+
+def _check_expanded_size(obj: Any, budget: int) -> None:
+    """Walk the loaded data as a consumer would (shared references counted each time they
+    are reached) and refuse it once it exceeds ``budget`` items or nests too deep.
+
+    Loading shares repeated references, so a "billion laughs" pickle is small in memory;
+    it explodes only when converted, printed or iterated. The walk stops at the budget,
+    so checking costs at most what a legitimate file of that size costs.
+    """
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise PickleBudgetError(f"more than {budget} items once shared references expand")
+        if depth > MAX_PICKLE_DEPTH:
+            raise PickleBudgetError(f"data nested more than {MAX_PICKLE_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple):
+            stack.extend((part, depth + 1) for part in item)
+
+
 def load_pickle(path: str | os.PathLike[str]) -> Any:
-    """Load a legacy pickle (python 2 / latin1 aware) allowing only plain data."""
+    """Load a legacy pickle (python 2 / latin1 aware) allowing only plain data, within a
+    budget proportional to the file's size (objects, nesting depth, bytes)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
         with open(path, "rb") as handle:
-            return RestrictedUnpickler(io.BufferedReader(handle), encoding="latin1").load()
+            # Unbuffered on purpose: a buffered reader would allocate a claimed length first.
+            reader = _BoundedReader(handle, size)
+            data = RestrictedUnpickler(reader, size, encoding="latin1").load()  # type: ignore[arg-type]
+        _check_expanded_size(data, budget=size + 16)
+        return data
     except FileNotFoundError:
         raise GvetoolError(f"missing file {path}") from None
+    except PickleBudgetError as exc:
+        raise GvetoolError(
+            f"{path} was refused: it describes far more data than its {size} bytes ({exc}); "
+            "it is damaged or malicious — download it again"
+        ) from None
     except pickle.UnpicklingError as exc:
         raise GvetoolError(
             f"{path} is not a plain-data pickle ({exc}); it was not loaded — "
             "only numpy arrays, dicts, strings and numbers are accepted"
         ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise GvetoolError(
-            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc})"
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {reprlib.repr(str(exc))})"
+        ) from None
+    except (RecursionError, MemoryError) as exc:
+        raise GvetoolError(
+            f"{path} was refused: it is nested too deeply or too large to load "
+            f"({type(exc).__name__}); it is damaged or malicious — download it again"
         ) from None
 
 

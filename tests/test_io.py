@@ -257,3 +257,67 @@ def test_the_staging_folder_of_a_killed_extraction_is_removed(tmp_path):
     _tar(archive, [_file("a.txt")])
     safe_extract(archive, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt"]
+
+
+def _laughs(levels: int) -> list:
+    item: list = [0] * 10
+    for _ in range(levels):
+        item = [item] * 10  # every level shares one list ten times
+    return item
+
+
+def test_a_billion_laughs_pickle_is_refused_quickly_in_little_memory(tmp_path):
+    path = tmp_path / "CUB_feature_dict.p"
+    path.write_bytes(pickle.dumps({"001.A/a.jpg": _laughs(9)}, protocol=2))
+    assert path.stat().st_size < 400  # 10^10 numbers, once expanded
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from gvetool.io import load_pickle\n"
+        "from gvetool.errors import GvetoolError\n"
+        f"try:\n    load_pickle({str(path)!r})\nexcept GvetoolError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "was refused: it describes far more data than its" in done.stdout
+
+
+def test_a_deeply_nested_pickle_is_refused(tmp_path):
+    path = tmp_path / "CUB_label_dict.p"
+    path.write_bytes(_deep_pickle(300_000))
+    with pytest.raises(GvetoolError, match="nested more than 32 levels"):
+        load_pickle(path)
+
+
+def _deep_pickle(depth: int) -> bytes:
+    """``[[[...]]]`` ``depth`` deep, written opcode by opcode (pickle.dumps would recurse)."""
+    return b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
+
+
+def test_a_length_field_larger_than_the_file_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "CUB_feature_dict.p"
+    path.write_bytes(b"\x80\x02}X\xff\xff\xff\x7f")  # a 2 GiB unicode string, 8 bytes
+    with pytest.raises(GvetoolError, match=r"refused.*2147483647 bytes"):
+        load_pickle(path)
+
+
+class _HugeArray:
+    """Pickles as numpy's array constructor asked for 2**40 elements."""
+
+    def __reduce__(self):
+        return (np.zeros(0).__reduce__()[0], (np.ndarray, (2**40,), b"b"))
+
+
+def test_an_array_larger_than_the_file_is_refused(tmp_path):
+    path = tmp_path / "f.p"
+    path.write_bytes(pickle.dumps({"a": _HugeArray()}, protocol=2))
+    with pytest.raises(GvetoolError, match="an array of 1099511627776 elements"):
+        load_pickle(path)
+
+
+def test_labels_with_a_huge_shared_value_do_not_hang_the_error_message(tmp_path):
+    path = tmp_path / "CUB_label_dict.p"
+    path.write_bytes(pickle.dumps({"001.A/a.jpg": _laughs(7)}, protocol=2))
+    with pytest.raises(GvetoolError, match="was refused"):
+        load_pickle(path)

@@ -19,6 +19,7 @@ else in them is refused before it runs.
 from __future__ import annotations
 
 import csv
+import reprlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ def read_labels(path: Path, num_classes: int) -> dict[str, int]:
         except (TypeError, ValueError):
             label = -1
         if not 1 <= label <= num_classes:
-            bad.append(f"{image_id}: {value!r}")
+            bad.append(f"{reprlib.repr(image_id)}: {reprlib.repr(value)}")
         labels[str(image_id)] = label - 1
     if bad:
         raise GvetoolError(
