@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,6 +25,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 BASELINES = ("none", "mean", "greedy")
 METRICS = ("bleu", "meteor", "rouge", "cider")
+# The number of each validation metric that can choose best.pt.
+METRIC_KEYS = {"cider": "CIDEr", "bleu": "BLEU-4", "meteor": "METEOR", "rouge": "ROUGE-L"}
 
 
 @dataclass
@@ -71,6 +74,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse impossible values with one line naming the key and the allowed range."""
+        for key, field in KEYS.items():
+            value = getattr(self, key)
+            if "float" in field.type and value is not None and not math.isfinite(value):
+                raise GvetoolError(f"{key} must be a finite number, got {value}")
         positive = ("epochs", "batch_size", "embedding_size", "hidden_size", "min_count", "max_len")
         for key in positive:
             if getattr(self, key) < 1:
@@ -99,6 +106,8 @@ class TrainConfig:
             raise GvetoolError(
                 f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}"
             )
+        if not self.metric_names():
+            raise GvetoolError("val_metrics is empty; name at least one of " + ", ".join(METRICS))
         unknown = [m for m in self.metric_names() if m not in METRICS]
         if unknown:
             raise GvetoolError(
@@ -114,6 +123,14 @@ class TrainConfig:
 
     def metric_names(self) -> list[str]:
         return [m.strip() for m in self.val_metrics.split(",") if m.strip()]
+
+    def best_metric(self, captioning: bool) -> str:
+        """What picks ``best.pt``: CIDEr (the original's choice) when validated, else the
+        first validation metric given; a classifier's accuracy."""
+        if not captioning:
+            return "accuracy"
+        names = self.metric_names()
+        return METRIC_KEYS["cider" if "cider" in names else names[0]]
 
     def to_toml(self) -> str:
         """The config as TOML (``None`` values are omitted: TOML has no null)."""

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from gvetool.cli import main
@@ -70,6 +71,10 @@ def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
         )
     history = load_checkpoint(run / "last.pt")["metrics"]
     assert [h["epoch"] for h in history] == list(range(1, 13))
+    # the interrupted epoch's logged loss covers all its steps, as without the kill
+    uninterrupted = load_checkpoint(straight / "last.pt")["metrics"]
+    for got, want in zip(history, uninterrupted, strict=True):
+        assert got["train"] == pytest.approx(want["train"], rel=1e-5), got["epoch"]
 
 
 def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cub_master, tmp_path):

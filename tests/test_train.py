@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,7 +151,9 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cub_master, tmp_path, mo
 
     monkeypatch.setattr(os, "fsync", full)
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 1
-    assert "No space left on device (nothing was overwritten)" in _one_line(capsys)
+    line = _one_line(capsys)
+    assert f"cannot write {run / 'last.pt'}: No space left on device" in line
+    assert re.search(r"\(nothing was overwritten; \d+ MiB free in ", line)
     assert (run / "last.pt").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
 
@@ -199,3 +204,80 @@ def test_tensorboard_events_when_the_extra_is_installed(tiny_cub_master, tmp_pat
     _train(tiny_cub_master, tmp_path, "lrcn")
     tags = {(tag, step) for tag, _, step in written}
     assert {("train/loss", 1), ("val/CIDEr", 2), ("val/BLEU-4", 1)} <= tags
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "inf"], "lr must be a finite number, got inf"),
+        (["--reinforce-weight", "nan"], "reinforce_weight must be a finite number, got nan"),
+        (["--val-metrics", ","], "val_metrics is empty"),
+    ],
+)
+def test_non_finite_hyper_parameters_are_refused_before_any_work(args, message, tmp_path, capsys):
+    assert main(["train", "gve", "--dataset", "cub", "--out", str(tmp_path), *args]) == 1
+    assert message in _one_line(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_nan_features_are_refused_naming_the_first_bad_image(tiny_cub, tmp_path, capsys):
+    from gvetool.io import load_pickle
+
+    path = tiny_cub / "CUB_feature_dict.p"
+    features = load_pickle(path)
+    bad = sorted(features)[3]
+    features[bad] = features[bad].copy()
+    features[bad][2] = np.nan
+    path.write_bytes(pickle.dumps(features, protocol=2))
+    assert main(["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub),
+                 "--out", str(tmp_path / "runs"), *SMALL]) == 1  # fmt: skip
+    line = _one_line(capsys)
+    assert f"the feature of {bad} has NaN or infinite values" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_cub_master, tmp_path, capsys, monkeypatch
+):
+    from gvetool.models.captioner import Captioner
+
+    real, calls = Captioner.caption_loss, []
+
+    def turns_nan(self, batch):
+        calls.append(1)
+        loss = real(self, batch)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(Captioner, "caption_loss", turns_nan)
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
+            "--out", str(tmp_path), *SMALL, "--checkpoint-every", "1"]  # fmt: skip
+    assert main(args) == 1
+    line = _one_line(capsys)
+    assert "training stopped: the loss became nan at epoch 1, step 3" in line
+    (run,) = tmp_path.glob("lrcn-cub-*")
+    assert f"{run / 'last.pt'} is the last good checkpoint" in line
+    last = load_checkpoint(run / "last.pt")
+    assert last["global_step"] == 2
+    assert all(bool(torch.isfinite(v).all()) for v in last["state_dict"].values())
+
+
+def test_best_pt_follows_the_chosen_metric_and_the_last_line_tells_the_truth(
+    tiny_cub_master, tmp_path, capsys
+):
+    run = _train(tiny_cub_master, tmp_path, "lrcn", "--val-metrics", "bleu")
+    assert (run / "best.pt").is_file()
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    best_epoch = max(history, key=lambda h: h["val"]["BLEU-4"])["epoch"]
+    assert load_checkpoint(run / "best.pt")["epoch"] == best_epoch
+    assert f"run saved in {run} (best.pt, last.pt, metrics.jsonl)" in capsys.readouterr().out
+
+
+def test_an_empty_training_split_is_refused_up_front(tiny_cub, tmp_path, capsys):
+    path = tiny_cub / "descriptions_bird.train.fg.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    assert main(["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub),
+                 "--out", str(tmp_path / "runs"), *SMALL]) == 1  # fmt: skip
+    assert "the train split of 'cub' has no captions, nothing to train on" in _one_line(capsys)
+    assert not (tmp_path / "runs").exists()

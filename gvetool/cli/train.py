@@ -90,4 +90,13 @@ def train(
             raise GvetoolError("--dataset is required (or set dataset in the config file)")
     run_dir = run_training(resolved, resume)
     if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
-        console.out().print(f"run saved in {run_dir} (best.pt, last.pt, metrics.jsonl)")
+        console.out().print(saved_line(run_dir))
+
+
+def saved_line(run_dir: Path) -> str:
+    """The closing line, naming only the files that exist (no best.pt: says why)."""
+    files = [f for f in ("best.pt", "last.pt", "metrics.jsonl") if (run_dir / f).is_file()]
+    line = f"run saved in {run_dir} ({', '.join(files)})"
+    if "best.pt" not in files:
+        line += "; no best.pt: no validation score was ever computed (see the warnings above)"
+    return line

@@ -33,8 +33,10 @@ def transfer(
 ) -> None:
     """Train a captioner that starts from another one's weights: class inputs re-initialised
     for the target's classes, vocabulary kept or extended, the target's classifier as reward."""
+    from gvetool.cli.train import saved_line
     from gvetool.config import resolve
     from gvetool.engine.checkpoint import load_checkpoint
+    from gvetool.engine.distributed import Distributed
     from gvetool.engine.trainer import train
 
     path = source / "best.pt" if source.is_dir() else source
@@ -48,7 +50,8 @@ def transfer(
     }  # fmt: skip
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
     run_dir = train(resolve(None, {**inherited, **given}))
-    console.out().print(f"run saved in {run_dir} (best.pt, last.pt, metrics.jsonl)")
+    if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
+        console.out().print(saved_line(run_dir))
 
 
 # Source settings that describe where the source was trained, not how: never inherited.

@@ -26,6 +26,7 @@ from gvetool.data.features import (
     FORMAT,
     INDEX_FILE,
     FeatureStore,
+    check_finite,
     is_complete,
     store_directory,
 )
@@ -139,6 +140,7 @@ def extract_features(
         advance(done)
         for batch in loader:
             vectors = module(batch.to(device)).float().cpu().numpy()
+            check_finite(vectors, ids[done : done + len(vectors)], f"encoder {encoder.name}")
             if rows is None:
                 rows = np.lib.format.open_memmap(
                     directory / PARTIAL_FILE, mode="w+", dtype=np.float32,

@@ -138,12 +138,26 @@ def build_from_mapping(
                     f"{origin}: features of differing dimension: {image_id} has {found}, "
                     f"expected {dim} like {image_ids[0]}"
                 )
-            handle.write(np.ascontiguousarray(vector, dtype=DTYPE).tobytes())
+            row = np.ascontiguousarray(vector, dtype=DTYPE)
+            check_finite(row[None], [image_id], origin)
+            handle.write(row.tobytes())
             advance(1)
     write_json(
         directory / INDEX_FILE,
         {"format": FORMAT, "image_ids": image_ids, "dim": dim, "source": fingerprint},
     )
+
+
+def check_finite(rows: np.ndarray, image_ids: list[str], origin: str) -> None:
+    """Refuse NaN or infinite features, naming the first image that has them: a model
+    trained on them turns NaN without any other sign."""
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        first = image_ids[int(np.flatnonzero(bad)[0])]
+        raise GvetoolError(
+            f"{origin}: the feature of {first} has NaN or infinite values ({int(bad.sum())} "
+            "such images here); regenerate the features or fix that image"
+        )
 
 
 def _dimension(vector: object, image_id: str, origin: str) -> int:

@@ -1,8 +1,9 @@
 """Data-parallel training across processes started by ``torchrun`` (gloo on CPU, nccl on GPU).
 
 Every process sees the same global batch order and takes its slice ``[rank::world]``; the
-gradients are averaged by DistributedDataParallel. With equal slices and losses averaged
-over sentences, N processes compute the same update as one process with the global batch.
+gradients are averaged by DistributedDataParallel. With equal slices and token losses
+divided by the global batch's token count (``CaptionBatch.ce_tokens``), N processes
+compute the same update as one process with the global batch.
 Only rank 0 validates and writes files.
 """
 
@@ -56,6 +57,14 @@ class Distributed:
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()
+
+    def anywhere(self, flag: bool, device: torch.device) -> bool:
+        """``flag`` or'ed over all processes: every process takes the same decision."""
+        if self.world == 1:
+            return flag
+        box = torch.tensor([float(flag)], device=device)
+        dist.all_reduce(box, op=dist.ReduceOp.MAX)
+        return bool(box.item())
 
     def from_main(self, value: Any) -> Any:
         """``value`` as rank 0 has it (e.g. the run directory it created)."""

@@ -39,7 +39,7 @@ def epochs_done(run: Path) -> int:
 
 
 def best_validation(run: Path) -> dict[str, float]:
-    """The validation metrics of the run's best epoch (by CIDEr, or accuracy)."""
+    """The validation metrics of the epoch ``best.pt`` holds."""
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    key = "CIDEr" if "CIDEr" in history[0]["val"] else "accuracy"
-    return max(history, key=lambda h: h["val"].get(key, float("-inf")))["val"]
+    best_epoch = load_checkpoint(run / "best.pt")["epoch"]
+    return next(h["val"] for h in history if h["epoch"] == best_epoch)

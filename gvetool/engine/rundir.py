@@ -22,12 +22,17 @@ RUN_INFO = "run.json"
 def new_run_dir(out: Path, model: str, dataset: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(out) / f"{model}-{dataset}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
+    while True:  # mkdir is the test: two runs started in the same second get -1 and -2
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as exc:
+            raise GvetoolError(f"cannot create run directory {path}: {exc.strerror}") from None
 
 
 def digest(items: Sequence[str] | None) -> str | None:

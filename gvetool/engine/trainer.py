@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -249,6 +250,12 @@ def _train(
     num_classes = len(corpus.class_names or [])
     train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
     val_split = corpus.split("val")
+    for split, what in ((train_split, "train on"), (val_split, "choose best.pt by")):
+        if split.num_captions == 0:
+            raise GvetoolError(
+                f"the {split.name} split of '{corpus.name}' has no captions, nothing to {what}; "
+                "check the dataset files (or the class split / fold that selects them)"
+            )
 
     # --- model, reward classifier, optimizer --------------------------------------------
     torch.manual_seed(config.seed)
@@ -265,6 +272,7 @@ def _train(
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     epoch, step, global_step, history = 0, 0, 0, []
+    resumed_logs: dict[str, float] = {}
     if source:
         if source["feature_dim"] != store.dim:
             raise GvetoolError(
@@ -281,6 +289,7 @@ def _train(
         torch.set_rng_state(previous["rng"]["torch"])
         epoch, step, global_step = previous["epoch"], previous["step"], previous["global_step"]
         history = previous["metrics"]
+        resumed_logs = previous.get("epoch_logs") or {}
     stepper = DistributedDataParallel(LossModule(model)) if dist.world > 1 else LossModule(model)
 
     # --- run directory --------------------------------------------------------------------
@@ -292,10 +301,10 @@ def _train(
     run_dir = dist.from_main(run_dir)
     scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
     board = _tensorboard(run_dir) if dist.is_main else None
-    best_metric = "CIDEr" if captioning else "accuracy"
+    best_metric = config.best_metric(captioning)
     best = max((h["val"].get(best_metric, float("-inf")) for h in history), default=float("-inf"))
 
-    def checkpoint(epoch_: int, step_: int) -> dict[str, Any]:
+    def checkpoint(epoch_: int, step_: int, epoch_logs: dict[str, float]) -> dict[str, Any]:
         return {
             "model": config.model,
             "task": model.task,
@@ -310,6 +319,7 @@ def _train(
             "global_step": global_step,
             "rng": {"torch": torch.get_rng_state()},
             "metrics": history,
+            "epoch_logs": epoch_logs,  # sums of the epoch's step logs so far (mid-epoch)
             "sentence_classifier": str(sc_path) if sc_path else None,
         }
 
@@ -328,7 +338,7 @@ def _train(
                 batches = epoch_batches(
                     len(train_set), config.batch_size, config.seed, epoch, dist.world
                 )
-                logs_sum: dict[str, float] = {}
+                logs_sum: dict[str, float] = dict(resumed_logs) if step else {}
                 with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
                     advance(step)
                     fetched = _batches_of(train_set, batches[step:], config, dist)
@@ -340,6 +350,9 @@ def _train(
                         batch.ce_tokens = train_set.token_count(batches[step]) / dist.world
                         terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
                         logs = backward_terms(stepper, batch, terms)
+                        if dist.anywhere(not math.isfinite(logs["loss"]), device):
+                            _stop_non_finite(f"the loss became {logs['loss']}", run_dir,
+                                             epoch, step)  # fmt: skip
                         if config.grad_clip:
                             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                         optimizer.step()
@@ -350,7 +363,8 @@ def _train(
                         advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
                         due = config.checkpoint_every and global_step % config.checkpoint_every == 0
                         if (due or stop.requested) and dist.is_main:
-                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step))
+                            _check_weights(model, run_dir, epoch, step)
+                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step, logs_sum))
                         if stop.requested:
                             raise Interrupted(
                                 f"stopped at epoch {epoch + 1}, step {step} of {len(batches)}; "
@@ -358,6 +372,7 @@ def _train(
                                 f"--resume {run_dir}"
                             )
                 epoch, step = epoch + 1, 0
+                _check_weights(model, run_dir, epoch - 1, len(batches) - 1)
                 if dist.is_main:
                     if captioning:
                         val = score_captions(
@@ -377,8 +392,8 @@ def _train(
                     improved = val.get(best_metric, float("-inf")) > best
                     if improved:
                         best = val[best_metric]
-                        save_checkpoint(run_dir / "best.pt", checkpoint(epoch, 0))
-                    save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0))
+                        save_checkpoint(run_dir / "best.pt", checkpoint(epoch, 0, {}))
+                    save_checkpoint(run_dir / "last.pt", checkpoint(epoch, 0, {}))
                     _write_logs(run_dir, history)
                     _report(entry, config.epochs, best_metric, improved)
                     if board is not None:
@@ -403,6 +418,22 @@ def _train(
             if board is not None:
                 board.close()
     return run_dir
+
+
+def _stop_non_finite(what: str, run_dir: Path, epoch: int, step: int) -> None:
+    """Stop before a non-finite loss or weights reach the optimizer or a checkpoint."""
+    last = run_dir / "last.pt"
+    kept = f"{last} is the last good checkpoint" if last.is_file() else "no checkpoint was saved"
+    raise GvetoolError(
+        f"training stopped: {what} at epoch {epoch + 1}, step {step + 1}; the weights were not "
+        f"updated with it and {kept}; lower --lr, set --grad-clip, or check the features"
+    )
+
+
+def _check_weights(model: nn.Module, run_dir: Path, epoch: int, step: int) -> None:
+    """Every process holds the same weights, so each reaches the same verdict alone."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        _stop_non_finite("the weights became NaN or infinite", run_dir, epoch, step)
 
 
 def _write_logs(run_dir: Path, history: list[dict[str, Any]]) -> None:
