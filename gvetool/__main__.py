@@ -2,6 +2,6 @@
 
 import sys
 
-from gvetool.cli import main
+from gvetool.launch import main
 
 sys.exit(main())

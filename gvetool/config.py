@@ -181,6 +181,12 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise GvetoolError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise GvetoolError(f"{path} is not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise GvetoolError(f"{path} is not UTF-8 text; TOML files must be UTF-8") from None
+    except PermissionError:
+        raise GvetoolError(f"cannot read config file {path}: permission denied") from None
+    except IsADirectoryError:
+        raise GvetoolError(f"config file {path} is a folder") from None
     nested = [k for k, v in data.items() if isinstance(v, dict)]
     if nested:
         raise GvetoolError(f"{path}: tables are not supported ([{nested[0]}]); use plain keys")

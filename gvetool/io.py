@@ -119,6 +119,23 @@ def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = None
     write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
+def read_text(path: str | os.PathLike[str], what: str = "") -> str:
+    """A UTF-8 text file; missing, unreadable or not UTF-8 is one line naming the file."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GvetoolError(f"missing file {path}{what}") from None
+    except PermissionError:
+        raise GvetoolError(f"cannot read {path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise GvetoolError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise GvetoolError(f"{path} is a folder, a file was expected") from None
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file; a missing or invalid file is one line naming file and position."""
     path = Path(path)

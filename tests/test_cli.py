@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from gvetool import __version__
 from gvetool.cli import INTERNAL_ERROR_EXIT, main
@@ -124,3 +128,21 @@ def test_python_dash_m_and_console_script_work():
         done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == f"gvetool {__version__}"
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.5, 1.5])
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
+    env = {**os.environ, "GVETOOL_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvetool", "train", "lrcn", "--dataset", "synth",
+         "--out", str(tmp_path / "runs")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and lines[-1].startswith("error: ")
+    assert "interrupt" in lines[-1]

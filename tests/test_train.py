@@ -281,3 +281,37 @@ def test_an_empty_training_split_is_refused_up_front(tiny_cub, tmp_path, capsys)
                  "--out", str(tmp_path / "runs"), *SMALL]) == 1  # fmt: skip
     assert "the train split of 'cub' has no captions, nothing to train on" in _one_line(capsys)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_checkpoint_lacking_keys_is_one_line(tiny_cub_master, tmp_path, capsys):
+    run = _train(tiny_cub_master, tmp_path, "lrcn")
+    checkpoint = torch.load(run / "best.pt", weights_only=True)
+    del checkpoint["state_dict"]
+    torch.save(checkpoint, tmp_path / "damaged.pt")
+    assert main(["eval", str(tmp_path / "damaged.pt")]) == 1
+    assert "damaged gvetool-checkpoint/2 checkpoint (it lacks state_dict)" in _one_line(capsys)
+    checkpoint = torch.load(run / "best.pt", weights_only=True)
+    checkpoint["state_dict"]["out.weight"] = checkpoint["state_dict"]["out.weight"][:3]
+    torch.save(checkpoint, tmp_path / "misfit.pt")
+    assert main(["eval", str(tmp_path / "misfit.pt")]) == 1
+    assert "the weights in the checkpoint do not fit model 'lrcn'" in _one_line(capsys)
+
+
+def test_a_utf16_config_file_is_one_line(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('dataset = "synth"\n', encoding="utf-16")
+    assert main(["train", "lrcn", "--config", str(config)]) == 1
+    assert f"{config} is not UTF-8 text; TOML files must be UTF-8" in _one_line(capsys)
+
+
+def test_non_utf8_classes_and_a_truncated_feature_store_are_one_line(tiny_cub, tmp_path, capsys):
+    args = ["data", "info", "--dataset", "cub", "--data-root", str(tiny_cub)]
+    assert main(args) == 0
+    (store,) = (tmp_path / "gvetool-home" / "features").glob("*/features.npy")
+    store.write_bytes(store.read_bytes()[:200])
+    assert main(args) == 1
+    line = _one_line(capsys)
+    assert f"the feature store {store.parent} is damaged" in line and "rebuilt" in line
+    (tiny_cub / "classes.txt").write_bytes("1 001.Caf\xe9_Bird\n".encode("latin-1"))
+    assert main(args) == 1
+    assert "classes.txt is not UTF-8 text (byte 9" in _one_line(capsys)

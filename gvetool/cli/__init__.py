@@ -28,11 +28,11 @@ from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
 from gvetool.errors import GvetoolError
+from gvetool.launch import INTERRUPTED_EXIT
 from gvetool.plugins import get_plugins
 from gvetool.progress import QUIET_ENV
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in gvetool or a plugin, not the user's doing
-INTERRUPTED_EXIT = 130
 
 
 def _show_version(value: bool) -> None:
@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         get_command(build_app())(args=args, prog_name="gvetool")
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code == INTERRUPTED_EXIT:  # Typer's silent exit for a Ctrl-C outside our handlers
+            console.error("interrupted")
+        return code
     except GvetoolError as exc:
         if debug:
             traceback.print_exc()

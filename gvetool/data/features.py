@@ -45,7 +45,13 @@ class FeatureStore:
         self.image_ids: list[str] = index["image_ids"]
         self.dim: int = int(index["dim"])
         self.source: str = index.get("source", "")
-        self.array = np.load(self.directory / FEATURES_FILE, mmap_mode="r")
+        try:
+            self.array = np.load(self.directory / FEATURES_FILE, mmap_mode="r")
+        except (OSError, ValueError) as exc:  # truncated (mmap past the end) or not an .npy
+            raise GvetoolError(
+                f"the feature store {self.directory} is damaged ({FEATURES_FILE}: "
+                f"{str(exc).splitlines()[0]}); delete that folder and it will be rebuilt"
+            ) from None
         if self.array.shape != (len(self.image_ids), self.dim):
             raise GvetoolError(
                 f"{self.directory}: features.npy has shape {self.array.shape}, index says "

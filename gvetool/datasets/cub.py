@@ -19,6 +19,7 @@ else in them is refused before it runs.
 from __future__ import annotations
 
 import csv
+import io
 import reprlib
 import sys
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from gvetool.data.corpus import Corpus, Split
 from gvetool.data.download import Resource, download_all
 from gvetool.datasets.captions_json import read_captions, write_captions
 from gvetool.errors import GvetoolError
-from gvetool.io import load_pickle
+from gvetool.io import load_pickle, read_text
 from gvetool.paths import default_data_root
 
 SPLITS = ("train", "val", "test")
@@ -99,10 +100,7 @@ class PickleFeatures:
 def read_classes(path: Path) -> list[str]:
     """Class names from ``classes.txt``, checking the ids run 1..N in order."""
     names = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise GvetoolError(f"missing file {path}; {LAYOUT}") from None
+    lines = read_text(path, f"; {LAYOUT}").splitlines()
     for number, line in enumerate((ln for ln in lines if ln.strip()), start=1):
         parts = line.split(maxsplit=1)
         if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) != number:
@@ -117,9 +115,7 @@ def read_classes(path: Path) -> list[str]:
 
 def read_split_list(path: Path) -> list[str]:
     """Image ids of a split list (last whitespace-separated field of each line)."""
-    return [
-        line.split()[-1] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return [line.split()[-1] for line in read_text(path).splitlines() if line.strip()]
 
 
 def read_labels(path: Path, num_classes: int) -> dict[str, int]:
@@ -211,20 +207,21 @@ def prepare_cub(data_root: Path) -> dict[str, int]:
     by_split: dict[str, dict[str, list[str]]] = {split: {} for split in SPLITS}
     skipped = short = unknown = 0
     csv.field_size_limit(sys.maxsize)
-    with open(tsv, encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if len(row) < 7:
-                short += 1
-                continue
-            if row[-7].strip():
-                skipped += 1
-                continue
-            image_id, text = _image_id_from_path(row[-2]), row[-1].strip()
-            split = membership.get(image_id)
-            if split is None:
-                unknown += 1
-                continue
-            by_split[split].setdefault(image_id, []).append(text)
+    rows = csv.reader(io.StringIO(read_text(tsv), newline=""), delimiter="\t",
+                      quoting=csv.QUOTE_NONE)  # fmt: skip
+    for row in rows:
+        if len(row) < 7:
+            short += 1
+            continue
+        if row[-7].strip():
+            skipped += 1
+            continue
+        image_id, text = _image_id_from_path(row[-2]), row[-1].strip()
+        split = membership.get(image_id)
+        if split is None:
+            unknown += 1
+            continue
+        by_split[split].setdefault(image_id, []).append(text)
     if short:
         console.warn(f"{tsv}: {short} rows with fewer than 7 columns were ignored")
     if unknown:

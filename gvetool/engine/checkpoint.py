@@ -22,6 +22,11 @@ from gvetool.io import atomic_write
 FORMAT = "gvetool-checkpoint/2"
 
 
+# What evaluation, transfer and resume read from every checkpoint.
+REQUIRED = ("model", "task", "config", "vocabulary", "class_names", "feature_dim", "state_dict",
+            "optimizer", "epoch", "step", "global_step", "rng", "metrics")  # fmt: skip
+
+
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Write atomically: a crash or a full disk leaves the previous file intact."""
     with atomic_write(path) as handle:
@@ -54,6 +59,15 @@ def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, An
             else ""
         )
         raise GvetoolError(f"{path} is not a {FORMAT} checkpoint (found {found!r}){hint}")
+    missing = [key for key in REQUIRED if key not in checkpoint]
+    if missing or not isinstance(checkpoint.get("config"), dict):
+        raise GvetoolError(
+            f"{path} is a damaged {FORMAT} checkpoint (it lacks {', '.join(missing) or 'config'}); "
+            "use another checkpoint of the run (best.pt / last.pt) or train again"
+        )
+    from gvetool.config import check_keys
+
+    check_keys(checkpoint["config"], f"{path} (its config)")
     if expect_model is not None and checkpoint.get("model") != expect_model:
         raise GvetoolError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "
@@ -74,5 +88,11 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
         checkpoint["feature_dim"],
         len(checkpoint["class_names"] or []),
     )
-    model.load_state_dict(checkpoint["state_dict"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise GvetoolError(
+            f"the weights in the checkpoint do not fit model '{checkpoint['model']}' ({first})"
+        ) from None
     return model.eval()

@@ -1,0 +1,30 @@
+"""The ``gvetool`` console script: Ctrl-C while the CLI is still importing is one line too.
+
+Importing the CLI takes a moment (Typer, rich, the plugins); an interrupt during it would
+otherwise print a traceback. Only the standard library is imported here before that.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+INTERRUPTED_EXIT = 130
+
+
+def main() -> int:
+    try:
+        from gvetool.cli import main as run
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted while starting; nothing was done\n")
+        code = INTERRUPTED_EXIT
+    else:
+        code = run()
+    if code == INTERRUPTED_EXIT:
+        # CPython kills itself with SIGINT at exit when the interrupt landed in C-level
+        # code (torch's import runs Python from C), which would turn the one-line,
+        # exit-130 report into a death by signal: leave directly instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
