@@ -146,3 +146,13 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
     lines = [line for line in err.splitlines() if line.strip()]
     assert "Traceback" not in err and lines[-1].startswith("error: ")
     assert "interrupt" in lines[-1]
+
+
+def test_shell_completion_is_offered_and_completes_commands(capsys, monkeypatch):
+    assert main(["--show-completion", "bash"]) == 0
+    assert "_gvetool_completion" in capsys.readouterr().out
+    monkeypatch.setenv("_GVETOOL_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "gvetool tr")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    assert main([]) == 0
+    assert capsys.readouterr().out.split() == ["train", "transfer"]

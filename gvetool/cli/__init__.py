@@ -62,7 +62,7 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="gvetool",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion for the user's shell
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
     )

@@ -20,7 +20,9 @@ RESUMABLE_CHANGES = (
 
 
 def train(
-    model: str | None = typer.Argument(None, help="Model to train: lrcn, gve or sc."),
+    model: str | None = typer.Argument(
+        None, help="Model to train: lrcn, gve, sc or another model `gvetool plugins` lists."
+    ),
     dataset: str | None = typer.Option(None, help="Dataset name, e.g. cub or synth."),
     data_root: Path | None = typer.Option(None, help="Dataset folder (default: its home)."),
     class_split: str | None = typer.Option(
@@ -53,8 +55,9 @@ def train(
     checkpoint_every: int | None = typer.Option(None, help="Also save last.pt every N steps."),
     resume: Path | None = typer.Option(None, help="Continue the run in this directory."),
 ) -> None:
-    """Train LRCN, GVE or the sentence classifier; the best checkpoint is kept by CIDEr
-    (accuracy for sc) and every run can be resumed exactly."""
+    """Train LRCN, GVE, the sentence classifier or the paper's ablations; best.pt is kept by
+    validation CIDEr (else the first --val-metrics given; accuracy for sc) and every run can
+    be resumed exactly."""
     from gvetool.config import resolve
     from gvetool.engine.checkpoint import load_checkpoint
     from gvetool.engine.distributed import Distributed
