@@ -6,6 +6,9 @@ import json
 import os
 import pickle
 import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -315,3 +318,38 @@ def test_non_utf8_classes_and_a_truncated_feature_store_are_one_line(tiny_cub, t
     (tiny_cub / "classes.txt").write_bytes("1 001.Caf\xe9_Bird\n".encode("latin-1"))
     assert main(args) == 1
     assert "classes.txt is not UTF-8 text (byte 9" in _one_line(capsys)
+
+
+def test_runs_lists_state_progress_and_best_score(tiny_cub_master, tmp_path, capsys):
+    import signal
+
+    finished = _train(tiny_cub_master, tmp_path, "lrcn")
+    interrupted = _train(tiny_cub_master, tmp_path, "sc", "--epochs", "1")
+    config = (interrupted / "config.toml").read_text().replace("epochs = 1", "epochs = 3")
+    (interrupted / "config.toml").write_text(config)
+    running = _train(tiny_cub_master, tmp_path, "sc", "--seed", "4")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (running / ".running").write_text(
+            json.dumps({"pid": sleeper.pid, "host": socket.gethostname()})
+        )
+        capsys.readouterr()
+        assert main(["runs", "--out", str(tmp_path), "--json"]) == 0
+        rows = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)}
+    finally:
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
+    assert rows[finished.name]["state"] == "finished"
+    assert rows[finished.name]["epochs_done"] == rows[finished.name]["epochs_planned"] == 2
+    history = [json.loads(x) for x in (finished / "metrics.jsonl").read_text().splitlines()]
+    assert rows[finished.name]["best"] == max(h["val"]["CIDEr"] for h in history)
+    assert rows[interrupted.name]["state"] == "interrupted"
+    assert (rows[interrupted.name]["epochs_done"], rows[interrupted.name]["epochs_planned"]) == (
+        1,
+        3,
+    )
+    assert rows[running.name]["state"] == "running"
+    assert rows[running.name]["best_metric"] == "accuracy"
+    assert not (finished / ".running").exists()  # a finished run leaves no marker
+    assert main(["runs", "--out", str(tmp_path)]) == 0
+    assert "interrupted" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from gvetool.cli import evaluate as evaluate_cli
 from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.cli import reproduce as reproduce_cli
+from gvetool.cli import runs as runs_cli
 from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
@@ -75,6 +76,7 @@ def build_app() -> typer.Typer:
     app.command("transfer")(transfer_cli.transfer)
     app.command("explain")(explain_cli.explain_command)
     app.command("reproduce")(reproduce_cli.reproduce)
+    app.command("runs")(runs_cli.runs)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
     get_plugins().add_commands(app)

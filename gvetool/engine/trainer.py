@@ -42,6 +42,7 @@ from gvetool.engine.distributed import Distributed
 from gvetool.engine.generate import classification_accuracy, score_captions
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
+from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.metrics import CaptionScorer
@@ -299,6 +300,8 @@ def _train(
         config.save(run_dir / "config.toml")
         write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
     run_dir = dist.from_main(run_dir)
+    if dist.is_main:
+        mark_running(run_dir)
     scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
     board = _tensorboard(run_dir) if dist.is_main else None
     best_metric = config.best_metric(captioning)
@@ -413,6 +416,8 @@ def _train(
                 "also saves during epochs)"
             ) from None
         finally:
+            if dist.is_main:
+                clear_running(run_dir)
             if scorer is not None:
                 scorer.close()
             if board is not None:

@@ -1,0 +1,93 @@
+"""What runs exist under a folder and in which state: the data of ``gvetool runs``.
+
+Read from the small files every run writes (``run.json``, ``config.toml``,
+``metrics.jsonl``, ``.running``), never from checkpoints, so listing hundreds of runs
+takes no time and needs no torch. A run is *running* while the process named in its
+``.running`` file is alive on this machine, *finished* once it has trained every planned
+epoch, and *interrupted* otherwise (``gvetool train --resume`` continues it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gvetool.config import TrainConfig, load_toml
+from gvetool.engine.rundir import RUN_INFO
+from gvetool.errors import GvetoolError
+from gvetool.io import read_json, write_json
+
+RUNNING = ".running"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: str
+    model: str
+    dataset: str
+    epochs_done: int
+    epochs_planned: int
+    best_metric: str | None
+    best: float | None
+    state: str  # finished | interrupted | running
+
+
+def mark_running(run_dir: Path) -> None:
+    write_json(run_dir / RUNNING, {"pid": os.getpid(), "host": socket.gethostname()})
+
+
+def clear_running(run_dir: Path) -> None:
+    (run_dir / RUNNING).unlink(missing_ok=True)
+
+
+def _alive(marker: Path) -> bool:
+    try:
+        owner = read_json(marker)
+        if owner.get("host") != socket.gethostname():
+            return True  # another machine's run: trust the marker
+        os.kill(int(owner["pid"]), 0)
+    except (GvetoolError, KeyError, TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def summarise(run_dir: Path) -> RunSummary | None:
+    """The run's summary, or ``None`` for a folder that is not a readable run."""
+    try:
+        info = read_json(run_dir / RUN_INFO)
+        config = TrainConfig(**load_toml(run_dir / "config.toml"))
+    except (GvetoolError, TypeError):
+        return None
+    metrics = run_dir / "metrics.jsonl"
+    history = []
+    if metrics.is_file():
+        history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    classification = bool(history) and "accuracy" in history[0].get("val", {})
+    key = config.best_metric(not classification) if history else None
+    scores = [h["val"][key] for h in history if key in h.get("val", {})]
+    if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
+        state = "running"
+    else:
+        state = "finished" if len(history) >= config.epochs else "interrupted"
+    return RunSummary(
+        str(run_dir), info.get("model", config.model), info.get("dataset", config.dataset),
+        len(history), config.epochs, key if scores else None, max(scores) if scores else None,
+        state,
+    )  # fmt: skip
+
+
+def list_runs(out: Path) -> list[RunSummary]:
+    """Every run below ``out`` (cv folds and reproduce runs included), newest first."""
+    runs = [summarise(info.parent) for info in Path(out).rglob(RUN_INFO)]
+    found = [r for r in runs if r is not None]
+    return sorted(found, key=lambda r: Path(r.path).stat().st_mtime, reverse=True)
+
+
+def as_dicts(runs: list[RunSummary]) -> list[dict[str, Any]]:
+    return [asdict(run) for run in runs]
