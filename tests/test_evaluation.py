@@ -201,3 +201,25 @@ def test_explain_true_and_other_class(trained, tiny_cub_master, capsys):
     assert "--class needs a class-conditioned model" in _one_line(capsys)
     assert main(["explain", str(trained["gve"]), "nope.jpg"]) == 1
     assert "1 image ids are not in 'cub'" in _one_line(capsys)
+
+
+def test_eval_of_several_checkpoints_compares_them_side_by_side(trained, tmp_path, capsys):
+    out = tmp_path / "compare"
+    args = ["eval", str(trained["lrcn"]), str(trained["gve"]), "--out", str(out)]
+    assert main(args) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    report = (out / "report.html").read_text()
+    assert "Examples side by side" in report and "<th>lrcn</th><th>gve</th>" in report
+    assert report.count("<polyline") >= 4  # training loss and CIDEr, one line per model
+    assert "training loss" in report and "validation CIDEr" in report
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics) == 2 and all("judge_top1" in m for m in metrics.values())
+    assert (trained["gve"] / "predictions" / "test.json").is_file()  # each run's own outputs
+
+
+def test_line_chart_draws_one_line_per_series():
+    from gvetool.evaluation.charts import line_chart
+
+    svg = line_chart("loss", {"a": [(1, 3.0), (2, 2.0)], "b": [(1, 4.0), (2, 1.0), (3, 0.5)]})
+    assert svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 5
+    assert line_chart("empty", {}) == ""

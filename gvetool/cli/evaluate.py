@@ -10,7 +10,9 @@ from gvetool import console
 
 
 def evaluate_command(
-    checkpoint: Path = typer.Argument(..., help="A best.pt/last.pt or a run directory."),
+    checkpoints: list[Path] = typer.Argument(
+        ..., help="best.pt/last.pt files or run directories; several: compared side by side."
+    ),
     split: str = typer.Option("test", help="Split to evaluate."),
     beam: int = typer.Option(1, min=1, help="Beam size (1: greedy)."),
     max_len: int = typer.Option(50, min=1, help="Longest sentence generated."),
@@ -21,20 +23,38 @@ def evaluate_command(
     sc_ckpt: Path | None = typer.Option(
         None, help="Sentence classifier for explanation accuracy (default: found)."
     ),
-    out: Path | None = typer.Option(None, help="Output folder (default: the run directory)."),
+    out: Path | None = typer.Option(
+        None,
+        help="Output folder (default: the run directory; for several checkpoints the "
+        "side-by-side report goes to ./comparison).",
+    ),
     batch_size: int = typer.Option(64, min=1, help="Images per generation batch."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
 ) -> None:
     """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE) and the class relevance of
-    explanations; writes metrics.json, predictions/<split>.json and report.html."""
+    explanations; writes metrics.json, predictions/<split>.json and report.html (with the
+    training curves; several checkpoints: one report with their examples side by side)."""
     from gvetool.evaluation.evaluate import evaluate
-    from gvetool.evaluation.report import print_summary, write_outputs
+    from gvetool.evaluation.report import print_summary, render_html, write_outputs
+    from gvetool.io import write_json, write_text
 
-    evaluation = evaluate(
-        checkpoint, split, beam, max_len, data_root, sc_ckpt, batch_size, length_penalty, device
-    )
-    run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
-    report = write_outputs(evaluation, out or run_dir, title)
-    print_summary([evaluation], title)
+    evaluations = []
+    for checkpoint in checkpoints:
+        evaluation = evaluate(
+            checkpoint, split, beam, max_len, data_root, sc_ckpt, batch_size, length_penalty,
+            device,
+        )  # fmt: skip
+        run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
+        alone = len(checkpoints) == 1
+        report = write_outputs(evaluation, (out or run_dir) if alone else run_dir, title)
+        evaluations.append(evaluation)
+    title = " vs ".join(e.model for e in evaluations) + f" on {evaluations[0].dataset} ({split})"
+    if len(evaluations) > 1:
+        folder = out or Path("comparison")
+        report = folder / "report.html"
+        write_text(report, render_html(evaluations, title))
+        by_checkpoint = {str(c): e.metrics for c, e in zip(checkpoints, evaluations, strict=True)}
+        write_json(folder / "metrics.json", by_checkpoint, indent=2)
+    print_summary(evaluations, title)
     console.out().print(f"report: {report}", highlight=False)

@@ -49,6 +49,7 @@ class Evaluation:
     per_class: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     image_paths: list[Path] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the run's metrics.jsonl
 
 
 @dataclass
@@ -200,6 +201,7 @@ def evaluate(
         predictions,
         skipped=skipped,
         image_paths=[corpus.image_path(split, i) for i in range(len(sentences))],
+        history=loaded.checkpoint.get("metrics") or [],
     )
     if split.class_ids is not None and corpus.class_names:
         _class_relevance(

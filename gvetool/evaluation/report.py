@@ -18,6 +18,7 @@ from PIL import Image
 from rich.table import Table
 
 from gvetool import console
+from gvetool.evaluation.charts import line_chart
 from gvetool.evaluation.evaluate import Evaluation
 from gvetool.io import read_json, write_json, write_text
 
@@ -103,11 +104,15 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .label{font-size:.75rem;color:#666;text-transform:uppercase;letter-spacing:.03em}
 .cls{font-weight:600}.cf{color:#7a3e00}details{font-size:.85rem;color:#444}
 .note{color:#7a5a00}.legend{font-size:.85rem;color:#444}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}
+table.side td{vertical-align:top;max-width:330px}
+table.side td.image img{width:112px;height:112px;object-fit:cover;border-radius:4px}
 """
 
 
 def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
-    """The report: metrics, per-class explanation accuracy, and a gallery per evaluation."""
+    """The report: metrics, training curves, per-class tables and examples — side by side
+    when several models were evaluated on the same images."""
     heading = html.escape(title)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{heading}</title>",
@@ -116,17 +121,87 @@ def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
     parts.append(_metrics_html(evaluations))
     notes = dict.fromkeys(r for e in evaluations for r in e.skipped.values())
     parts.extend(f"<p class='note'>{html.escape(reason)}</p>" for reason in notes)
+    parts.append(_curves_html(evaluations))
     for evaluation in evaluations:
         name = f"{evaluation.model} on {evaluation.dataset} ({evaluation.split})"
         if evaluation.per_class:
             parts.append(f"<h2>Per class: {html.escape(name)}</h2>")
             parts.append(_per_class_html(evaluation))
-        parts.append(f"<h2>Examples: {html.escape(name)}</h2><div class='gallery'>")
-        for i in _gallery_indices(evaluation):
-            parts.append(_card_html(evaluation, i))
-        parts.append("</div>")
+    if len(evaluations) > 1 and _same_images(evaluations):
+        parts.append(_side_by_side_html(evaluations))
+    else:
+        for evaluation in evaluations:
+            name = f"{evaluation.model} on {evaluation.dataset} ({evaluation.split})"
+            parts.append(f"<h2>Examples: {html.escape(name)}</h2><div class='gallery'>")
+            for i in _gallery_indices(evaluation):
+                parts.append(_card_html(evaluation, i))
+            parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+CURVES = ("CIDEr", "METEOR", "BLEU-4", "accuracy")  # validation metrics worth a chart
+
+
+def _names(evaluations: Sequence[Evaluation]) -> list[str]:
+    """A label per evaluation, numbered where two share a model name."""
+    models = [e.model for e in evaluations]
+    return [m if models.count(m) == 1 else f"{m} #{i + 1}" for i, m in enumerate(models)]
+
+
+def _curves_html(evaluations: Sequence[Evaluation]) -> str:
+    """Training loss and validation metrics per epoch, one line per model."""
+    labelled = [(n, e.history) for n, e in zip(_names(evaluations), evaluations, strict=True)]
+    labelled = [(name, history) for name, history in labelled if history]
+    if not labelled:
+        return ""
+    charts = [line_chart("training loss", {
+        name: [(h["epoch"], h["train"]["loss"]) for h in history if "loss" in h["train"]]
+        for name, history in labelled
+    })]  # fmt: skip
+    for metric in CURVES:
+        series = {
+            name: [(h["epoch"], h["val"][metric]) for h in history if metric in h["val"]]
+            for name, history in labelled
+        }
+        series = {name: points for name, points in series.items() if points}
+        if series:
+            charts.append(line_chart(f"validation {metric}", series))
+    return "<h2>Training</h2><div class='charts'>" + "".join(charts) + "</div>"
+
+
+def _same_images(evaluations: Sequence[Evaluation]) -> bool:
+    first = [p["image_id"] for p in evaluations[0].predictions]
+    return all([p["image_id"] for p in e.predictions] == first for e in evaluations[1:])
+
+
+def _side_by_side_html(evaluations: Sequence[Evaluation]) -> str:
+    """The same images with every model's sentence (and counterfactual) next to each other."""
+    names = _names(evaluations)
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    rows = []
+    for i in _gallery_indices(evaluations[0]):
+        first = evaluations[0]
+        prediction = first.predictions[i]
+        thumb = _thumbnail(first.image_paths[i]) if i < len(first.image_paths) else None
+        image = f"<img src='{thumb}' alt=''>" if thumb else "<div class='noimg'></div>"
+        about = f"<div class='label'>{html.escape(str(prediction['image_id']))}</div>"
+        if "class" in prediction:
+            about += f"<div class='cls'>{html.escape(prediction['class'])}</div>"
+        cells = [f"<td class='image'>{image}{about}</td>"]
+        for evaluation in evaluations:
+            p = evaluation.predictions[i]
+            text = html.escape(p["caption"])
+            if "counterfactual" in p:
+                cf = p["counterfactual"]
+                text += (f"<div class='cf'><span class='label'>as {html.escape(cf['class'])}"
+                         f"</span><br>{html.escape(cf['caption'])}</div>")  # fmt: skip
+            cells.append(f"<td>{text}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        "<h2>Examples side by side</h2><table class='side'>"
+        f"<tr><th>image</th>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 # What each class-relevance number is, shown under the tables that report them.
