@@ -106,6 +106,7 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#7a5a00}.legend{font-size:.85rem;color:#444}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}
 table.side td{vertical-align:top;max-width:330px}
+table.side td.image{width:180px;max-width:180px;overflow-wrap:anywhere}
 table.side td.image img{width:112px;height:112px;object-fit:cover;border-radius:4px}
 """
 
