@@ -353,3 +353,29 @@ def test_runs_lists_state_progress_and_best_score(tiny_cub_master, tmp_path, cap
     assert not (finished / ".running").exists()  # a finished run leaves no marker
     assert main(["runs", "--out", str(tmp_path)]) == 0
     assert "interrupted" in capsys.readouterr().out
+
+
+def test_non_finite_weights_are_never_saved(tiny_cub_master, tmp_path, capsys, monkeypatch):
+    from gvetool.engine.adam import Adam
+
+    real, steps = Adam.step, []
+
+    def poisoned(self, *args, **kwargs):
+        steps.append(1)
+        result = real(self, *args, **kwargs)
+        if len(steps) == 2:
+            with torch.no_grad():
+                self.params[0].fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(Adam, "step", poisoned)
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
+            "--out", str(tmp_path), *SMALL, "--checkpoint-every", "1"]  # fmt: skip
+    assert main(args) == 1
+    assert "training stopped: the weights became NaN or infinite at epoch 1, step 2" in (
+        _one_line(capsys)
+    )
+    (run,) = tmp_path.glob("lrcn-cub-*")
+    last = load_checkpoint(run / "last.pt")
+    assert last["global_step"] == 1
+    assert all(bool(torch.isfinite(v).all()) for v in last["state_dict"].values())

@@ -365,9 +365,12 @@ def _train(
                             logs_sum[key] = logs_sum.get(key, 0.0) + value
                         advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
                         due = config.checkpoint_every and global_step % config.checkpoint_every == 0
-                        if (due or stop.requested) and dist.is_main:
-                            _check_weights(model, run_dir, epoch, step)
-                            save_checkpoint(run_dir / "last.pt", checkpoint(epoch, step, logs_sum))
+                        if due or stop.requested:
+                            _check_weights(model, run_dir, epoch, step)  # every rank: no hang
+                            if dist.is_main:
+                                save_checkpoint(
+                                    run_dir / "last.pt", checkpoint(epoch, step, logs_sum)
+                                )
                         if stop.requested:
                             raise Interrupted(
                                 f"stopped at epoch {epoch + 1}, step {step} of {len(batches)}; "
@@ -430,8 +433,8 @@ def _stop_non_finite(what: str, run_dir: Path, epoch: int, step: int) -> None:
     last = run_dir / "last.pt"
     kept = f"{last} is the last good checkpoint" if last.is_file() else "no checkpoint was saved"
     raise GvetoolError(
-        f"training stopped: {what} at epoch {epoch + 1}, step {step + 1}; the weights were not "
-        f"updated with it and {kept}; lower --lr, set --grad-clip, or check the features"
+        f"training stopped: {what} at epoch {epoch + 1}, step {step + 1}; nothing non-finite "
+        f"was saved and {kept}; lower --lr, set --grad-clip, or check the features"
     )
 
 
