@@ -366,7 +366,7 @@ def _train(
                         advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
                         due = config.checkpoint_every and global_step % config.checkpoint_every == 0
                         if due or stop.requested:
-                            _check_weights(model, run_dir, epoch, step)  # every rank: no hang
+                            _check_weights(model, run_dir, epoch, step - 1)  # every rank: no hang
                             if dist.is_main:
                                 save_checkpoint(
                                     run_dir / "last.pt", checkpoint(epoch, step, logs_sum)
