@@ -8,12 +8,20 @@ import http.server
 import io
 import tarfile
 import threading
+import zipfile
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from gvetool.cli import main
-from gvetool.data.download import Resource, download_all, fetch, with_mirror
+from gvetool.data.download import (
+    Resource,
+    download_all,
+    drive_resource,
+    fetch,
+    with_mirror,
+)
 from gvetool.datasets import cub
 from gvetool.errors import GvetoolError
 
@@ -146,20 +154,148 @@ def test_cub_archive_with_another_md5_is_deleted_with_the_reason(server, tmp_pat
     assert not list(root.rglob("*.tgz*")) and not (root / "images").exists()
 
 
-def test_cli_download_cub_from_a_mirror(server, tmp_path, capsys, monkeypatch):
-    archive = _cub_on_mirror(server)
-    digest = hashlib.md5(archive.read_bytes()).hexdigest()
-    monkeypatch.setattr(cub, "IMAGES_ARCHIVE", dataclasses.replace(cub.IMAGES_ARCHIVE, md5=digest))
-    root = tmp_path / "cub"
-    assert main(["data", "download", "cub", "--data-root", str(root), "--mirror", server.url]) == 0
-    captured = capsys.readouterr()
-    assert (root / "images/001.A/A_0001_1.jpg").read_bytes() == b"jpeg"
-    assert "still missing descriptions_bird.train.fg.json" in captured.err
-    assert f"cub downloaded to {root}" in captured.out
-
-
 def test_cli_download_offline_is_one_line(tmp_path, capsys):
     args = ["data", "download", "coco", "--data-root", str(tmp_path), "--mirror"]
     assert main([*args, "http://127.0.0.1:9"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot download http://127.0.0.1:9/annotations/" in err[0]
+
+
+class _DriveHandler(_Handler):
+    """Google Drive's download endpoint as it behaves for large files: ``/uc`` answers with
+    a confirmation page (``server.drive_mode``: a download form, a cookie token, or a quota
+    page); the confirmed request gets the file, with ``Range`` support."""
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query))
+        files = self.server.drive_files
+        if url.path == "/uc" and query.get("id") in files:
+            file_id, mode = query["id"], self.server.drive_mode
+            cookie = self.headers.get("Cookie") or ""
+            if mode == "cookie" and query.get("confirm") == "T0K" and "download_warning" in cookie:
+                return self._send_file(files[file_id])
+            self.server.requests.append((self.path, self.headers.get("Range")))
+            return self._send_page(file_id, mode)
+        if url.path == "/download" and query.get("confirm") == "t" and query.get("uuid") == "u1":
+            return self._send_file(files[query["id"]])
+        return super().do_GET()
+
+    def _send_page(self, file_id, mode):
+        if mode == "form":
+            hidden = {"id": file_id, "export": "download", "confirm": "t", "uuid": "u1"}
+            inputs = "".join(
+                f'<input type="hidden" name="{k}" value="{v}">' for k, v in hidden.items()
+            )
+            action = f"{self.server.url}/download"
+            body = (
+                "<html><head><title>Google Drive - Virus scan warning</title></head><body>"
+                f'<form id="download-form" action="{action}" method="get">{inputs}</form>'
+                "</body></html>"
+            )
+        elif mode == "cookie":
+            link = f"/uc?export=download&amp;confirm=T0K&amp;id={file_id}"
+            body = f'<a href="{link}">Download</a>'
+        else:
+            body = "<html><head><title>Google Drive - Quota exceeded</title></head></html>"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if mode == "cookie":
+            self.send_header("Set-Cookie", "download_warning_13058876669334088843=T0K; Path=/")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_file(self, data):
+        self.server.requests.append((self.path, self.headers.get("Range")))
+        start = 0
+        header = self.headers.get("Range")
+        if header:
+            start = int(header.removeprefix("bytes=").split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
+@pytest.fixture
+def drive(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DriveHandler)
+    httpd.root, httpd.ranges, httpd.requests = root, True, []
+    httpd.drive_files, httpd.drive_mode = {}, "form"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("mode", ["form", "cookie"])
+def test_drive_files_pass_the_large_file_confirmation_and_resume(drive, tmp_path, mode):
+    payload = bytes(range(256)) * 400
+    drive.drive_files["FILE1"], drive.drive_mode = payload, mode
+    resource = drive_resource("FILE1", "data.zip", md5=hashlib.md5(payload).hexdigest())
+    destination = tmp_path / "root" / "data.zip"
+    destination.parent.mkdir()
+    (destination.parent / "data.zip.partial").write_bytes(payload[:1000])
+    fetch(with_mirror(resource.url, drive.url), destination, resource)
+    assert destination.read_bytes() == payload
+    assert drive.requests[-1][1] == "bytes=1000-"  # the confirmed request resumed
+
+
+def test_a_drive_quota_page_is_one_line_saying_where_to_get_the_file(drive, tmp_path):
+    drive.drive_files["FILE1"], drive.drive_mode = b"zip", "quota"
+    resource = drive_resource("FILE1", "data.zip")
+    with pytest.raises(GvetoolError) as caught:
+        fetch(with_mirror(resource.url, drive.url), tmp_path / "data.zip", resource)
+    message = str(caught.value)
+    assert "'Google Drive - Quota exceeded'" in message
+    assert "https://drive.google.com/file/d/FILE1" in message and "data.zip" in message
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_download_cub_fetches_and_lays_out_everything_training_needs(
+    drive, tiny_cub_master, tmp_path, capsys, monkeypatch
+):
+    images = sorted((tiny_cub_master / "images").rglob("*.jpg"))
+    cub_tgz = drive.root / "records/65de6-vp158/files/CUB_200_2011.tgz"
+    cub_tgz.parent.mkdir(parents=True)
+    members = {"CUB_200_2011/classes.txt": (tiny_cub_master / "classes.txt").read_bytes()}
+    members.update({f"CUB_200_2011/images/{p.relative_to(tiny_cub_master / 'images')}":
+                    p.read_bytes() for p in images})  # fmt: skip
+    _tgz(cub_tgz, members)
+    release = {f"data/{name}": (tiny_cub_master / name).read_bytes()
+               for name in ("CUB_feature_dict.p", "CUB_label_dict.p", "cub_0917_5cap.tsv",
+                            "val.txt", "test.txt")}  # fmt: skip
+    release["data/train_noCub.txt"] = (tiny_cub_master / "train.txt").read_bytes()
+    drive.drive_files["1RHBLIo7sp8nhKjX0NQaGLaA-0ChYIunR"] = _zip(release)
+    drive.drive_files["1O5hEl7BYP0o1sYJONkPFbp9T-aVrNQZ0"] = _zip(
+        {"cider_score_dict_explanation.p": b"x"}
+    )
+    digest = hashlib.md5(cub_tgz.read_bytes()).hexdigest()
+    patched = (dataclasses.replace(cub.RELEASE[0], md5=digest), *cub.RELEASE[1:])
+    monkeypatch.setattr(cub, "RELEASE", patched)
+    root = tmp_path / "cub"
+    assert main(["data", "download", "cub", "--data-root", str(root), "--mirror", drive.url]) == 0
+    assert "still missing" not in capsys.readouterr().err
+    assert (root / "train.txt").read_bytes() == (tiny_cub_master / "train.txt").read_bytes()
+    assert (root / "cider_scores" / "cider_score_dict_explanation.p").is_file()
+    assert len(list((root / "images").rglob("*.jpg"))) == len(images)
+    ours, original = cub.open_cub(root), cub.open_cub(tiny_cub_master)
+    for split in cub.SPLITS:
+        assert ours.split(split).captions == original.split(split).captions

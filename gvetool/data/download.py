@@ -9,12 +9,16 @@ gives the URL and what to do by hand.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from gvetool.errors import GvetoolError
 from gvetool.io import file_digest, safe_extract
@@ -22,6 +26,10 @@ from gvetool.progress import progress_bar
 
 CHUNK = 1 << 20
 TIMEOUT_S = 30
+
+
+DRIVE = "https://drive.google.com"
+MAX_PAGE = 2 << 20  # a confirmation page is small; anything larger is not one
 
 
 @dataclass(frozen=True)
@@ -32,10 +40,23 @@ class Resource:
     sha256: str | None = None
     extract: bool = False
     md5: str | None = None  # as published by the dataset (CUB publishes MD5)
+    name: str | None = None  # the file's name where the URL does not end with it
+    into: str = ""  # extract into this sub-folder of the data root
+    drive_id: str | None = None  # a Google Drive file: confirm its large-file page
 
     @property
     def filename(self) -> str:
-        return urlsplit(self.url).path.rsplit("/", 1)[-1]
+        return self.name or urlsplit(self.url).path.rsplit("/", 1)[-1]
+
+
+def drive_resource(file_id: str, name: str, **options: str | bool) -> Resource:
+    """A file shared on Google Drive, fetched through Drive's download endpoint."""
+    url = f"{DRIVE}/uc?{urlencode({'export': 'download', 'id': file_id})}"
+    return Resource(url, name=name, drive_id=file_id, **options)  # type: ignore[arg-type]
+
+
+# Cookies matter for Google Drive's older confirmation flow (a download_warning cookie).
+_OPENER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
 
 
 def with_mirror(url: str, mirror: str | None) -> str:
@@ -44,22 +65,23 @@ def with_mirror(url: str, mirror: str | None) -> str:
         return url
     base = urlsplit(mirror)
     parts = urlsplit(url)
-    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, "", ""))
+    path = base.path.rstrip("/") + parts.path
+    return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
 
 
-def _verify(path: Path, url: str, resource: Resource | None) -> None:
+def _verify(path: Path, url: str, resource: Resource | None, name: str) -> None:
     """Delete ``path`` and say so when its checksum is not the published one."""
-    for name, expected in (
+    for algorithm, expected in (
         ("md5", resource and resource.md5),
         ("sha256", resource and resource.sha256),
     ):
         if not expected:
             continue
-        digest = file_digest(path, name)
+        digest = file_digest(path, algorithm)
         if digest != expected:
             path.unlink()
             raise GvetoolError(
-                f"{path.name} from {url} has the wrong {name} ({digest}, expected {expected}); "
+                f"{name} from {url} has the wrong {algorithm} ({digest}, expected {expected}); "
                 "it was deleted — try again, or check the URL or mirror"
             )
 
@@ -68,14 +90,13 @@ def fetch(url: str, destination: Path, resource: Resource | None = None) -> Path
     """Download ``url`` to ``destination``, resuming a ``.partial`` file if one exists."""
     destination = Path(destination)
     if destination.is_file():  # placed by hand or left by an earlier run: check it too
-        _verify(destination, url, resource)
+        _verify(destination, url, resource, destination.name)
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     have = partial.stat().st_size if partial.is_file() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with _open_file(url, have, destination, resource) as response:
             resumed = have > 0 and response.status == 206
             if not resumed:
                 have = 0
@@ -102,9 +123,43 @@ def fetch(url: str, destination: Path, resource: Resource | None = None) -> Path
             f"cannot download {url} ({reason}); download it by hand and place it at "
             f"{destination} (a partial download is kept and resumed next time)"
         ) from None
-    _verify(partial, url, resource)
+    _verify(partial, url, resource, destination.name)
     os.replace(partial, destination)
     return destination
+
+
+def _open_file(url: str, have: int, destination: Path, resource: Resource | None) -> Any:
+    """The response carrying the file, past Google Drive's large-file confirmation page."""
+    for _ in range(3):
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        response = _OPENER.open(request, timeout=TIMEOUT_S)
+        is_page = response.headers.get_content_type() == "text/html"
+        if not (resource and resource.drive_id and is_page):
+            return response
+        with response:
+            page = response.read(MAX_PAGE).decode("utf-8", "replace")
+        url = _confirmed_url(url, page, resource, destination)
+    raise GvetoolError(f"Google Drive kept answering {resource.filename} with web pages")
+
+
+def _confirmed_url(url: str, page: str, resource: Resource, destination: Path) -> str:
+    """Where Drive's "can't scan this file for viruses" page says the file is."""
+    form = re.search(r"<form[^>]*id=\"download-form\"[^>]*action=\"([^\"]+)\"", page)
+    if form:
+        fields = dict(
+            re.findall(r"<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"", page)
+        )
+        return f"{urljoin(url, html.unescape(form.group(1)))}?{urlencode(fields)}"
+    token = re.search(r"confirm=([0-9A-Za-z_-]+)", page)
+    if token:
+        return f"{url}&{urlencode({'confirm': token.group(1)})}"
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    raise GvetoolError(
+        f"Google Drive did not serve {resource.filename} (it answered with the page "
+        f"'{html.unescape(title.group(1).strip()) if title else 'untitled'}', e.g. its download "
+        f"quota is exhausted); download it by hand from {DRIVE}/file/d/{resource.drive_id} "
+        f"and place it at {destination}"
+    )
 
 
 def download_all(resources: list[Resource], root: Path, mirror: str | None = None) -> None:
@@ -120,7 +175,7 @@ def download_all(resources: list[Resource], root: Path, mirror: str | None = Non
         path = fetch(with_mirror(resource.url, mirror), root / resource.filename, resource)
         if resource.extract:
             try:
-                safe_extract(path, root)
+                safe_extract(path, root / resource.into)
             except GvetoolError as exc:
                 path.unlink(missing_ok=True)
                 raise GvetoolError(f"{path.name}: {exc}; the archive was deleted") from None

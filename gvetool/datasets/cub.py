@@ -29,7 +29,7 @@ import numpy as np
 
 from gvetool import console
 from gvetool.data.corpus import Corpus, Split
-from gvetool.data.download import Resource, download_all
+from gvetool.data.download import Resource, download_all, drive_resource
 from gvetool.datasets.captions_json import read_captions, write_captions
 from gvetool.errors import GvetoolError
 from gvetool.io import load_pickle, read_text
@@ -51,10 +51,17 @@ IMAGES_ARCHIVE = Resource(
     extract=True,
     md5="97eceeb196236b17998738112f37df78",
 )
+# The GVE release, as its authors share it on Google Drive (the original's setup script).
+RELEASE = (
+    IMAGES_ARCHIVE,
+    drive_resource("1RHBLIo7sp8nhKjX0NQaGLaA-0ChYIunR", "data.zip", extract=True),
+    drive_resource(
+        "1O5hEl7BYP0o1sYJONkPFbp9T-aVrNQZ0", "cider_scores.zip", extract=True, into="cider_scores"
+    ),
+)
 RELEASE_FILES_NOTE = (
-    "descriptions_bird.*.fg.json, CUB_feature_dict.p, CUB_label_dict.p, classes.txt and the "
-    "split lists come with the code release of 'Generating Visual Explanations' (Hendricks "
-    "et al., 2016); place them in"
+    "they come with the release of 'Generating Visual Explanations' (Hendricks et al., "
+    "2016) that `gvetool data download cub` fetches; or place them by hand in"
 )
 HOW_TO_GET = "get it with `gvetool data download cub` or make one with `gvetool data synth DIR`"
 
@@ -242,15 +249,38 @@ def prepare_cub(data_root: Path) -> dict[str, int]:
 
 
 def download_cub(data_root: Path | None = None, mirror: str | None = None) -> None:
-    """Fetch the CUB_200_2011 images into ``images/``; say what must be added by hand."""
+    """Fetch everything ``gvetool train gve --dataset cub`` needs, as the original's setup
+    script does: the CUB_200_2011 images and class list, the GVE release (features,
+    labels, raw descriptions, splits) and its CIDEr score files; then lay them out and
+    build the description json files."""
     root = Path(data_root) if data_root else default_data_root("cub")
-    download_all([IMAGES_ARCHIVE], root, mirror)
-    extracted = root / "CUB_200_2011" / IMAGES_DIR
-    if extracted.is_dir() and not (root / IMAGES_DIR).exists():
-        extracted.rename(root / IMAGES_DIR)
+    download_all(list(RELEASE), root, mirror)
+    _lay_out(root)
+    if not all((root / descriptions_file(s)).is_file() for s in SPLITS):
+        counts = prepare_cub(root)
+        console.err().print(f"prepared the descriptions: {counts}", highlight=False)
     missing = missing_files(root)
     if missing:
         console.warn(f"still missing {', '.join(missing)}: {RELEASE_FILES_NOTE} {root}")
+
+
+def _lay_out(root: Path) -> None:
+    """Move the release's files from wherever their archives put them into ``root``.
+
+    The GVE release trains on ``train_noCub.txt`` (its training images minus those in the
+    ImageNet-pretrained CNN's data), which becomes ``train.txt``; the class list and the
+    images come from the CUB_200_2011 archive.
+    """
+    wanted = {FEATURES_FILE: FEATURES_FILE, LABELS_FILE: LABELS_FILE, RAW_TSV: RAW_TSV,
+              "train_noCub.txt": "train.txt", "val.txt": "val.txt", "test.txt": "test.txt",
+              CLASSES_FILE: CLASSES_FILE}  # fmt: skip
+    for found in sorted(root.rglob("*"), key=lambda p: len(p.parts)):
+        target = wanted.get(found.name)
+        if target and found.is_file() and found.parent != root and not (root / target).exists():
+            found.rename(root / target)
+    extracted = root / "CUB_200_2011" / IMAGES_DIR
+    if extracted.is_dir() and not (root / IMAGES_DIR).exists():
+        extracted.rename(root / IMAGES_DIR)
 
 
 def open_cub1(data_root: Path | None = None) -> Corpus:
