@@ -145,3 +145,15 @@ def test_prepare_without_the_tsv_says_what_is_missing(tiny_cub):
     (tiny_cub / cub.RAW_TSV).unlink()
     with pytest.raises(GvetoolError, match=r"missing file .*cub_0917_5cap.tsv"):
         cub.prepare_cub(tiny_cub)
+
+
+def test_a_pickle_bomb_in_the_release_is_one_line(tiny_cub, capsys):
+    from gvetool.cli import main
+
+    bomb: list = [0] * 10
+    for _ in range(9):
+        bomb = [bomb] * 10
+    (tiny_cub / "CUB_label_dict.p").write_bytes(pickle.dumps({"001.A/a.jpg": bomb}, protocol=2))
+    assert main(["data", "info", "--dataset", "cub", "--data-root", str(tiny_cub)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUB_label_dict.p was refused" in err[0]

@@ -299,3 +299,28 @@ def test_download_cub_fetches_and_lays_out_everything_training_needs(
     ours, original = cub.open_cub(root), cub.open_cub(tiny_cub_master)
     for split in cub.SPLITS:
         assert ours.split(split).captions == original.split(split).captions
+
+
+def test_the_crafted_archive_through_the_cli_is_one_line_and_writes_nothing_outside(
+    server, tmp_path, capsys, monkeypatch
+):
+    archive = server.root / "records/65de6-vp158/files/CUB_200_2011.tgz"
+    archive.parent.mkdir(parents=True)
+    chain = [("a", "."), ("a/b", "."), ("a/b/c", ".."), ("a/b/c/d", "..")]
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, target in chain:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tf.addfile(info)
+        info = tarfile.TarInfo("a/b/c/d/escaped.txt")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    digest = hashlib.md5(archive.read_bytes()).hexdigest()
+    monkeypatch.setattr(cub, "RELEASE", (dataclasses.replace(cub.RELEASE[0], md5=digest),))
+    root = tmp_path / "data" / "cub"
+    args = ["data", "download", "cub", "--data-root", str(root), "--mirror", server.url]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refused link in archive" in err[0] and "deleted" in err[0]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["cub"]
+    assert list(root.iterdir()) == []

@@ -379,3 +379,28 @@ def test_non_finite_weights_are_never_saved(tiny_cub_master, tmp_path, capsys, m
     last = load_checkpoint(run / "last.pt")
     assert last["global_step"] == 1
     assert all(bool(torch.isfinite(v).all()) for v in last["state_dict"].values())
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_by_eval(tiny_cub_master, tmp_path, capsys):
+    run = _train(tiny_cub_master, tmp_path, "lrcn")
+    checkpoint = torch.load(run / "best.pt", weights_only=True)
+    checkpoint["state_dict"]["out.bias"][0] = float("nan")
+    torch.save(checkpoint, tmp_path / "nan.pt")
+    assert main(["eval", str(tmp_path / "nan.pt")]) == 1
+    assert "weights are not finite (out.bias has NaN" in _one_line(capsys)
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    from gvetool.engine import rundir
+
+    monkeypatch.setattr(rundir.time, "strftime", lambda fmt: "20261126-120000")
+    (tmp_path / "lrcn-cub-20261126-120000").mkdir()  # the other process won the first name
+    real_mkdir = Path.mkdir
+
+    def racing(self, *args, **kwargs):  # the other process takes -2 just before we do
+        if self.name.endswith("-2") and not self.exists():
+            real_mkdir(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing)
+    assert rundir.new_run_dir(tmp_path, "lrcn", "cub").name == "lrcn-cub-20261126-120000-3"

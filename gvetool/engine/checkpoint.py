@@ -88,6 +88,12 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
         checkpoint["feature_dim"],
         len(checkpoint["class_names"] or []),
     )
+    bad = [k for k, v in checkpoint["state_dict"].items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise GvetoolError(
+            f"the checkpoint's weights are not finite ({bad[0]} has NaN or infinite values); "
+            "it cannot describe anything — use an earlier checkpoint or train again"
+        )
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:
