@@ -30,12 +30,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves files from ``server.root``, honouring ``Range`` when ``server.ranges``."""
 
     def do_GET(self):
-        self.server.requests.append((self.path, self.headers.get("Range")))
         path = self.server.root / self.path.lstrip("/")
         if not path.is_file():
+            self.server.requests.append((self.path, self.headers.get("Range")))
             self.send_error(404)
             return
-        data = path.read_bytes()
+        self._send_file(path.read_bytes())
+
+    def _send_file(self, data: bytes) -> None:
+        self.server.requests.append((self.path, self.headers.get("Range")))
         start = 0
         header = self.headers.get("Range")
         if header and self.server.ranges:
@@ -44,6 +47,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         else:
             self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         self.wfile.write(data[start:])
@@ -52,18 +56,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server(tmp_path):
+def _serve(tmp_path: Path, handler: type[http.server.BaseHTTPRequestHandler]):
     root = tmp_path / "served"
     root.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.root, httpd.ranges, httpd.requests = root, True, []
+    httpd.drive_files, httpd.drive_mode = {}, "form"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    yield from _serve(tmp_path, _Handler)
 
 
 def test_fetch_downloads_and_checks_sha256(server, tmp_path):
@@ -207,35 +216,10 @@ class _DriveHandler(_Handler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_file(self, data):
-        self.server.requests.append((self.path, self.headers.get("Range")))
-        start = 0
-        header = self.headers.get("Range")
-        if header:
-            start = int(header.removeprefix("bytes=").split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
 
 @pytest.fixture
 def drive(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DriveHandler)
-    httpd.root, httpd.ranges, httpd.requests = root, True, []
-    httpd.drive_files, httpd.drive_mode = {}, "form"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve(tmp_path, _DriveHandler)
 
 
 @pytest.mark.parametrize("mode", ["form", "cookie"])
