@@ -47,7 +47,7 @@ FULL = DemoPlan(
         "epochs": 12,
         "embedding_size": 128,
         "hidden_size": 256,
-        "lr": 0.004,
+        "lr": 0.002,
         "batch_size": 64,
         "dropout": 0.3,
     },
