@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from gvetool import console
 from gvetool.config import TrainConfig, load_toml
 from gvetool.engine.rundir import RUN_INFO
 from gvetool.errors import GvetoolError
@@ -37,7 +38,12 @@ class RunSummary:
 
 
 def mark_running(run_dir: Path) -> None:
-    write_json(run_dir / RUNNING, {"pid": os.getpid(), "host": socket.gethostname()})
+    """Best effort: the marker only informs ``gvetool runs``; a run that cannot write it
+    (a full disk) goes on, and fails, if it must, where its checkpoint is written."""
+    try:
+        write_json(run_dir / RUNNING, {"pid": os.getpid(), "host": socket.gethostname()})
+    except GvetoolError as exc:
+        console.warn(f"{exc}; `gvetool runs` will not show this run as running")
 
 
 def clear_running(run_dir: Path) -> None:
