@@ -58,14 +58,6 @@ class Distributed:
         if self.world > 1:
             dist.barrier()
 
-    def anywhere(self, flag: bool, device: torch.device) -> bool:
-        """``flag`` or'ed over all processes: every process takes the same decision."""
-        if self.world == 1:
-            return flag
-        box = torch.tensor([float(flag)], device=device)
-        dist.all_reduce(box, op=dist.ReduceOp.MAX)
-        return bool(box.item())
-
     def from_main(self, value: Any) -> Any:
         """``value`` as rank 0 has it (e.g. the run directory it created)."""
         if self.world == 1:

@@ -353,7 +353,10 @@ def _train(
                         batch.ce_tokens = train_set.token_count(batches[step]) / dist.world
                         terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
                         logs = backward_terms(stepper, batch, terms)
-                        if dist.anywhere(not math.isfinite(logs["loss"]), device):
+                        # Averaged gradients are the same on every rank, so every rank
+                        # stops together without a collective of its own.
+                        local_loss = dist.world == 1 and not math.isfinite(logs["loss"])
+                        if local_loss or not _finite_gradients(model):
                             _stop_non_finite(f"the loss became {logs['loss']}", run_dir,
                                              epoch, step)  # fmt: skip
                         if config.grad_clip:
@@ -436,6 +439,12 @@ def _stop_non_finite(what: str, run_dir: Path, epoch: int, step: int) -> None:
         f"training stopped: {what} at epoch {epoch + 1}, step {step + 1}; nothing non-finite "
         f"was saved and {kept}; lower --lr, set --grad-clip, or check the features"
     )
+
+
+def _finite_gradients(model: nn.Module) -> bool:
+    """A non-finite loss anywhere makes the (averaged) gradients non-finite everywhere."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
 
 
 def _check_weights(model: nn.Module, run_dir: Path, epoch: int, step: int) -> None:
