@@ -15,13 +15,12 @@ others still run.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gvetool import console
-from gvetool.data.tokenize import sentence_tokens, tokenize_captions
+from gvetool.data.tokenize import java_available, sentence_tokens, tokenize_captions
 
 BLEU_KEYS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4")
 Reference = str | list[str]  # a sentence, or its tokens
@@ -39,7 +38,7 @@ class CaptionScorer:
         self.ptb_tokenizer = ptb_tokenizer
         self._java_meteor: Any = None
         self.skipped: dict[str, str] = {}
-        java = shutil.which("java") is not None
+        java = java_available()
         for metric in ("meteor", "spice"):
             if metric in self.metrics and not java:
                 self._skip(metric, f"{metric.upper()} skipped: the program 'java' was not found")
