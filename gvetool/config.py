@@ -24,6 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 BASELINES = ("none", "mean", "greedy")
+PRECISION_NAMES = ("fp32", "bf16")  # gvetool.engine.precision maps them to dtypes
 METRICS = ("bleu", "meteor", "rouge", "cider")
 # The number of each validation metric that can choose best.pt.
 METRIC_KEYS = {"cider": "CIDEr", "bleu": "BLEU-4", "meteor": "METEOR", "rouge": "ROUGE-L"}
@@ -63,12 +64,15 @@ class TrainConfig:
     max_len: int = 50  # longest generated sentence (validation, REINFORCE samples)
     reinforce_weight: float = 0.2  # lambda in CE + lambda * REINFORCE (gve)
     baseline: str = "none"  # REINFORCE baseline: none (the paper), mean, greedy
-    reinforce_tokens: int = 1024  # sampled tokens per REINFORCE backward pass (memory); 0: all
+    # sampled tokens per REINFORCE backward pass (bounds memory); 0: all; unset: 1024 on a
+    # CPU, all on CUDA (gvetool.models.execution)
+    reinforce_tokens: int | None = None
     sc_ckpt: str | None = None  # sentence classifier for gve's reward
     val_metrics: str = "bleu,meteor,rouge,cider"
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: per epoch only
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # training step's matrix products: fp32 | bf16 (autocast)
     num_workers: int = 0
     threads: int = 0  # torch intra-op threads; 0: torch's default
 
@@ -86,7 +90,7 @@ class TrainConfig:
                         "max_caption_len",
                         "checkpoint_every", "num_workers", "threads")  # fmt: skip
         for key in non_negative:
-            if getattr(self, key) < 0:
+            if getattr(self, key) is not None and getattr(self, key) < 0:
                 raise GvetoolError(f"{key} must be >= 0, got {getattr(self, key)}")
         if not self.lr > 0:
             raise GvetoolError(f"lr must be > 0, got {self.lr}")
@@ -102,6 +106,10 @@ class TrainConfig:
             raise GvetoolError(f"vocab must be source or extend, got {self.vocab_mode!r}")
         if self.max_caption_len == 1:
             raise GvetoolError("max_caption_len must be 0 (off) or >= 2")
+        if self.precision not in PRECISION_NAMES:
+            raise GvetoolError(
+                f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}"
+            )
         if self.baseline not in BASELINES:
             raise GvetoolError(
                 f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}"

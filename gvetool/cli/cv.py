@@ -26,6 +26,9 @@ def cv(
     embedding_size: int | None = typer.Option(None, help="Word/image embedding size [1000]."),
     val_metrics: str | None = typer.Option(None, help="Validation metrics, comma-separated."),
     device: str | None = typer.Option(None, help="cpu, cuda or cuda:N [cpu]."),
+    precision: str | None = typer.Option(
+        None, help="Training matrix products: fp32 or bf16 (autocast; for GPUs) [fp32]."
+    ),
     out: Path | None = typer.Option(None, help="Where the cv directory goes [runs]."),
     sc_ckpt: Path | None = typer.Option(
         None, help="gve: one fixed sentence classifier (default: one trained per fold)."
@@ -40,7 +43,7 @@ def cv(
         "model": model, "dataset": dataset, "seed": seed, "data_root": data_root,
         "class_split": class_split, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "hidden_size": hidden_size, "embedding_size": embedding_size,
-        "val_metrics": val_metrics, "device": device, "out": out,
+        "val_metrics": val_metrics, "device": device, "precision": precision, "out": out,
     }  # fmt: skip
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}
     resolved = resolve(config, given)

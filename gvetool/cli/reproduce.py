@@ -21,6 +21,9 @@ def reproduce(
     embedding_size: int | None = typer.Option(None, help="Word embedding size [1000]."),
     seed: int | None = typer.Option(None, help="Random seed of every run [0]."),
     device: str | None = typer.Option(None, help="cpu, cuda or cuda:N [cpu]."),
+    precision: str | None = typer.Option(
+        None, help="Training matrix products: fp32 or bf16 (autocast; for GPUs) [fp32]."
+    ),
     out: Path | None = typer.Option(None, help="Where the reproduce directory goes [runs]."),
     sc_ckpt: Path | None = typer.Option(
         None, help="Use this sentence classifier (default: train one first)."
@@ -35,7 +38,8 @@ def reproduce(
     given = {
         "dataset": dataset, "data_root": data_root, "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "hidden_size": hidden_size,
-        "embedding_size": embedding_size, "seed": seed, "device": device, "out": out,
+        "embedding_size": embedding_size, "seed": seed, "device": device,
+        "precision": precision, "out": out,
         "sc_ckpt": sc_ckpt,
     }  # fmt: skip
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}

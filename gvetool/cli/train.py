@@ -12,6 +12,7 @@ from gvetool.errors import GvetoolError
 RESUMABLE_CHANGES = (
     "epochs",
     "device",
+    "precision",
     "num_workers",
     "checkpoint_every",
     "threads",
@@ -37,6 +38,9 @@ def train(
     dropout: float | None = typer.Option(None, help="Dropout probability [0.5]."),
     seed: int | None = typer.Option(None, help="Random seed: same seed, same weights [0]."),
     device: str | None = typer.Option(None, help="cpu, cuda or cuda:N [cpu]."),
+    precision: str | None = typer.Option(
+        None, help="Training matrix products: fp32 or bf16 (autocast; for GPUs) [fp32]."
+    ),
     num_workers: int | None = typer.Option(None, help="Data-loading processes [0]."),
     out: Path | None = typer.Option(None, help="Where run directories go [runs]."),
     encoder: str | None = typer.Option(None, help="Image features: precomputed or a CNN."),
@@ -49,7 +53,9 @@ def train(
     reinforce_weight: float | None = typer.Option(None, help="gve: lambda of REINFORCE [0.2]."),
     baseline: str | None = typer.Option(None, help="gve: reward baseline none|mean|greedy."),
     reinforce_tokens: int | None = typer.Option(
-        None, help="gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all [1024]."
+        None,
+        help="gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all "
+        "[1024 on a CPU, all on CUDA].",
     ),
     val_metrics: str | None = typer.Option(None, help="Validation metrics, comma-separated."),
     checkpoint_every: int | None = typer.Option(None, help="Also save last.pt every N steps."),
@@ -67,7 +73,8 @@ def train(
         "dataset": dataset, "data_root": data_root, "class_split": class_split,
         "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "hidden_size": hidden_size, "embedding_size": embedding_size,
-        "dropout": dropout, "seed": seed, "device": device, "num_workers": num_workers,
+        "dropout": dropout, "seed": seed, "device": device,
+        "precision": precision, "num_workers": num_workers,
         "out": out, "encoder": encoder, "encoder_weights": encoder_weights, "sc_ckpt": sc_ckpt,
         "reinforce_weight": reinforce_weight, "reinforce_tokens": reinforce_tokens,
         "baseline": baseline, "val_metrics": val_metrics, "checkpoint_every": checkpoint_every,

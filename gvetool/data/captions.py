@@ -8,7 +8,7 @@ store, token ranges from the flat array, padded in one step. Training iterates c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -83,8 +83,15 @@ class CaptionBatch:
         """The token count the cross-entropy of this batch is averaged over."""
         return self.ce_tokens or float(self.lengths.sum())
 
-    def to(self, device: torch.device | str) -> CaptionBatch:
-        moved = (getattr(self, f.name).to(device) for f in fields(self) if f.name != "ce_tokens")
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> CaptionBatch:
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> CaptionBatch:
+        """A copy in page-locked memory (what a ``pin_memory`` DataLoader calls)."""
+        return self._map(torch.Tensor.pin_memory)
+
+    def _map(self, change: Callable[[torch.Tensor], torch.Tensor]) -> CaptionBatch:
+        moved = (change(getattr(self, f.name)) for f in fields(self) if f.name != "ce_tokens")
         return CaptionBatch(*moved, ce_tokens=self.ce_tokens)
 
 

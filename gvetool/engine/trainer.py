@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.generate import classification_accuracy, score_captions
 from gvetool.engine.interrupt import GracefulStop, Interrupted
+from gvetool.engine.precision import autocast
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
@@ -64,7 +66,12 @@ class LossModule(nn.Module):
         return self.model.loss(batch) if term is None else self.model.loss(batch, term)
 
 
-def backward_terms(stepper: nn.Module, batch: Any, terms: Sequence[Any]) -> dict[str, float]:
+def backward_terms(
+    stepper: nn.Module,
+    batch: Any,
+    terms: Sequence[Any],
+    forward_context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> dict[str, float]:
     """Backpropagate the loss of ``batch`` one term at a time; returns the step's logs.
 
     A model whose loss is a sum of terms lists them with ``loss_terms(batch)`` (GVE:
@@ -74,13 +81,16 @@ def backward_terms(stepper: nn.Module, batch: Any, terms: Sequence[Any]) -> dict
     sum; the gradient is the same (the gradient of a sum is the sum of the gradients,
     which ``backward`` accumulates). Under DistributedDataParallel the accumulated
     gradients are averaged once, with the last term. ``logs["loss"]`` is the terms' sum.
+    Each term's forward pass runs inside ``forward_context()`` (``--precision``'s
+    autocast), its backward pass outside, as autocast asks.
     """
     logs: dict[str, float] = {"loss": 0.0}
     for index, term in enumerate(terms):
         last = index == len(terms) - 1
         defer_sync = isinstance(stepper, DistributedDataParallel) and not last
         with stepper.no_sync() if defer_sync else contextlib.nullcontext():
-            loss, term_logs = stepper(batch, term)
+            with forward_context():
+                loss, term_logs = stepper(batch, term)
             loss.backward()
         logs["loss"] += float(loss.detach())
         logs.update((key, value) for key, value in term_logs.items() if key != "loss")
@@ -114,11 +124,21 @@ def _tensorboard(run_dir: Path) -> Any:
 
 
 def _batches_of(
-    train_set: CaptionExamples, batches: list[np.ndarray], config: TrainConfig, dist: Distributed
+    train_set: CaptionExamples,
+    batches: list[np.ndarray],
+    config: TrainConfig,
+    dist: Distributed,
+    pin: bool,
 ) -> Any:
-    """This process's slices of ``batches``, fetched by worker processes if asked for."""
+    """This process's slices of ``batches``, fetched by worker processes if asked for.
+
+    ``pin`` (training on CUDA) puts each batch in page-locked memory, so that its copy to
+    the GPU runs asynchronously (``non_blocking``) instead of through a staging buffer.
+    """
     mine = [batch[dist.rank :: dist.world] for batch in batches]
     if not config.num_workers:
+        if pin:
+            return (train_set.__getitems__(indices).pin_memory() for indices in mine)
         return (train_set.__getitems__(indices) for indices in mine)
     # Its own generator: a DataLoader with workers otherwise draws its seed from the
     # global RNG, which would shift every later dropout mask and break exact resume.
@@ -127,6 +147,7 @@ def _batches_of(
         batch_sampler=mine,
         collate_fn=whole_batches,
         num_workers=config.num_workers,
+        pin_memory=pin,
         generator=torch.Generator(),
     )
     return iter(loader)
@@ -305,6 +326,7 @@ def _train(
     scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
     board = _tensorboard(run_dir) if dist.is_main else None
     best_metric = config.best_metric(captioning)
+    forward_context = functools.partial(autocast, config.precision, device)
     best = max((h["val"].get(best_metric, float("-inf")) for h in history), default=float("-inf"))
 
     def checkpoint(epoch_: int, step_: int, epoch_logs: dict[str, float]) -> dict[str, Any]:
@@ -344,15 +366,20 @@ def _train(
                 logs_sum: dict[str, float] = dict(resumed_logs) if step else {}
                 with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}") as advance:
                     advance(step)
-                    fetched = _batches_of(train_set, batches[step:], config, dist)
+                    fetched = _batches_of(
+                        train_set, batches[step:], config, dist, pin=device.type == "cuda"
+                    )
                     while step < len(batches):
                         model.train()
                         optimizer.zero_grad(set_to_none=True)  # before forward: less memory held
-                        batch = next(fetched).to(device)
+                        batch = next(fetched).to(device, non_blocking=True)
                         # token mean over the global batch, whichever process holds which part
                         batch.ce_tokens = train_set.token_count(batches[step]) / dist.world
-                        terms = model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
-                        logs = backward_terms(stepper, batch, terms)
+                        with forward_context():
+                            terms = (
+                                model.loss_terms(batch) if hasattr(model, "loss_terms") else [None]
+                            )
+                        logs = backward_terms(stepper, batch, terms, forward_context)
                         # Averaged gradients are the same on every rank, so every rank
                         # stops together without a collective of its own.
                         local_loss = dist.world == 1 and not math.isfinite(logs["loss"])

@@ -36,6 +36,8 @@ from torch import nn
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
+from gvetool.models.execution import SYNC_EVERY, execution_for
+from gvetool.models.graphed_decoding import graphed_generate
 from gvetool.models.lstm import PackedLSTM, Packing
 
 INIT_RANGE = 0.1
@@ -128,15 +130,20 @@ class Captioner(nn.Module):
         return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
     def _lstm2_inputs(
-        self, features: torch.Tensor, class_ids: torch.Tensor, h1: torch.Tensor, rows: torch.Tensor
+        self,
+        features: torch.Tensor,
+        class_ids: torch.Tensor,
+        h1: torch.Tensor,
+        rows: torch.Tensor,
+        dropout: bool = True,
     ) -> torch.Tensor:
         """Per token ``dropout([image vector, class one-hot, h1])``, a fresh mask per step."""
-        parts = [] if self.image is None else [self.image_vector(features)[rows]]
+        parts = [] if self.image is None else [self.image_vector(features, dropout)[rows]]
         if self.lstm2_class is not None:
             classes = self.lstm2_class.num_embeddings
             parts.append(F.one_hot(class_ids[rows], classes).to(h1.dtype))
         parts.append(h1)
-        return self._drop(torch.cat(parts, dim=1), True)
+        return self._drop(torch.cat(parts, dim=1), dropout)
 
     def token_logits(
         self,
@@ -157,8 +164,9 @@ class Captioner(nn.Module):
         start = torch.full_like(tokens[:, :1], Vocabulary.start_id)
         inputs = torch.cat([start, tokens[:, :-1]], dim=1)
         h1 = self.lstm1(self._drop(self.embed(packing.pack(inputs)), dropout), packing)
-        if self._dropping(dropout):
-            x = self._lstm2_inputs(features, class_ids, h1, packing.rows)
+        fused = execution_for(tokens.device).fused_recurrence
+        if self._dropping(dropout) or fused:  # the fused kernel takes no per-sentence offset
+            x = self._lstm2_inputs(features, class_ids, h1, packing.rows, dropout)
             h2 = self.lstm2(x, packing, weight_ih=self.lstm2_weight_ih())
         else:  # without dropout the image and class inputs are constant over a sentence
             h2 = self.lstm2(h1, packing, self.conditioning(features, class_ids))
@@ -203,37 +211,62 @@ class Captioner(nn.Module):
         """Greedy or sampled sentences, ``(tokens [B, T], lengths [B])``.
 
         Tokens include the end token when one was produced (a sentence cut at ``max_len``
-        has none); positions after a sentence's end are 0. Finished sentences are dropped
-        from the computation, so no work is spent after an end token. Dropout is off.
+        has none); positions after a sentence's end are 0. Dropout is off. Where
+        :mod:`gvetool.models.execution` picks compact sampling (CPU), finished sentences
+        are dropped from the computation as they end; else (CUDA) the whole batch steps,
+        ended rows masked, and the host checks for the end every ``SYNC_EVERY`` steps,
+        replaying a CUDA graph of the step unless a ``generator`` is given.
         """
         batch = len(features)
         device = features.device
         offset = self.conditioning(features, class_ids)
-        state1 = self.lstm1.zero_state(batch, offset)
-        state2 = self.lstm2.zero_state(batch, offset)
+        execution = execution_for(device)
+        if execution.graphed_decoding and generator is None and batch:
+            return graphed_generate(self, offset, max_len, greedy)
+        states = (self.lstm1.zero_state(batch, offset), self.lstm2.zero_state(batch, offset))
         word = torch.full((batch,), Vocabulary.start_id, dtype=torch.long, device=device)
-        active = torch.arange(batch, device=device)
         tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)
         lengths = torch.full((batch,), max_len, dtype=torch.long, device=device)
+        compact = execution.compact_sampling
+        active = torch.arange(batch, device=device)
+        running = torch.ones(batch, dtype=torch.bool, device=device)
         for t in range(max_len):
-            state1 = self.lstm1.step(self.embed(word), state1)
-            state2 = self.lstm2.step(state1[0], state2, offset)
-            logits = self.out(state2[0])
+            states, logits = self._step(word, states, offset)
             if greedy:
                 word = logits.argmax(dim=1)
             else:
                 probs = torch.softmax(logits.float(), dim=1)
                 word = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            tokens[active, t] = word
-            running = word != Vocabulary.end_id
-            lengths[active[~running]] = t + 1
-            if not bool(running.any()):
-                break
-            active, word, offset = active[running], word[running], offset[running]
-            state1 = (state1[0][running], state1[1][running])
-            state2 = (state2[0][running], state2[1][running])
+            if compact:
+                tokens[active, t] = word
+                ended = word == Vocabulary.end_id
+                lengths[active[ended]] = t + 1
+                if bool(ended.all()):
+                    break
+                keep = ~ended
+                active, word, offset = active[keep], word[keep], offset[keep]
+                states = tuple((h[keep], c[keep]) for h, c in states)
+            else:
+                word = word.masked_fill(~running, 0)  # ended rows read padding, write 0
+                tokens[:, t] = word
+                ended = running & (word == Vocabulary.end_id)
+                lengths.masked_fill_(ended, t + 1)
+                running &= ~ended
+                if (t + 1) % SYNC_EVERY == 0 and not bool(running.any()):
+                    break
         width = int(lengths.max()) if batch else 0
         return tokens[:, :width], lengths
+
+    def _step(
+        self,
+        word: torch.Tensor,
+        states: tuple[tuple[torch.Tensor, torch.Tensor], ...],
+        offset: torch.Tensor,
+    ) -> tuple[tuple[tuple[torch.Tensor, torch.Tensor], ...], torch.Tensor]:
+        """One generation step from the previous words: the new states and the logits."""
+        state1 = self.lstm1.step(self.embed(word), states[0])
+        state2 = self.lstm2.step(state1[0], states[1], offset)
+        return (state1, state2), self.out(state2[0])
 
     @torch.no_grad()
     def beam_search(
@@ -252,8 +285,10 @@ class Captioner(nn.Module):
         """
         batch, k, device = len(features), beam_size, features.device
         offset = self.conditioning(features, class_ids).repeat_interleave(k, 0)
-        state1 = self.lstm1.zero_state(batch * k, offset)
-        state2 = self.lstm2.zero_state(batch * k, offset)
+        states = (
+            self.lstm1.zero_state(batch * k, offset),
+            self.lstm2.zero_state(batch * k, offset),
+        )
         word = torch.full((batch * k,), Vocabulary.start_id, dtype=torch.long, device=device)
         scores = torch.full((batch, k), float("-inf"), device=device)
         scores[:, 0] = 0.0  # all beams start as the same empty sentence: keep one
@@ -263,9 +298,8 @@ class Captioner(nn.Module):
         best_length = torch.zeros(batch, dtype=torch.long, device=device)
         rows = torch.arange(batch, device=device)
         for t in range(max_len):
-            state1 = self.lstm1.step(self.embed(word), state1)
-            state2 = self.lstm2.step(state1[0], state2, offset)
-            log_p = torch.log_softmax(self.out(state2[0]).float(), dim=1)
+            states, logits = self._step(word, states, offset)
+            log_p = torch.log_softmax(logits.float(), dim=1)
             vocab = log_p.shape[1]
             candidates = (scores.reshape(-1, 1) + log_p).reshape(batch, k * vocab)
             top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)
@@ -290,8 +324,7 @@ class Captioner(nn.Module):
             if length_penalty == 0 and bool((scores.max(dim=1).values <= best_score).all()):
                 break  # log-probabilities only fall: no open beam can win any more
             source = (rows[:, None] * k + beam).reshape(-1)
-            state1 = (state1[0][source], state1[1][source])
-            state2 = (state2[0][source], state2[1][source])
+            states = tuple((h[source], c[source]) for h, c in states)
             history = torch.cat(
                 [history.gather(1, beam[:, :, None].expand_as(history)), token[:, :, None]], dim=2
             )

@@ -30,6 +30,7 @@ import torch
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.models.captioner import Captioner
+from gvetool.models.execution import execution_for
 from gvetool.models.sentence_classifier import SentenceClassifier
 
 
@@ -65,7 +66,7 @@ class GVE(Captioner):
         reinforce_weight: float = 0.2,
         baseline: str = "none",
         max_len: int = 50,
-        reinforce_tokens: int = 1024,
+        reinforce_tokens: int | None = None,
         class_input: bool = True,
     ) -> None:
         inputs = num_classes if class_input else 0  # the reward needs classes either way
@@ -73,7 +74,8 @@ class GVE(Captioner):
         self.reinforce_weight = reinforce_weight
         self.baseline = baseline
         self.max_len = max_len
-        self.reinforce_tokens = reinforce_tokens  # per backward pass; 0: the whole batch
+        # per backward pass; 0: the whole batch; None: the device's default (execution.py)
+        self.reinforce_tokens = reinforce_tokens
         self.sentence_classifier: SentenceClassifier | None = None
         self.token_map: torch.Tensor | None = None
 
@@ -129,7 +131,10 @@ class GVE(Captioner):
         """
         lengths = samples.lengths.cpu()
         order = torch.argsort(lengths, descending=True, stable=True)
-        budget = self.reinforce_tokens or int(lengths.sum())
+        budget = self.reinforce_tokens
+        if budget is None:
+            budget = execution_for(samples.lengths.device).rescoring_tokens
+        budget = budget or int(lengths.sum())
         groups: list[list[int]] = [[]]
         used = 0
         for row, length in zip(order.tolist(), lengths[order].tolist(), strict=True):

@@ -16,11 +16,14 @@ Two kinds of wasted work are avoided here, without changing the maths of an LSTM
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gvetool.models.execution import compute_dtype, execution_for
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,28 @@ class _Recurrence(torch.autograd.Function):
         return grad_inputs, grad_weight_ih, grad_bias, grad_weight_hh, grad_offset, None
 
 
+def _fused(
+    inputs: torch.Tensor, params: list[torch.Tensor], batch_sizes: list[int]
+) -> torch.Tensor:
+    """The packed layer through ``torch.lstm``, the fused kernel behind ``nn.LSTM``.
+
+    ``params`` are ``[weight_ih, weight_hh, bias_ih, bias_hh]``. They are this call's
+    tensors (LSTM 2's input weight is concatenated per call), so cuDNN copies them into
+    its own layout each time; its warning about that is expected and silenced.
+    """
+    hidden_size = params[1].shape[1]
+    if not batch_sizes:
+        return inputs.new_zeros(0, hidden_size)
+    zeros = inputs.new_zeros(1, batch_sizes[0], hidden_size)
+    sizes = torch.tensor(batch_sizes, dtype=torch.long)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="RNN module weights are not part")
+        outputs, _, _ = torch.lstm(
+            inputs, sizes, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False
+        )
+    return outputs
+
+
 class PackedLSTM(nn.Module):
     """A single LSTM layer; ``forward`` runs a packed batch, ``step`` one time step.
 
@@ -228,15 +253,19 @@ class PackedLSTM(nn.Module):
         ``weight_ih`` replaces the layer's input weight for this call: a caller whose
         input has more columns than the layer's own (LRCN's LSTM 2 reads image, class and
         LSTM 1 output, whose weights are separate parameters) passes their concatenation.
+        Where :mod:`gvetool.models.execution` picks the fused recurrence (CUDA), a call
+        without ``gate_offset`` runs through ``torch.lstm`` (cuDNN); else the packed loop.
         """
-        return _Recurrence.apply(
-            inputs,
-            self.weight_ih if weight_ih is None else weight_ih,
-            self.bias_ih + self.bias_hh,
-            self.weight_hh,
-            gate_offset,
-            packing.batch_sizes,
-        )
+        weight_ih = self.weight_ih if weight_ih is None else weight_ih
+        dtype = compute_dtype(inputs)
+        params = [w.to(dtype) for w in (weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)]
+        with torch.autocast(inputs.device.type, enabled=False):
+            inputs = inputs.to(dtype)
+            if gate_offset is None and execution_for(inputs.device).fused_recurrence:
+                return _fused(inputs, params, packing.batch_sizes)
+            offset = None if gate_offset is None else gate_offset.to(dtype)
+            w_ih, w_hh, b_ih, b_hh = params
+            return _Recurrence.apply(inputs, w_ih, b_ih + b_hh, w_hh, offset, packing.batch_sizes)
 
     def step(
         self,

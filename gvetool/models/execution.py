@@ -1,0 +1,87 @@
+"""Which implementation of the same maths runs where: one policy, asked by the models.
+
+Two choices depend on the device, never on the model:
+
+* **the recurrence** of a teacher-forced pass. On a CPU, gvetool's packed loop with its
+  hand-written backward (:mod:`gvetool.models.lstm`) is the fastest measured; on CUDA a
+  Python loop over time steps launches several small kernels per token and loses to
+  cuDNN's fused LSTM, reached through ``torch.lstm`` (the function ``nn.LSTM`` calls).
+* **sampling**. On a CPU, sentences that have ended are dropped from the batch at every
+  step (less work; checking which ended is free). On CUDA that check is a host
+  synchronisation per token, and fewer rows hardly make a step cheaper, so the whole batch
+  keeps stepping (ended rows masked) and the host looks only every ``SYNC_EVERY`` steps;
+  that step is captured once as a CUDA graph and replayed per token
+  (:mod:`gvetool.models.graphed_decoding`), one launch instead of some thirty.
+
+And one memory bound: GVE re-scores its samples in groups of at most ``reinforce_tokens``
+tokens, each group a pass of its own. On a CPU the default of 1024 keeps the peak RSS of
+an untrained model's 50-token samples low; on a GPU each extra pass costs a whole
+sequence's latency while the memory is plentiful, so there all rows go in one pass.
+
+Both pairs compute the same numbers within float tolerance (``tests/test_execution.py``
+runs each pair on the CPU); :func:`forced` lets tests and benchmarks pick one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import torch
+
+SYNC_EVERY = 8  # fixed-batch sampling: steps between checks that every sentence ended
+
+
+@dataclass(frozen=True)
+class Execution:
+    fused_recurrence: bool
+    compact_sampling: bool
+    graphed_decoding: bool = False  # only with fixed-batch (not compact) sampling on CUDA
+    rescoring_tokens: int = 1024  # GVE's reinforce_tokens when unset; 0: all rows at once
+
+
+_forced: ContextVar[Execution | None] = ContextVar("gvetool_execution", default=None)
+
+
+def execution_for(device: torch.device) -> Execution:
+    """The implementations used on ``device`` (unless :func:`forced` says otherwise)."""
+    chosen = _forced.get()
+    if chosen is not None:
+        return chosen
+    cuda = device.type == "cuda"
+    return Execution(
+        fused_recurrence=cuda,
+        compact_sampling=not cuda,
+        graphed_decoding=cuda,
+        rescoring_tokens=0 if cuda else 1024,
+    )
+
+
+@contextmanager
+def forced(
+    fused_recurrence: bool,
+    compact_sampling: bool,
+    graphed_decoding: bool = False,
+    rescoring_tokens: int = 1024,
+) -> Iterator[None]:
+    """Use these implementations whatever the device, inside the ``with`` block."""
+    chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens)
+    token = _forced.set(chosen)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+def compute_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """The dtype matrix products run in here: autocast's when it is on, else the tensor's.
+
+    Hand-written recurrences (in-place updates, ``torch.lstm``) are outside autocast's
+    reach, so they cast their inputs and weights to this dtype themselves.
+    """
+    kind = tensor.device.type
+    if torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return tensor.dtype
