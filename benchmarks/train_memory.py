@@ -34,10 +34,8 @@ from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.trainer import LossModule, backward_terms
 
 return_large_blocks_promptly()
-batch, model = sizes.make_batch(torch.device("cpu")), sizes.make_model(torch.device("cpu"))
-if {untrained!r}:
-    with torch.no_grad():
-        model.out.bias.uniform_(-0.1, 0.1)
+batch = sizes.make_batches(1, torch.device("cpu"))[0]
+model = sizes.make_model(torch.device("cpu"), {untrained!r}, None)
 optimizer = Adam([p for p in model.parameters() if p.requires_grad])
 lengths, seconds = [], []
 for step in range({steps}):

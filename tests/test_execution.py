@@ -22,6 +22,7 @@ from gvetool.errors import GvetoolError
 from gvetool.models.execution import Execution, execution_for, forced
 from gvetool.models.gve import GVE, ReinforcePart, Samples
 from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.sampling import draw_words
 from gvetool.models.sentence_classifier import SentenceClassifier
 
 V, D, C, E, H = 14, 6, 3, 5, 8
@@ -298,3 +299,20 @@ def test_unset_reinforce_tokens_takes_the_devices_bound_and_a_set_one_wins():
     model.reinforce_tokens = 0
     with forced(**CPU_PATH, rescoring_tokens=5):
         assert [len(part.rows) for part in model.reinforce_parts(samples)] == [8]
+
+
+def test_drawn_words_follow_the_softmax_and_never_take_an_impossible_word():
+    logits = torch.tensor(
+        [[0.0, 1.0, float("-inf"), 2.0, -1.0], [5.0, float("-inf"), 0.0, 0.0, 0.0]]
+    )
+    n = 200_000
+    generator = torch.Generator().manual_seed(0)
+    words = draw_words(logits.repeat_interleave(n, 0), generator).view(2, n)
+    probs = torch.softmax(logits.double(), dim=1)
+    for row in range(2):
+        seen = torch.bincount(words[row], minlength=5).double() / n
+        sigma = (probs[row] * (1 - probs[row]) / n).sqrt()
+        assert ((seen - probs[row]).abs() <= 5 * sigma + 1e-12).all(), (seen, probs[row])
+    assert not (words[0] == 2).any() and not (words[1] == 1).any()
+    again = draw_words(logits.repeat_interleave(n, 0), torch.Generator().manual_seed(0))
+    assert torch.equal(again.view(2, n), words)

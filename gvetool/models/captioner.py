@@ -39,6 +39,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.models.execution import SYNC_EVERY, execution_for
 from gvetool.models.graphed_decoding import graphed_generate
 from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.sampling import draw_words
 
 INIT_RANGE = 0.1
 
@@ -232,11 +233,7 @@ class Captioner(nn.Module):
         running = torch.ones(batch, dtype=torch.bool, device=device)
         for t in range(max_len):
             states, logits = self._step(word, states, offset)
-            if greedy:
-                word = logits.argmax(dim=1)
-            else:
-                probs = torch.softmax(logits.float(), dim=1)
-                word = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            word = logits.argmax(dim=1) if greedy else draw_words(logits, generator)
             if compact:
                 tokens[active, t] = word
                 ended = word == Vocabulary.end_id

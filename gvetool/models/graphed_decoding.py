@@ -24,6 +24,7 @@ import torch
 
 from gvetool.data.vocab import Vocabulary
 from gvetool.models.execution import SYNC_EVERY
+from gvetool.models.sampling import draw_words
 
 if TYPE_CHECKING:
     from gvetool.models.captioner import Captioner
@@ -90,10 +91,7 @@ class _Graph:
         b = self.buffers
         states, logits = model._step(b.word, ((b.states[0], b.states[1]),
                                               (b.states[2], b.states[3])), b.offset)  # fmt: skip
-        if greedy:
-            word = logits.argmax(dim=1)
-        else:
-            word = torch.multinomial(torch.softmax(logits.float(), dim=1), 1).squeeze(1)
+        word = logits.argmax(dim=1) if greedy else draw_words(logits)
         word = word.masked_fill(~b.running, 0)
         b.tokens.scatter_(1, b.step.expand(len(word), 1).clamp(max=self.max_len - 1), word[:, None])
         ended = b.running & (word == Vocabulary.end_id)
