@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+MODEL_OPTIONS = "model_options"
 BASELINES = ("none", "mean", "greedy")
 PRECISION_NAMES = ("fp32", "bf16")  # gvetool.engine.precision maps them to dtypes
 METRICS = ("bleu", "meteor", "rouge", "cider")
@@ -75,12 +76,15 @@ class TrainConfig:
     precision: str = "fp32"  # training step's matrix products: fp32 | bf16 (autocast)
     num_workers: int = 0
     threads: int = 0  # torch intra-op threads; 0: torch's default
+    # The model's own options (its spec's ``options`` dataclass), all of them once resolved;
+    # a ``[model_options]`` table in TOML, ``--model-option KEY=VALUE`` on the command line.
+    model_options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Refuse impossible values with one line naming the key and the allowed range."""
-        for key, field in KEYS.items():
+        for key, declared in KEYS.items():
             value = getattr(self, key)
-            if "float" in field.type and value is not None and not math.isfinite(value):
+            if "float" in declared.type and value is not None and not math.isfinite(value):
                 raise GvetoolError(f"{key} must be a finite number, got {value}")
         positive = ("epochs", "batch_size", "embedding_size", "hidden_size", "min_count", "max_len")
         for key in positive:
@@ -132,20 +136,17 @@ class TrainConfig:
     def metric_names(self) -> list[str]:
         return [m.strip() for m in self.val_metrics.split(",") if m.strip()]
 
-    def best_metric(self, captioning: bool) -> str:
-        """What picks ``best.pt``: CIDEr (the original's choice) when validated, else the
-        first validation metric given; a classifier's accuracy."""
-        if not captioning:
-            return "accuracy"
-        names = self.metric_names()
-        return METRIC_KEYS["cider" if "cider" in names else names[0]]
-
     def to_toml(self) -> str:
         """The config as TOML (``None`` values are omitted: TOML has no null)."""
         lines = ["# gvetool run configuration (resolved: defaults < config file < command line)"]
-        for key, value in asdict(self).items():
-            if value is not None:
-                lines.append(f"{key} = {json.dumps(value)}")
+        values = asdict(self)
+        options = values.pop(MODEL_OPTIONS)
+        lines += [
+            f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None
+        ]
+        if options:
+            lines += ["", f"[{MODEL_OPTIONS}]"]
+            lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
         return "\n".join(lines) + "\n"
 
     def save(self, path: Path) -> None:
@@ -159,6 +160,10 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     expected = KEYS[key].type
     if value is None:
         return None
+    if key == MODEL_OPTIONS:
+        if not isinstance(value, dict):
+            raise GvetoolError(f"{source}: {key} must be a table of model options")
+        return {str(k).replace("-", "_"): v for k, v in value.items()}
     if "float" in expected and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     kind = {"int": int, "float": float, "str": str, "bool": bool}.get(expected.split(" |")[0])
@@ -195,9 +200,13 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise GvetoolError(f"cannot read config file {path}: permission denied") from None
     except IsADirectoryError:
         raise GvetoolError(f"config file {path} is a folder") from None
-    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    nested = [
+        k for k, v in data.items() if isinstance(v, dict) and k.replace("-", "_") != MODEL_OPTIONS
+    ]
     if nested:
-        raise GvetoolError(f"{path}: tables are not supported ([{nested[0]}]); use plain keys")
+        raise GvetoolError(
+            f"{path}: the only table is [{MODEL_OPTIONS}], not [{nested[0]}]; use plain keys"
+        )
     return check_keys(data, str(path))
 
 
@@ -206,7 +215,16 @@ def resolve(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
-    values.update(check_keys({k: v for k, v in overrides.items() if v is not None}, "command line"))
+    given = check_keys({k: v for k, v in overrides.items() if v is not None}, "command line")
+    if MODEL_OPTIONS in given and MODEL_OPTIONS in values:  # the file's, some overridden
+        given[MODEL_OPTIONS] = {**values[MODEL_OPTIONS], **given[MODEL_OPTIONS]}
+    values.update(given)
     config = TrainConfig(**values)
     config.validate()
+    if config.model:  # the model's own options, checked against what its spec declares
+        from gvetool.model_options import resolve_model_options
+        from gvetool.plugins import get_plugins
+
+        spec = get_plugins().models.get(config.model)
+        config.model_options = resolve_model_options(spec, config.model_options)
     return config

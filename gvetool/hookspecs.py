@@ -41,22 +41,21 @@ def gvetool_register_models(register: Callable[[ModelSpec], None]) -> None:
     """Register model architectures, e.g. ``register(ModelSpec(name="gve", ...))``.
 
     Why: ``gvetool train NAME`` looks the name up here, so a new architecture needs no
-    change to the core. Set ``needs_classes`` / ``needs_sentence_classifier`` so the CLI can
-    refuse an impossible run before it starts.
+    change to the core. The spec declares what the engine must know without comparing
+    names: its ``task`` (:mod:`gvetool.tasks`: the contract, how it is validated, which
+    number picks ``best.pt``), ``needs_classes``, ``reward_model`` (the model whose frozen
+    checkpoint gives the reward) and ``class_conditioned``.
 
     The target is called as ``target(config, vocab_size, feature_dim, num_classes)`` (config:
-    :class:`gvetool.config.TrainConfig`) and returns an ``nn.Module`` with ``task``
-    (``"captioning"`` or ``"classification"``) and ``loss(batch) -> (loss, logs)`` for a
-    :class:`gvetool.data.captions.CaptionBatch`. Captioning models also provide
-    ``generate(features, class_ids, max_len, greedy)`` and ``beam_search(features, class_ids,
-    beam_size, max_len, length_penalty)``; a model with ``needs_sentence_classifier`` gets
-    the frozen classifier through ``attach_sentence_classifier(module)``; a
-    ``class_conditioned`` spec's model can explain an image as any class (counterfactuals).
-    A token-mean loss divides by ``batch.mean_over()`` (the global batch's tokens per
-    process under DDP, so N processes equal one). A model whose
-    loss is a sum of large terms may define ``loss_terms(batch) -> list``: the trainer then
-    calls ``loss(batch, term)`` per term and backpropagates each before the next (less
-    memory, same gradient; see :func:`gvetool.engine.trainer.backward_terms`).
+    :class:`gvetool.config.TrainConfig`) and returns an ``nn.Module`` meeting its task's
+    protocol in :mod:`gvetool.contracts` (``CaptioningModel``: ``loss``, ``generate``,
+    ``beam_search``; ``SentenceClassifierModel``: ``loss`` and ``forward(tokens,
+    lengths)``), plus ``RewardedModel.attach_sentence_classifier(classifier, token_map)``
+    where the spec names a ``reward_model``. The built model is checked against them and
+    refused with one line naming a missing member. Optional: ``loss_terms(batch)`` (the
+    trainer then backpropagates ``loss(batch, term)`` term by term; under DDP every term
+    must use every trainable parameter) and the ``TransferableModel`` members that
+    ``gvetool transfer`` needs.
     """
 
 

@@ -13,100 +13,21 @@ loaded one by one, so one broken plugin costs a warning, not the tool:
 
 from __future__ import annotations
 
-import difflib
 import importlib.metadata as metadata
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any
 
 import pluggy
 
 from gvetool import console, hookspecs
 from gvetool.errors import GvetoolError
-from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec, Spec
-
-if TYPE_CHECKING:
-    import typer
+from gvetool.registry import DISABLE_ENV, PluginInfo, Registry
+from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec
 
 ENTRY_POINT_GROUP = "gvetool"
-DISABLE_ENV = "GVETOOL_DISABLE_PLUGINS"
-
-S = TypeVar("S", bound=Spec)
-
-
-@dataclass
-class PluginInfo:
-    """What ``gvetool plugins`` reports about one entry point."""
-
-    name: str
-    distribution: str
-    version: str
-    module: str
-    status: str = "loaded"  # loaded | failed | disabled
-    error: str | None = None
-    registered: dict[str, list[str]] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.distribution} {self.version} (plugin '{self.name}', module {self.module})"
-
-
-class Registry(Generic[S]):
-    """Name -> spec for one kind (model, dataset or encoder), remembering who gave what."""
-
-    def __init__(self, spec_type: type[S]) -> None:
-        self.spec_type = spec_type
-        self.kind = spec_type.kind
-        self._specs: dict[str, S] = {}
-        self._providers: dict[str, PluginInfo] = {}
-
-    def add(self, spec: S, provider: PluginInfo) -> None:
-        if not isinstance(spec, self.spec_type):
-            raise TypeError(
-                f"gvetool_register_{self.kind}s got {type(spec).__name__}, "
-                f"expected {self.spec_type.__name__}"
-            )
-        if spec.name in self._specs:
-            other = self._providers[spec.name]
-            raise GvetoolError(
-                f"{self.kind} '{spec.name}' is registered twice: by {other.label} and by "
-                f"{provider.label}; uninstall one of them or set "
-                f"{DISABLE_ENV}={provider.name} (or {other.name})"
-            )
-        self._specs[spec.name] = spec
-        self._providers[spec.name] = provider
-        provider.registered.setdefault(self.kind, []).append(spec.name)
-
-    def remove_from(self, provider: PluginInfo) -> None:
-        """Forget everything ``provider`` registered (it failed half-way)."""
-        for name in provider.registered.pop(self.kind, []):
-            del self._specs[name]
-            del self._providers[name]
-
-    def get(self, name: str) -> S:
-        """The spec called ``name``; an unknown name lists the known ones."""
-        try:
-            return self._specs[name]
-        except KeyError:
-            known = ", ".join(sorted(self._specs)) or "none (is gvetool installed correctly?)"
-            close = difflib.get_close_matches(name, list(self._specs), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise GvetoolError(
-                f"unknown {self.kind} '{name}'; known {self.kind}s: {known}.{hint}"
-            ) from None
-
-    def provider(self, name: str) -> PluginInfo:
-        self.get(name)
-        return self._providers[name]
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._specs
+__all__ = ["DISABLE_ENV", "PluginInfo", "Plugins", "Registry", "get_plugins", "load_plugins"]
 
 
 class Plugins:
@@ -119,6 +40,10 @@ class Plugins:
         self.models: Registry[ModelSpec] = Registry(ModelSpec)
         self.datasets: Registry[DatasetSpec] = Registry(DatasetSpec)
         self.encoders: Registry[EncoderSpec] = Registry(EncoderSpec)
+
+    def captioners(self) -> list[str]:
+        """Names of the models that write sentences, for messages that list them."""
+        return [name for name in self.models.names() if self.models.get(name).task.generates]
 
     @property
     def registries(self) -> tuple[Registry[Any], ...]:
@@ -145,10 +70,13 @@ class Plugins:
     def _call_registration(self, info: PluginInfo, registry: Registry[Any]) -> None:
         # Each plugin's hook is called with a register bound to that plugin, so clashes
         # and failures are attributed to the right distribution.
-        hook = getattr(self.manager.hook, f"gvetool_register_{registry.kind}s")
-        for impl in hook.get_hookimpls():
-            if impl.plugin_name == info.name:
-                impl.function(**{"register": lambda spec: registry.add(spec, info)})
+        hook = self.hook_of(f"gvetool_register_{registry.kind}s", info.name)
+        hook(register=lambda spec: registry.add(spec, info))
+
+    def hook_of(self, hook_name: str, plugin_name: str) -> Any:
+        """The hook ``hook_name`` of plugin ``plugin_name`` alone, called through pluggy."""
+        others = [p for name, p in self.manager.list_name_plugin() if name != plugin_name]
+        return self.manager.subset_hook_caller(hook_name, remove_plugins=others)
 
     def _rollback(self, plugin: object, info: PluginInfo) -> None:
         for registry in self.registries:
@@ -162,56 +90,6 @@ class Plugins:
             f"plugin '{info.name}' from {info.distribution} {info.version} was skipped: "
             f"{reason}. Reinstall or fix it, or set {DISABLE_ENV}={info.name} to silence this."
         )
-
-    def add_commands(self, app: typer.Typer) -> None:
-        """Let every loaded plugin add CLI commands; a name already taken is refused."""
-        for info in self.infos:
-            if info.status != "loaded":
-                continue
-            info.commands = []
-            taken = _command_names(app)
-            lists = (app.registered_commands, app.registered_groups)
-            starts = [len(entries) for entries in lists]
-            try:
-                for impl in self.manager.hook.gvetool_register_commands.get_hookimpls():
-                    if impl.plugin_name == info.name:
-                        impl.function(app=app)
-            except Exception as exc:
-                for entries, start in zip(lists, starts, strict=True):
-                    del entries[start:]
-                console.warn(
-                    f"plugin '{info.name}' failed to add its commands "
-                    f"({type(exc).__name__}: {exc}); they are not available"
-                )
-                continue
-            for entries, start in zip(lists, starts, strict=True):
-                added = entries[start:]
-                del entries[start:]
-                for entry in added:
-                    name = _name_of(entry)
-                    if name in taken:
-                        console.warn(
-                            f"plugin '{info.name}' tried to add command '{name}', which "
-                            "already exists; its command was not added"
-                        )
-                        continue
-                    taken.add(name)
-                    info.commands.append(name)
-                    entries.append(entry)
-
-
-def _name_of(entry: Any) -> str:
-    """The CLI name Typer will give a registered command or sub-app."""
-    if entry.name:
-        return str(entry.name)
-    callback = getattr(entry, "callback", None) or entry.typer_instance.info.callback
-    return str(callback.__name__).lower().replace("_", "-")
-
-
-def _command_names(app: typer.Typer) -> set[str]:
-    return {_name_of(c) for c in app.registered_commands} | {
-        _name_of(g) for g in app.registered_groups
-    }
 
 
 def disabled_names(environ: dict[str, str] | None = None) -> set[str]:

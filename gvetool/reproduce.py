@@ -63,7 +63,7 @@ def reproduce(config: TrainConfig, models: tuple[str, ...] | None = None) -> dic
     evaluations: list[tuple[str, Evaluation]] = []
     for label, model in chosen:
         console.err().print(f"[bold]{label}[/bold] ({model})")
-        needs_sc = get_plugins().models.get(model).needs_sentence_classifier
+        needs_sc = get_plugins().models.get(model).reward_model is not None
         run_config = dataclasses.replace(
             config, model=model, out=str(directory / model), sc_ckpt=sc if needs_sc else None
         )

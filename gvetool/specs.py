@@ -8,31 +8,16 @@ the heavy module is imported only when the thing is actually used.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gvetool.errors import GvetoolError
+from gvetool.targets import resolve_target
+from gvetool.tasks import CAPTIONING, Task
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-def _resolve(target: Callable[..., Any] | str, what: str) -> Callable[..., Any]:
-    if callable(target):
-        return target
-    module_name, _, attribute = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:
-        raise GvetoolError(
-            f"{what} could not be loaded from {target} ({type(exc).__name__}: {exc}); "
-            "reinstall the package that provides it"
-        ) from exc
-    return obj  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -64,24 +49,38 @@ class Spec:
 
     def load(self) -> Callable[..., Any]:
         """The factory, importing its module on first use when given as a string."""
-        return _resolve(self.target, f"{self.kind} '{self.name}'")
+        return resolve_target(self.target, f"{self.kind} '{self.name}'")
 
 
 @dataclass(frozen=True)
 class ModelSpec(Spec):
-    """A captioning or classification model.
+    """A model: a factory, the kind of model it builds, and the roles it plays.
 
-    The ``needs_*`` flags let the CLI refuse a combination before training starts (a GVE
-    on a dataset without classes, a GVE without a sentence classifier) instead of after
-    an hour of work. ``class_conditioned`` says the model reads the class it explains, so
-    it can explain an image as another class (counterfactuals, ``explain --class``).
+    ``task`` (:mod:`gvetool.tasks`) says which contract the model meets, how it is
+    validated and which number picks ``best.pt``. ``reward_model`` names the model whose
+    frozen, separately trained instance gives this one its reward (GVE: the sentence
+    classifier); training finds or is given a checkpoint of it. ``needs_classes`` lets the
+    CLI refuse a dataset without classes before training starts instead of after an hour
+    of work. ``class_conditioned`` says the model reads the class it explains, so it can
+    explain an image as another class (counterfactuals, ``explain --class``). ``options``
+    is a dataclass of the model's own hyper-parameters (:mod:`gvetool.model_options`).
     """
 
     kind: ClassVar[str] = "model"
 
+    task: Task = CAPTIONING
+    options: type | None = None
     needs_classes: bool = False
-    needs_sentence_classifier: bool = False
+    reward_model: str | None = None
     class_conditioned: bool = False
+
+    def build(self, config: Any, vocab_size: int, feature_dim: int, num_classes: int) -> Any:
+        """The factory's model, refused with one line if it does not meet its contract."""
+        from gvetool.contracts import check_model
+
+        model = self.load()(config, vocab_size, feature_dim, num_classes)
+        check_model(model, self)
+        return model
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class DatasetSpec(Spec):
         target = getattr(self, step)
         if target is None:
             raise GvetoolError(f"dataset '{self.name}' has no {step} step")
-        return _resolve(target, f"dataset '{self.name}' {step} step")
+        return resolve_target(target, f"dataset '{self.name}' {step} step")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import torch
 from gvetool.config import TrainConfig
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
-from gvetool.engine.reference import naive_caption_loss, naive_reinforce_loss
 from gvetool.engine.trainer import LossModule, backward_terms
 from gvetool.models.captioner import (
     Captioner,
@@ -21,6 +20,8 @@ from gvetool.models.captioner import (
 from gvetool.models.gve import GVE, ReinforcePart, build_explanation_discriminative, build_gve
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.sentence_classifier import SentenceClassifier
+
+from .reference import naive_caption_loss, naive_reinforce_loss
 
 V, D, C, E, H = 12, 6, 3, 5, 7
 

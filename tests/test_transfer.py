@@ -78,8 +78,9 @@ def _args(halves, tiny_cub_master, source: str, out: str) -> list[str]:
 
 def test_transfer_from_a_sentence_classifier_is_refused(tiny_cub_master, halves, capsys):
     assert main(_args(halves, tiny_cub_master, "sc-cub1", "x")) == 1
-    assert "is a 'sc' checkpoint; transfer starts from a captioner (lrcn or gve)" in _one_line(
-        capsys
+    assert (
+        "is a 'sc' checkpoint; transfer starts from a captioner (definition, explanation-"
+        in _one_line(capsys)
     )
 
 

@@ -28,6 +28,7 @@ from gvetool.cli import runs as runs_cli
 from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
+from gvetool.cli.plugin_commands import add_plugin_commands
 from gvetool.errors import GvetoolError
 from gvetool.launch import INTERRUPTED_EXIT
 from gvetool.plugins import get_plugins
@@ -79,7 +80,7 @@ def build_app() -> typer.Typer:
     app.command("runs")(runs_cli.runs)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
-    get_plugins().add_commands(app)
+    add_plugin_commands(get_plugins(), app)
     return app
 
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
+from gvetool.cli.model_option import given as model_options_given
+
 
 def cv(
     model: str = typer.Option(..., help="Model to cross-validate: lrcn, gve or sc."),
@@ -30,6 +33,7 @@ def cv(
         None, help="Training matrix products: fp32 or bf16 (autocast; for GPUs) [fp32]."
     ),
     out: Path | None = typer.Option(None, help="Where the cv directory goes [runs]."),
+    model_option: list[str] | None = MODEL_OPTION_FLAG,
     sc_ckpt: Path | None = typer.Option(
         None, help="gve: one fixed sentence classifier (default: one trained per fold)."
     ),
@@ -37,7 +41,7 @@ def cv(
     """Cross-validate over images (all captions of an image in one fold): one run per fold
     from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume."""
     from gvetool.config import resolve
-    from gvetool.engine.cv import cross_validate
+    from gvetool.cv import cross_validate
 
     given = {
         "model": model, "dataset": dataset, "seed": seed, "data_root": data_root,
@@ -45,6 +49,7 @@ def cv(
         "hidden_size": hidden_size, "embedding_size": embedding_size,
         "val_metrics": val_metrics, "device": device, "precision": precision, "out": out,
     }  # fmt: skip
+    given["model_options"] = model_options_given(model_option)
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}
     resolved = resolve(config, given)
     cross_validate(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)

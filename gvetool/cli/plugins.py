@@ -47,3 +47,19 @@ def plugins(
             status,
         )
     console.out().print(table)
+    for line in _model_option_lines():
+        console.out().print(line, highlight=False, markup=False)
+
+
+def _model_option_lines() -> list[str]:
+    """``--model-option`` keys of every model that declares options, with type and help."""
+    from gvetool.model_options import option_fields
+
+    lines = []
+    models = get_plugins().models
+    for name in models.names():
+        for declared in option_fields(models.get(name)):
+            default = json.dumps(declared.default)
+            help_text = declared.metadata.get("help", "")
+            lines.append(f"  {name}: --model-option {declared.name}=... [{default}] {help_text}")
+    return ["model options:", *lines] if lines else []

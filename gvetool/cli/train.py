@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from gvetool import console
+from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
+from gvetool.cli.model_option import given as model_options_given
 from gvetool.errors import GvetoolError
 
 RESUMABLE_CHANGES = (
@@ -59,6 +61,7 @@ def train(
     ),
     val_metrics: str | None = typer.Option(None, help="Validation metrics, comma-separated."),
     checkpoint_every: int | None = typer.Option(None, help="Also save last.pt every N steps."),
+    model_option: list[str] | None = MODEL_OPTION_FLAG,
     resume: Path | None = typer.Option(None, help="Continue the run in this directory."),
 ) -> None:
     """Train LRCN, GVE, the sentence classifier or the paper's ablations; best.pt is kept by
@@ -79,14 +82,16 @@ def train(
         "reinforce_weight": reinforce_weight, "reinforce_tokens": reinforce_tokens,
         "baseline": baseline, "val_metrics": val_metrics, "checkpoint_every": checkpoint_every,
     }  # fmt: skip
+    given["model_options"] = model_options_given(model_option)
     given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if v is not None}
     if resume is not None:
         if not (resume / "last.pt").is_file():
             raise GvetoolError(f"no checkpoint to resume in {resume} (last.pt is missing)")
         frozen = sorted(set(given) - set(RESUMABLE_CHANGES)) + (["config"] if config else [])
         if frozen:
+            flag = "model-option" if frozen[0] == "model_options" else frozen[0].replace("_", "-")
             raise GvetoolError(
-                f"--{frozen[0].replace('_', '-')} cannot change when resuming; only "
+                f"--{flag} cannot change when resuming; only "
                 + ", ".join(f"--{k.replace('_', '-')}" for k in RESUMABLE_CHANGES)
                 + " can"
             )

@@ -10,12 +10,15 @@ it never runs code from the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from gvetool.errors import GvetoolError
 from gvetool.io import atomic_write
+
+if TYPE_CHECKING:
+    from gvetool.tasks import Task
 
 # Version 2: the models follow the original's parameters (two LSTM biases, the image
 # projected to the hidden size); version-1 weights do not fit them and must be retrained.
@@ -33,8 +36,11 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         torch.save({"format": FORMAT, **checkpoint}, handle)
 
 
-def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, Any]:
-    """Load and check a checkpoint; anything else is one clear line."""
+def load_checkpoint(
+    path: Path, expect_model: str | None = None, expect_task: Task | None = None
+) -> dict[str, Any]:
+    """Load and check a checkpoint (of model ``expect_model`` / of a model of task
+    ``expect_task`` where given); anything else is one clear line."""
     path = Path(path)
     if path.is_dir():
         path = path / "best.pt"
@@ -73,6 +79,14 @@ def load_checkpoint(path: Path, expect_model: str | None = None) -> dict[str, An
             f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "
             "checkpoint is needed here"
         )
+    if expect_task is not None:
+        from gvetool.plugins import get_plugins
+
+        if get_plugins().models.get(checkpoint["model"]).task is not expect_task:
+            raise GvetoolError(
+                f"{path} is a '{checkpoint['model']}' checkpoint, but a {expect_task.name} "
+                "model's checkpoint is needed here"
+            )
     return checkpoint
 
 
@@ -82,7 +96,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
     from gvetool.plugins import get_plugins
 
     spec = get_plugins().models.get(checkpoint["model"])
-    model = spec.load()(
+    model = spec.build(
         TrainConfig(**checkpoint["config"]),
         len(checkpoint["vocabulary"]),
         checkpoint["feature_dim"],

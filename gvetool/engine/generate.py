@@ -1,4 +1,4 @@
-"""Generating sentences for a whole split, batched, and scoring them."""
+"""Generating sentences for a whole split, batched."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.data.captions import ImageExamples
 from gvetool.data.vocab import Vocabulary
-from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.progress import progress_bar
 
 
@@ -51,33 +50,3 @@ def generate_split(
             sentences.extend(vocab.decode(row) for row in tokens.cpu().tolist())
             advance(len(indices))
     return sentences
-
-
-def score_captions(
-    model: nn.Module,
-    images: ImageExamples,
-    vocab: Vocabulary,
-    scorer: CaptionScorer,
-    device: torch.device,
-    batch_size: int,
-    max_len: int,
-) -> dict[str, float]:
-    """Corpus-level caption metrics of greedy sentences against the split's references."""
-    sentences = generate_split(model, images, vocab, device, batch_size, max_len)
-    tokens = iter(images.split.tokens())  # the split's cached tokens, as training saw them
-    references = {i: [next(tokens) for _ in refs] for i, refs in enumerate(images.split.captions)}
-    totals, _ = scorer.score(references, dict(enumerate(sentences)))
-    return totals
-
-
-@torch.no_grad()
-def classification_accuracy(
-    model: nn.Module, examples: CaptionExamples, device: torch.device, batch_size: int
-) -> dict[str, float]:
-    """Top-1 accuracy of a sentence classifier on every caption of a split."""
-    model.eval()
-    correct = 0
-    for indices in batches(len(examples), batch_size):
-        batch = examples.__getitems__(indices).to(device)
-        correct += int((model(batch.tokens, batch.lengths).argmax(1) == batch.class_ids).sum())
-    return {"accuracy": correct / max(1, len(examples))}

@@ -74,8 +74,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
     history = []
     if metrics.is_file():
         history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    classification = bool(history) and "accuracy" in history[0].get("val", {})
-    key = config.best_metric(not classification) if history else None
+    key = _best_metric(config) if history else None
     scores = [h["val"][key] for h in history if key in h.get("val", {})]
     if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
         state = "running"
@@ -86,6 +85,14 @@ def summarise(run_dir: Path) -> RunSummary | None:
         len(history), config.epochs, key if scores else None, max(scores) if scores else None,
         state,
     )  # fmt: skip
+
+
+def _best_metric(config: TrainConfig) -> str | None:
+    """The run's best-checkpoint metric, from its model's task (``None``: not installed)."""
+    from gvetool.plugins import get_plugins
+
+    models = get_plugins().models
+    return models.get(config.model).task.best_metric(config) if config.model in models else None
 
 
 def list_runs(out: Path) -> list[RunSummary]:

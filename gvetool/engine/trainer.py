@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from gvetool import console
 from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
+from gvetool.data.captions import CaptionExamples, whole_batches
 from gvetool.data.corpus import Corpus
 from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.features import FeatureStore
@@ -40,19 +40,15 @@ from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.checkpoint import load_checkpoint, save_checkpoint
 from gvetool.engine.distributed import Distributed
-from gvetool.engine.generate import classification_accuracy, score_captions
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import autocast
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
 from gvetool.errors import GvetoolError
-from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.io import write_text
 from gvetool.plugins import get_plugins
 from gvetool.progress import progress_bar
-
-SENTENCE_CLASSIFIER = "sc"
 
 
 class LossModule(nn.Module):
@@ -176,24 +172,30 @@ def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureS
     return corpus, store or provider.open_store(corpus, cache, options)
 
 
-def _attach_sentence_classifier(
-    model: nn.Module, config: TrainConfig, corpus: Corpus, vocab: Vocabulary, feature_dim: int
+def _attach_reward_model(
+    model: nn.Module,
+    reward_model: str,
+    config: TrainConfig,
+    corpus: Corpus,
+    vocab: Vocabulary,
+    feature_dim: int,
 ) -> Path:
-    """Load the frozen reward classifier: ``--sc-ckpt`` or the newest matching sc run."""
+    """Load the frozen reward model (``--sc-ckpt`` or the newest matching run of it)."""
     if config.sc_ckpt:
         path = Path(config.sc_ckpt)
     else:
-        runs = find_runs(Path(config.out), SENTENCE_CLASSIFIER, config.dataset, corpus.class_names)
+        runs = find_runs(Path(config.out), reward_model, config.dataset, corpus.class_names)
         if not runs:
             root = f" --data-root {config.data_root}" if config.data_root else ""
             raise GvetoolError(
-                f"{config.model} needs a sentence classifier trained on '{config.dataset}' and "
-                f"none was found in {config.out}/; train one first: gvetool train sc "
-                f"--dataset {config.dataset}{root} (or pass --sc-ckpt PATH)"
+                f"{config.model} needs a sentence classifier ('{reward_model}') trained on "
+                f"'{config.dataset}' and none was found in {config.out}/; train one first: "
+                f"gvetool train {reward_model} --dataset {config.dataset}{root} (or pass "
+                "--sc-ckpt PATH)"
             )
         path = runs[0] / "best.pt"
         console.err().print(f"using sentence classifier {path}", highlight=False)
-    checkpoint = load_checkpoint(path, expect_model=SENTENCE_CLASSIFIER)
+    checkpoint = load_checkpoint(path, expect_model=reward_model)
     theirs, ours = checkpoint["class_names"], corpus.class_names or []
     if theirs != ours:
         raise GvetoolError(
@@ -209,8 +211,8 @@ def _attach_sentence_classifier(
             f" words, this run {len(vocab)}); train both on the same dataset and min_count"
         )
     sc_config = TrainConfig(**checkpoint["config"])
-    spec = get_plugins().models.get(SENTENCE_CLASSIFIER)
-    classifier = spec.load()(sc_config, len(checkpoint["vocabulary"]), feature_dim, len(ours))
+    spec = get_plugins().models.get(reward_model)
+    classifier = spec.build(sc_config, len(checkpoint["vocabulary"]), feature_dim, len(ours))
     classifier.load_state_dict(checkpoint["state_dict"])
     model.attach_sentence_classifier(classifier.to(next(model.parameters()).device), mapping)
     return path
@@ -219,10 +221,10 @@ def _attach_sentence_classifier(
 def _transfer_source(config: TrainConfig) -> dict[str, Any]:
     source = load_checkpoint(Path(config.transfer_from))
     kind = source.get("model")
-    if source.get("task") != "captioning":
+    if not get_plugins().models.get(kind).task.generates:
         raise GvetoolError(
             f"{config.transfer_from} is a '{kind}' checkpoint; transfer starts from a "
-            "captioner (lrcn or gve)"
+            f"captioner ({', '.join(get_plugins().captioners())})"
         )
     if kind != config.model:
         raise GvetoolError(
@@ -281,16 +283,13 @@ def _train(
 
     # --- model, reward classifier, optimizer --------------------------------------------
     torch.manual_seed(config.seed)
-    model = spec.load()(config, len(vocab), store.dim, num_classes).to(device)
-    captioning = model.task == "captioning"
-    if captioning:  # activations sized by sentence lengths fragment the heap: see allocator
+    model = spec.build(config, len(vocab), store.dim, num_classes).to(device)
+    task = spec.task
+    if task.generates:  # activations sized by sentence lengths fragment the heap: see allocator
         return_large_blocks_promptly()
-    val_set = (
-        ImageExamples(val_split, store) if captioning else CaptionExamples(val_split, vocab, store)
-    )
     sc_path = None
-    if spec.needs_sentence_classifier:
-        sc_path = _attach_sentence_classifier(model, config, corpus, vocab, store.dim)
+    if spec.reward_model is not None:
+        sc_path = _attach_reward_model(model, spec.reward_model, config, corpus, vocab, store.dim)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     epoch, step, global_step, history = 0, 0, 0, []
@@ -323,16 +322,18 @@ def _train(
     run_dir = dist.from_main(run_dir)
     if dist.is_main:
         mark_running(run_dir)
-    scorer = CaptionScorer(config.metric_names()) if captioning and dist.is_main else None
+    validate = (
+        task.make_validation(config, val_split, vocab, store, device) if dist.is_main else None
+    )
     board = _tensorboard(run_dir) if dist.is_main else None
-    best_metric = config.best_metric(captioning)
+    best_metric = task.best_metric(config)
     forward_context = functools.partial(autocast, config.precision, device)
     best = max((h["val"].get(best_metric, float("-inf")) for h in history), default=float("-inf"))
 
     def checkpoint(epoch_: int, step_: int, epoch_logs: dict[str, float]) -> dict[str, Any]:
         return {
             "model": config.model,
-            "task": model.task,
+            "task": task.name,
             "config": dataclasses.asdict(config),
             "vocabulary": list(vocab.words),
             "class_names": corpus.class_names,
@@ -409,13 +410,8 @@ def _train(
                             )
                 epoch, step = epoch + 1, 0
                 _check_weights(model, run_dir, epoch - 1, len(batches) - 1)
-                if dist.is_main:
-                    if captioning:
-                        val = score_captions(
-                            model, val_set, vocab, scorer, device, config.batch_size, config.max_len
-                        )
-                    else:
-                        val = classification_accuracy(model, val_set, device, config.batch_size)
+                if validate is not None:
+                    val = validate(model)
                     train_logs = {k: v / max(1, len(batches)) for k, v in logs_sum.items()}
                     entry = {
                         "epoch": epoch,
@@ -451,8 +447,8 @@ def _train(
         finally:
             if dist.is_main:
                 clear_running(run_dir)
-            if scorer is not None:
-                scorer.close()
+            if validate is not None:
+                validate.close()
             if board is not None:
                 board.close()
     return run_dir

@@ -33,6 +33,7 @@ from gvetool.evaluation.judge import judge_for
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
 from gvetool.plugins import get_plugins
+from gvetool.tasks import CLASSIFICATION
 
 CAPTION_METRICS = ("bleu", "meteor", "rouge", "cider", "spice")
 
@@ -71,10 +72,10 @@ def load_for_evaluation(
 ) -> Loaded:
     """Open the checkpoint and its dataset, refusing any mismatch between the two."""
     checkpoint = load_checkpoint(path)
-    if checkpoint.get("task") != "captioning":
+    if not get_plugins().models.get(checkpoint["model"]).task.generates:
         raise GvetoolError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
-            "model (lrcn, gve)"
+            f"model ({', '.join(get_plugins().captioners())})"
         )
     config = TrainConfig(**checkpoint["config"])
     if data_root is not None:
@@ -138,14 +139,22 @@ def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -
     used = loaded.checkpoint.get("sentence_classifier")
     if used and Path(used).is_file():
         return Path(used)
-    runs = find_runs(path.parent.parent, "sc", loaded.config.dataset, loaded.corpus.class_names)
-    return runs[0] / "best.pt" if runs else None
+    models = get_plugins().models
+    spec = models.get(loaded.checkpoint["model"])
+    names = [spec.reward_model] if spec.reward_model else models.names()
+    for name in names:
+        if models.get(name).task is CLASSIFICATION:
+            runs = find_runs(path.parent.parent, name, loaded.config.dataset,
+                             loaded.corpus.class_names)  # fmt: skip
+            if runs:
+                return runs[0] / "best.pt"
+    return None
 
 
 @torch.no_grad()
 def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.ndarray:
     """Class logits of a frozen sentence classifier for each sentence."""
-    checkpoint = load_checkpoint(sc_path, expect_model="sc")
+    checkpoint = load_checkpoint(sc_path, expect_task=CLASSIFICATION)
     classifier = model_from_checkpoint(checkpoint)
     vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
     out = []

@@ -2,13 +2,15 @@
 
 This module is what the ``models`` entry point names; torch is imported only when a model
 is built. A model factory is called as ``factory(config, vocab_size, feature_dim,
-num_classes)`` and returns an ``nn.Module`` with ``task`` ("captioning" or
-"classification") and ``loss(batch) -> (loss, logs)``; captioning models also have
-``generate(features, class_ids, max_len, greedy)``.
+num_classes)`` and returns an ``nn.Module`` meeting its task's contract
+(:mod:`gvetool.contracts`).
 """
 
 from gvetool.hookspecs import hookimpl
 from gvetool.specs import ModelSpec
+from gvetool.tasks import CLASSIFICATION
+
+SENTENCE_CLASSIFIER = "sc"  # the reward model of gve and explanation-discriminative
 
 
 @hookimpl
@@ -27,15 +29,16 @@ def gvetool_register_models(register):
             description="Generating Visual Explanations (Hendricks et al. 2016)",
             target="gvetool.models.gve:build_gve",
             needs_classes=True,
-            needs_sentence_classifier=True,
+            reward_model=SENTENCE_CLASSIFIER,
             class_conditioned=True,
         )
     )
     register(
         ModelSpec(
-            name="sc",
+            name=SENTENCE_CLASSIFIER,
             description="LSTM sentence classifier (GVE's reward)",
             target="gvetool.models.sentence_classifier:build_sentence_classifier",
+            task=CLASSIFICATION,
             needs_classes=True,
         )
     )
@@ -64,6 +67,6 @@ def gvetool_register_models(register):
             description="GVE ablation: image input and REINFORCE, no class input",
             target="gvetool.models.gve:build_explanation_discriminative",
             needs_classes=True,
-            needs_sentence_classifier=True,
+            reward_model=SENTENCE_CLASSIFIER,
         )
     )

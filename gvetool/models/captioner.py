@@ -55,7 +55,6 @@ def init_embedding_and_linear(*modules: nn.Module) -> None:
 class Captioner(nn.Module):
     """LRCN; with ``num_classes > 0`` the class-conditioned LSTM 2 of GVE."""
 
-    task = "captioning"
     # What transfer learning needs to know (gvetool.engine.transfer): parameters with a row
     # per word or per class, and the parameter-name prefixes of each --freeze choice.
     vocabulary_parameters = ("embed.weight", "out.weight", "out.bias")

@@ -13,7 +13,7 @@ graph (finished sentences are dropped as they end), then the sampled sentences' 
 probabilities are scored in packed teacher-forced passes. Both use dropout off, so the
 scored distribution is the sampled one and ``-(R - b) * log p(sample)`` has the same
 gradient as differentiating through the sampling loop (tested against that formulation
-in ``gvetool.engine.reference``), without any work after a sentence's end. The scoring
+in ``tests/reference.py``), without any work after a sentence's end. The scoring
 runs over groups of rows of at most ``reinforce_tokens`` sampled tokens, each group
 backpropagated before the next is built: the loss is a sum over rows, so the gradient is
 the same, and memory stays bounded while an untrained model rambles to ``max_len``.

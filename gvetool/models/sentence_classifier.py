@@ -21,8 +21,6 @@ from gvetool.models.captioner import init_embedding_and_linear
 
 
 class SentenceClassifier(nn.Module):
-    task = "classification"
-
     def __init__(
         self,
         vocab_size: int,

@@ -23,7 +23,6 @@ from gvetool.data.folds import fold_indices
 from gvetool.data.open import open_configured
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.resumable import best_validation, train_or_resume
-from gvetool.engine.trainer import SENTENCE_CLASSIFIER
 from gvetool.evaluation.evaluate import evaluate
 from gvetool.io import write_json
 from gvetool.plugins import get_plugins
@@ -53,8 +52,8 @@ def cross_validate(
             "--same-model carries weights from fold to fold: each fold's validation images "
             "trained an earlier fold's model, so validation leaks and the scores are optimistic"
         )
-    if sc_ckpt and spec.needs_sentence_classifier:
-        trained_on = load_checkpoint(Path(sc_ckpt), SENTENCE_CLASSIFIER)["config"]
+    if sc_ckpt and spec.reward_model is not None:
+        trained_on = load_checkpoint(Path(sc_ckpt), spec.reward_model)["config"]
         if not trained_on.get("folds"):
             console.warn(
                 f"--sc-ckpt {sc_ckpt} was trained on all training images, including every "
@@ -73,10 +72,10 @@ def cross_validate(
             init_from=str(previous_best) if same_model and previous_best else None,
         )
         console.err().print(f"[bold]fold {fold + 1}/{folds}[/bold]")
-        if spec.needs_sentence_classifier:
+        if spec.reward_model is not None:
             classifier = sc_ckpt
             if classifier is None:  # the fold's own classifier, from its training images
-                sc_config = dataclasses.replace(fold_config, model=SENTENCE_CLASSIFIER)
+                sc_config = dataclasses.replace(fold_config, model=spec.reward_model)
                 classifier = str(
                     train_or_resume(dataclasses.replace(sc_config, init_from=None), "fold")
                     / "best.pt"
@@ -85,7 +84,7 @@ def cross_validate(
         run = train_or_resume(fold_config, "fold")
         previous_best = run / "best.pt"
         val = best_validation(run)
-        if corpus.has_classes and "CIDEr" in val:
+        if corpus.has_classes and spec.task.generates:
             val.update(_class_relevance(run, fold_config.sc_ckpt))
         results.append({"fold": fold + 1, "run": str(run), "val": val})
     summary = _summarise(config, folds, stratified, same_model, results)

@@ -5,8 +5,8 @@ concatenated to LSTM 1's output at every step of a padded batch (dropout over th
 concatenation with a fresh mask per step), the token cross-entropy averaged over all real
 tokens, and REINFORCE computed by differentiating through the step-by-step sampling loop
 (every row runs until the last sentence ends). It shares the parameters of a
-:class:`~gvetool.models.gve.GVE` so the fast path can be checked against it (tests) and
-timed against it (``benchmarks/train_step.py``).
+:class:`~gvetool.models.gve.GVE` so the fast path can be checked against it
+(``tests/test_models.py``); ``benchmarks/original_gve.py`` times the original's own way.
 """
 
 from __future__ import annotations

@@ -1,0 +1,88 @@
+"""After-epoch validation, one class per task (:mod:`gvetool.tasks` names them)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gvetool.config import TrainConfig
+from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.data.corpus import Split
+from gvetool.data.features import FeatureStore
+from gvetool.data.vocab import Vocabulary
+from gvetool.engine.generate import batches, generate_split
+from gvetool.evaluation.metrics import CaptionScorer
+
+
+def score_captions(
+    model: nn.Module,
+    images: ImageExamples,
+    vocab: Vocabulary,
+    scorer: CaptionScorer,
+    device: torch.device,
+    batch_size: int,
+    max_len: int,
+) -> dict[str, float]:
+    """Corpus-level caption metrics of greedy sentences against the split's references."""
+    sentences = generate_split(model, images, vocab, device, batch_size, max_len)
+    tokens = iter(images.split.tokens())  # the split's cached tokens, as training saw them
+    references = {i: [next(tokens) for _ in refs] for i, refs in enumerate(images.split.captions)}
+    totals, _ = scorer.score(references, dict(enumerate(sentences)))
+    return totals
+
+
+@torch.no_grad()
+def classification_accuracy(
+    model: nn.Module, examples: CaptionExamples, device: torch.device, batch_size: int
+) -> dict[str, float]:
+    """Top-1 accuracy of a sentence classifier on every caption of a split."""
+    model.eval()
+    correct = 0
+    for indices in batches(len(examples), batch_size):
+        batch = examples.__getitems__(indices).to(device)
+        correct += int((model(batch.tokens, batch.lengths).argmax(1) == batch.class_ids).sum())
+    return {"accuracy": correct / max(1, len(examples))}
+
+
+class CaptionValidation:
+    """Greedy sentences for every validation image, scored by the run's ``--val-metrics``."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        split: Split,
+        vocab: Vocabulary,
+        store: FeatureStore,
+        device: torch.device,
+    ) -> None:
+        self.images = ImageExamples(split, store)
+        self.vocab, self.device, self.config = vocab, device, config
+        self.scorer = CaptionScorer(config.metric_names())
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        return score_captions(model, self.images, self.vocab, self.scorer, self.device,
+                              self.config.batch_size, self.config.max_len)  # fmt: skip
+
+    def close(self) -> None:
+        self.scorer.close()
+
+
+class AccuracyValidation:
+    """Top-1 accuracy of a sentence classifier over every validation caption."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        split: Split,
+        vocab: Vocabulary,
+        store: FeatureStore,
+        device: torch.device,
+    ) -> None:
+        self.examples = CaptionExamples(split, vocab, store)
+        self.device, self.batch_size = device, config.batch_size
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        return classification_accuracy(model, self.examples, self.device, self.batch_size)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,79 @@
+"""A model's own options: declared by its spec as a dataclass, set from TOML or the CLI.
+
+A plugin model with hyper-parameters of its own (layers, heads...) declares them as a
+dataclass with defaults (and ``field(metadata={"help": ...})``) in ``ModelSpec.options``;
+users set them in a ``[model_options]`` table or with ``--model-option KEY=VALUE``. They
+are checked here, once, with one-line errors; the resolved values (defaults filled in)
+are saved in ``config.toml`` and checkpoints, so resume, transfer and cv inherit them as
+they inherit every other setting. The factory reads ``Options(**config.model_options)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from typing import Any
+
+from gvetool.errors import GvetoolError
+from gvetool.specs import ModelSpec
+
+SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """``["layers=2", "act=gelu"]`` -> ``{"layers": 2, "act": "gelu"}`` (values as JSON
+    where they parse: numbers, ``true``/``false``; else strings)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise GvetoolError(f"--model-option {pair!r}: write KEY=VALUE, e.g. layers=2")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def option_fields(spec: ModelSpec) -> list[dataclasses.Field[Any]]:
+    return list(dataclasses.fields(spec.options)) if spec.options is not None else []
+
+
+def resolve_model_options(spec: ModelSpec, given: dict[str, Any]) -> dict[str, Any]:
+    """Every option of ``spec``'s model: the given values checked, defaults filled in."""
+    declared = {f.name: f for f in option_fields(spec)}
+    for key in given:
+        if key not in declared:
+            known = ", ".join(declared) or "none"
+            close = difflib.get_close_matches(key, list(declared), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise GvetoolError(
+                f"model '{spec.name}' has no option '{key}' (its options: {known}){hint}"
+            )
+    if spec.options is None:
+        return {}
+    hints = typing.get_type_hints(spec.options)
+    values = {key: _checked(spec, key, value, hints[key]) for key, value in given.items()}
+    try:
+        options = spec.options(**values)
+    except (ValueError, TypeError) as exc:
+        raise GvetoolError(f"model '{spec.name}' options: {exc}") from None
+    return dataclasses.asdict(options)
+
+
+def _checked(spec: ModelSpec, key: str, value: Any, hint: Any) -> Any:
+    kind = hint if hint in SCALARS.values() else None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and not isinstance(value, str):
+        return json.dumps(value)
+    if kind is not None and (
+        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    ):
+        raise GvetoolError(
+            f"model '{spec.name}' option {key} must be {kind.__name__}, got {value!r}"
+        )
+    return value

@@ -1,0 +1,91 @@
+"""The name registries: model, dataset and encoder specs by name, and who gave each.
+
+Names are global: a name registered twice is an error naming both distributions, because
+silently picking one would make runs irreproducible.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from gvetool.errors import GvetoolError
+from gvetool.specs import Spec
+
+DISABLE_ENV = "GVETOOL_DISABLE_PLUGINS"
+
+S = TypeVar("S", bound=Spec)
+
+
+@dataclass
+class PluginInfo:
+    """What ``gvetool plugins`` reports about one entry point."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.distribution} {self.version} (plugin '{self.name}', module {self.module})"
+
+
+class Registry(Generic[S]):
+    """Name -> spec for one kind (model, dataset or encoder), remembering who gave what."""
+
+    def __init__(self, spec_type: type[S]) -> None:
+        self.spec_type = spec_type
+        self.kind = spec_type.kind
+        self._specs: dict[str, S] = {}
+        self._providers: dict[str, PluginInfo] = {}
+
+    def add(self, spec: S, provider: PluginInfo) -> None:
+        if not isinstance(spec, self.spec_type):
+            raise TypeError(
+                f"gvetool_register_{self.kind}s got {type(spec).__name__}, "
+                f"expected {self.spec_type.__name__}"
+            )
+        if spec.name in self._specs:
+            other = self._providers[spec.name]
+            raise GvetoolError(
+                f"{self.kind} '{spec.name}' is registered twice: by {other.label} and by "
+                f"{provider.label}; uninstall one of them or set "
+                f"{DISABLE_ENV}={provider.name} (or {other.name})"
+            )
+        self._specs[spec.name] = spec
+        self._providers[spec.name] = provider
+        provider.registered.setdefault(self.kind, []).append(spec.name)
+
+    def remove_from(self, provider: PluginInfo) -> None:
+        """Forget everything ``provider`` registered (it failed half-way)."""
+        for name in provider.registered.pop(self.kind, []):
+            del self._specs[name]
+            del self._providers[name]
+
+    def get(self, name: str) -> S:
+        """The spec called ``name``; an unknown name lists the known ones."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs)) or "none (is gvetool installed correctly?)"
+            close = difflib.get_close_matches(name, list(self._specs), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise GvetoolError(
+                f"unknown {self.kind} '{name}'; known {self.kind}s: {known}.{hint}"
+            ) from None
+
+    def provider(self, name: str) -> PluginInfo:
+        self.get(name)
+        return self._providers[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs

@@ -1,0 +1,77 @@
+"""A model's own options: parsed, checked against its spec, carried by the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from gvetool.cli import main
+from gvetool.config import TrainConfig, load_toml
+from gvetool.errors import GvetoolError
+from gvetool.model_options import parse_assignments, resolve_model_options
+from gvetool.specs import ModelSpec
+
+
+@dataclass(frozen=True)
+class Options:
+    layers: int = 2
+    dropout: float = field(default=0.1, metadata={"help": "attention dropout"})
+    activation: str = "gelu"
+    shared: bool = False
+
+    def __post_init__(self) -> None:
+        if self.layers < 1:
+            raise ValueError(f"layers must be >= 1, got {self.layers}")
+
+
+SPEC = ModelSpec("tiny", "d", "x:y", options=Options)
+
+
+def test_assignments_parse_numbers_booleans_and_words():
+    assert parse_assignments(["layers=3", "dropout=0.5", "shared=true", "activation=relu"]) == {
+        "layers": 3, "dropout": 0.5, "shared": True, "activation": "relu"
+    }  # fmt: skip
+    with pytest.raises(GvetoolError, match="write KEY=VALUE"):
+        parse_assignments(["layers"])
+
+
+def test_options_are_checked_and_completed_with_defaults():
+    assert resolve_model_options(SPEC, {"layers": 4, "dropout": 0}) == {
+        "layers": 4, "dropout": 0.0, "activation": "gelu", "shared": False
+    }  # fmt: skip
+    cases = [
+        ({"layer": 4}, "model 'tiny' has no option 'layer' (its options: layers, dropout, "
+                       "activation, shared); did you mean 'layers'?"),
+        ({"layers": 2.5}, "model 'tiny' option layers must be int, got 2.5"),
+        ({"shared": 1}, "model 'tiny' option shared must be bool, got 1"),
+        ({"layers": 0}, "model 'tiny' options: layers must be >= 1, got 0"),
+    ]  # fmt: skip
+    for given, message in cases:
+        with pytest.raises(GvetoolError) as caught:
+            resolve_model_options(SPEC, given)
+        assert str(caught.value) == message
+    with pytest.raises(
+        GvetoolError, match=r"model 'plain' has no option 'layers' \(its options: none"
+    ):
+        resolve_model_options(ModelSpec("plain", "d", "x:y"), {"layers": 2})
+
+
+def test_the_config_file_holds_them_as_a_model_options_table(tmp_path):
+    config = TrainConfig(model="lrcn", dataset="synth", model_options={"layers": 3, "act": "x"})
+    path = tmp_path / "run.toml"
+    config.save(path)
+    assert path.read_text().endswith('[model_options]\nlayers = 3\nact = "x"\n')
+    assert load_toml(path)["model_options"] == {"layers": 3, "act": "x"}
+    (tmp_path / "bad.toml").write_text("[training]\nlr = 1\n")
+    with pytest.raises(
+        GvetoolError, match=r"the only table is \[model_options\], not \[training\]"
+    ):
+        load_toml(tmp_path / "bad.toml")
+
+
+def test_a_built_in_model_without_options_refuses_one(capsys):
+    assert main(["train", "lrcn", "--dataset", "synth", "--model-option", "layers=2"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: model 'lrcn' has no option 'layers' (its options: none)"
+    )
