@@ -38,7 +38,7 @@ from gvetool.data.features import FeatureStore
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_large_blocks_promptly
-from gvetool.engine.trainer import LossModule, backward_terms, epoch_batches
+from gvetool.engine.steps import LossModule, backward_terms, epoch_batches
 from gvetool.models.captioner import build_lrcn
 
 def hwm_mb():

@@ -31,7 +31,7 @@ sys.path.insert(0, {here!r})
 import train_step as sizes
 from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_large_blocks_promptly
-from gvetool.engine.trainer import LossModule, backward_terms
+from gvetool.engine.steps import LossModule, backward_terms
 
 return_large_blocks_promptly()
 batch = sizes.make_batches(1, torch.device("cpu"))[0]

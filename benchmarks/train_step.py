@@ -40,7 +40,7 @@ from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.precision import autocast
-from gvetool.engine.trainer import LossModule, backward_terms
+from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.execution import forced
 from gvetool.models.gve import GVE, ReinforcePart
 from gvetool.models.sentence_classifier import SentenceClassifier

@@ -15,9 +15,10 @@ import torch
 from gvetool.config import PRECISION_NAMES, TrainConfig
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
-from gvetool.engine import trainer
+from gvetool.engine import steps
+from gvetool.engine.distributed import Distributed
 from gvetool.engine.precision import DTYPES, autocast
-from gvetool.engine.trainer import LossModule, backward_terms
+from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.errors import GvetoolError
 from gvetool.models.execution import Execution, execution_for, forced
 from gvetool.models.gve import GVE, ReinforcePart, Samples
@@ -188,11 +189,11 @@ def test_cuda_training_pins_batches_for_asynchronous_copies(monkeypatch, tiny_cu
     store = build_encoder("precomputed").open_store(corpus, None, ExtractionOptions(8, "cpu", 0))
     split = corpus.split("train")
     examples = CaptionExamples(split, Vocabulary.from_tokens(split.tokens(), 1), store)
-    batches = trainer.epoch_batches(len(examples), 4, 0, 0, 1)[:3]
-    dist = trainer.Distributed.from_env()
-    assert len(list(trainer._batches_of(examples, batches, config, dist, pin=True))) == 3
+    batches = steps.epoch_batches(len(examples), 4, 0, 0, 1)[:3]
+    dist = Distributed.from_env()
+    assert len(list(steps.batches_of(examples, batches, config, dist, pin=True))) == 3
     assert len(pinned) == 3
-    list(trainer._batches_of(examples, batches, config, dist, pin=False))
+    list(steps.batches_of(examples, batches, config, dist, pin=False))
     assert len(pinned) == 3
 
 

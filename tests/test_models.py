@@ -10,7 +10,7 @@ import torch
 from gvetool.config import TrainConfig
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
-from gvetool.engine.trainer import LossModule, backward_terms
+from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.captioner import (
     Captioner,
     build_definition,

@@ -19,7 +19,7 @@ from gvetool.cli import main
 from gvetool.config import TrainConfig, resolve
 from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.engine.trainer import epoch_batches
+from gvetool.engine.steps import epoch_batches
 from gvetool.errors import GvetoolError
 
 from .conftest import TINY

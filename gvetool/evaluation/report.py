@@ -141,9 +141,6 @@ def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
     return "\n".join(parts)
 
 
-CURVES = ("CIDEr", "METEOR", "BLEU-4", "accuracy")  # validation metrics worth a chart
-
-
 def _names(evaluations: Sequence[Evaluation]) -> list[str]:
     """A label per evaluation, numbered where two share a model name."""
     models = [e.model for e in evaluations]
@@ -160,7 +157,8 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
         name: [(h["epoch"], h["train"]["loss"]) for h in history if "loss" in h["train"]]
         for name, history in labelled
     })]  # fmt: skip
-    for metric in CURVES:
+    metrics = dict.fromkeys(key for _, history in labelled for h in history for key in h["val"])
+    for metric in metrics:  # every validation number the runs recorded, in their order
         series = {
             name: [(h["epoch"], h["val"][metric]) for h in history if metric in h["val"]]
             for name, history in labelled

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -44,8 +46,8 @@ def classification_accuracy(
     return {"accuracy": correct / max(1, len(examples))}
 
 
-class CaptionValidation:
-    """Greedy sentences for every validation image, scored by the run's ``--val-metrics``."""
+class Validation:
+    """A task's validation: built by ``Task.make_validation``, called after each epoch."""
 
     def __init__(
         self,
@@ -55,9 +57,24 @@ class CaptionValidation:
         store: FeatureStore,
         device: torch.device,
     ) -> None:
-        self.images = ImageExamples(split, store)
-        self.vocab, self.device, self.config = vocab, device, config
-        self.scorer = CaptionScorer(config.metric_names())
+        self.config, self.split, self.vocab, self.store, self.device = (
+            config, split, vocab, store, device
+        )  # fmt: skip
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what validation holds (nothing by default)."""
+
+
+class CaptionValidation(Validation):
+    """Greedy sentences for every validation image, scored by the run's ``--val-metrics``."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.images = ImageExamples(self.split, self.store)
+        self.scorer = CaptionScorer(self.config.metric_names())
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         return score_captions(model, self.images, self.vocab, self.scorer, self.device,
@@ -67,22 +84,12 @@ class CaptionValidation:
         self.scorer.close()
 
 
-class AccuracyValidation:
+class AccuracyValidation(Validation):
     """Top-1 accuracy of a sentence classifier over every validation caption."""
 
-    def __init__(
-        self,
-        config: TrainConfig,
-        split: Split,
-        vocab: Vocabulary,
-        store: FeatureStore,
-        device: torch.device,
-    ) -> None:
-        self.examples = CaptionExamples(split, vocab, store)
-        self.device, self.batch_size = device, config.batch_size
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.examples = CaptionExamples(self.split, self.vocab, self.store)
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        return classification_accuracy(model, self.examples, self.device, self.batch_size)
-
-    def close(self) -> None:
-        """Nothing to release."""
+        return classification_accuracy(model, self.examples, self.device, self.config.batch_size)
