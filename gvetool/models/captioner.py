@@ -28,7 +28,7 @@ exactly the gradient of one process with the whole batch.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,10 +36,11 @@ from torch import nn
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
-from gvetool.models.execution import SYNC_EVERY, execution_for
+from gvetool.decoding import beam_search as search
+from gvetool.decoding import decode
+from gvetool.models.execution import execution_for
 from gvetool.models.graphed_decoding import graphed_generate
 from gvetool.models.lstm import PackedLSTM, Packing
-from gvetool.models.sampling import draw_words
 
 INIT_RANGE = 0.1
 
@@ -208,50 +209,46 @@ class Captioner(nn.Module):
         greedy: bool = True,
         generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Greedy or sampled sentences, ``(tokens [B, T], lengths [B])``.
+        """Greedy or sampled sentences, ``(tokens [B, T], lengths [B])`` (:mod:`gvetool.decoding`).
 
-        Tokens include the end token when one was produced (a sentence cut at ``max_len``
-        has none); positions after a sentence's end are 0. Dropout is off. Where
-        :mod:`gvetool.models.execution` picks compact sampling (CPU), finished sentences
-        are dropped from the computation as they end; else (CUDA) the whole batch steps,
-        ended rows masked, and the host checks for the end every ``SYNC_EVERY`` steps,
-        replaying a CUDA graph of the step unless a ``generator`` is given.
+        Dropout is off. Where :mod:`gvetool.models.execution` picks compact sampling (CPU),
+        finished sentences are dropped from the computation as they end; else (CUDA) the
+        whole batch steps, ended rows masked, replaying a CUDA graph of the step unless a
+        ``generator`` is given.
         """
-        batch = len(features)
-        device = features.device
+        batch, device = len(features), features.device
         offset = self.conditioning(features, class_ids)
         execution = execution_for(device)
         if execution.graphed_decoding and generator is None and batch:
             return graphed_generate(self, offset, max_len, greedy)
-        states = (self.lstm1.zero_state(batch, offset), self.lstm2.zero_state(batch, offset))
-        word = torch.full((batch,), Vocabulary.start_id, dtype=torch.long, device=device)
-        tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)
-        lengths = torch.full((batch,), max_len, dtype=torch.long, device=device)
-        compact = execution.compact_sampling
-        active = torch.arange(batch, device=device)
-        running = torch.ones(batch, dtype=torch.bool, device=device)
-        for t in range(max_len):
-            states, logits = self._step(word, states, offset)
-            word = logits.argmax(dim=1) if greedy else draw_words(logits, generator)
-            if compact:
-                tokens[active, t] = word
-                ended = word == Vocabulary.end_id
-                lengths[active[ended]] = t + 1
-                if bool(ended.all()):
-                    break
-                keep = ~ended
-                active, word, offset = active[keep], word[keep], offset[keep]
-                states = tuple((h[keep], c[keep]) for h, c in states)
-            else:
-                word = word.masked_fill(~running, 0)  # ended rows read padding, write 0
-                tokens[:, t] = word
-                ended = running & (word == Vocabulary.end_id)
-                lengths.masked_fill_(ended, t + 1)
-                running &= ~ended
-                if (t + 1) % SYNC_EVERY == 0 and not bool(running.any()):
-                    break
-        width = int(lengths.max()) if batch else 0
-        return tokens[:, :width], lengths
+        state = self._start_state(offset)
+        return decode(self._decode_step, _select_rows, state, batch, device, max_len, greedy,
+                      generator, execution.compact_sampling)  # fmt: skip
+
+    @torch.no_grad()
+    def beam_search(
+        self,
+        features: torch.Tensor,
+        class_ids: torch.Tensor,
+        beam_size: int = 3,
+        max_len: int = 50,
+        length_penalty: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beam search, batched over images, in ``generate``'s form (``beam_size=1``: greedy)."""
+        offset = self.conditioning(features, class_ids).repeat_interleave(beam_size, 0)
+        return search(self._decode_step, _select_rows, self._start_state(offset), len(features),
+                      beam_size, features.device, max_len, length_penalty)  # fmt: skip
+
+    def _start_state(self, offset: torch.Tensor) -> tuple[Any, ...]:
+        rows = len(offset)
+        return self.lstm1.zero_state(rows, offset), self.lstm2.zero_state(rows, offset), offset
+
+    def _decode_step(
+        self, state: tuple[Any, ...], word: torch.Tensor
+    ) -> tuple[tuple[Any, ...], torch.Tensor]:
+        state1, state2, offset = state
+        (state1, state2), logits = self._step(word, (state1, state2), offset)
+        return (state1, state2, offset), logits
 
     def _step(
         self,
@@ -264,69 +261,11 @@ class Captioner(nn.Module):
         state2 = self.lstm2.step(state1[0], states[1], offset)
         return (state1, state2), self.out(state2[0])
 
-    @torch.no_grad()
-    def beam_search(
-        self,
-        features: torch.Tensor,
-        class_ids: torch.Tensor,
-        beam_size: int = 3,
-        max_len: int = 50,
-        length_penalty: float = 0.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Beam search, batched over images: ``(tokens [B, T], lengths [B])`` like ``generate``.
 
-        Finished sentences are ranked by ``log p / length ** length_penalty`` (0: plain log
-        probability, the usual choice for captioning; 1: per-token average). ``beam_size=1``
-        is greedy decoding.
-        """
-        batch, k, device = len(features), beam_size, features.device
-        offset = self.conditioning(features, class_ids).repeat_interleave(k, 0)
-        states = (
-            self.lstm1.zero_state(batch * k, offset),
-            self.lstm2.zero_state(batch * k, offset),
-        )
-        word = torch.full((batch * k,), Vocabulary.start_id, dtype=torch.long, device=device)
-        scores = torch.full((batch, k), float("-inf"), device=device)
-        scores[:, 0] = 0.0  # all beams start as the same empty sentence: keep one
-        history = torch.zeros(batch, k, 0, dtype=torch.long, device=device)
-        best_score = torch.full((batch,), float("-inf"), device=device)
-        best_tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)
-        best_length = torch.zeros(batch, dtype=torch.long, device=device)
-        rows = torch.arange(batch, device=device)
-        for t in range(max_len):
-            states, logits = self._step(word, states, offset)
-            log_p = torch.log_softmax(logits.float(), dim=1)
-            vocab = log_p.shape[1]
-            candidates = (scores.reshape(-1, 1) + log_p).reshape(batch, k * vocab)
-            top_scores, top_index = candidates.topk(min(2 * k, k * vocab), dim=1)
-            beam, token = top_index // vocab, top_index % vocab
-            ended = (token == Vocabulary.end_id) | (t == max_len - 1)
-            normalised = top_scores / float(t + 1) ** length_penalty
-            finished = torch.where(ended, normalised, torch.full_like(normalised, float("-inf")))
-            best_here, which = finished.max(dim=1)
-            better = best_here > best_score
-            if bool(better.any()):
-                chosen_beam = beam[rows, which]
-                sentence = torch.cat(
-                    [history[rows, chosen_beam], token[rows, which][:, None]], dim=1
-                )
-                best_tokens[better, : t + 1] = sentence[better]
-                best_tokens[better, t + 1 :] = 0
-                best_length[better] = t + 1
-                best_score[better] = best_here[better]
-            alive = torch.where(ended, torch.full_like(top_scores, float("-inf")), top_scores)
-            scores, keep = alive.topk(k, dim=1)
-            beam, token = beam.gather(1, keep), token.gather(1, keep)
-            if length_penalty == 0 and bool((scores.max(dim=1).values <= best_score).all()):
-                break  # log-probabilities only fall: no open beam can win any more
-            source = (rows[:, None] * k + beam).reshape(-1)
-            states = tuple((h[source], c[source]) for h, c in states)
-            history = torch.cat(
-                [history.gather(1, beam[:, :, None].expand_as(history)), token[:, :, None]], dim=2
-            )
-            word = token.reshape(-1)
-        width = int(best_length.max()) if batch else 0
-        return best_tokens[:, :width], best_length
+def _select_rows(state: tuple[Any, ...], rows: torch.Tensor) -> tuple[Any, ...]:
+    """Keep (or repeat) rows of a decoding state: both LSTMs' (hidden, cell) and the offset."""
+    (h1, c1), (h2, c2), offset = state
+    return (h1[rows], c1[rows]), (h2[rows], c2[rows]), offset[rows]
 
 
 def _build(config, vocab_size: int, feature_dim: int, **inputs: int | bool) -> Captioner:
