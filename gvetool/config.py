@@ -31,54 +31,90 @@ METRICS = ("bleu", "meteor", "rouge", "cider")
 METRIC_KEYS = {"cider": "CIDEr", "bleu": "BLEU-4", "meteor": "METEOR", "rouge": "ROUGE-L"}
 
 
+def opt(
+    default: Any,
+    help: str,
+    *,
+    resumable: bool = False,
+    location: bool = False,
+    path: bool = False,
+) -> Any:
+    """A config key with its help; the command-line options are built from these.
+
+    ``resumable``: ``--resume`` may change it (how a run continues, not what it trains).
+    ``location``: where a run trained or writes, never inherited by ``transfer``.
+    ``path``: given as a path on the command line.
+    """
+    metadata = {"help": help, "resumable": resumable, "location": location, "path": path}
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on. Defaults follow the original work."""
 
-    model: str = ""
-    dataset: str = ""
-    data_root: str | None = None
-    class_split: str | None = None  # FILE:1|2, a part of a class split of the dataset
-    folds: int = 0  # cross-validation: train on fold `fold` of `folds` (0: no folds)
-    fold: int = 0
-    fold_seed: int = 0
-    stratified: bool = False
-    init_from: str | None = None  # start from these weights (cv --same-model)
-    transfer_from: str | None = None  # captioner checkpoint trained on other classes/data
-    freeze: str = "none"  # transfer: none | embeddings | lstm | all-but-output
-    vocab_mode: str = "source"  # transfer: source (keep its words) | extend (add new ones)
-    encoder: str = "precomputed"
-    encoder_weights: str | None = None  # the encoder's --weights (imagenet, none or a path)
-    encoder_remove_last: int | None = None  # the encoder's --remove-last
-    cache_dir: str | None = None
-    out: str = "runs"
-    epochs: int = 50
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0  # 0: off
-    embedding_size: int = 1000
-    hidden_size: int = 1000
-    dropout: float = 0.5
-    min_count: int = 1
-    max_caption_len: int = 0  # 0: keep training captions whole
-    max_len: int = 50  # longest generated sentence (validation, REINFORCE samples)
-    reinforce_weight: float = 0.2  # lambda in CE + lambda * REINFORCE (gve)
-    baseline: str = "none"  # REINFORCE baseline: none (the paper), mean, greedy
-    # sampled tokens per REINFORCE backward pass (bounds memory); 0: all; unset: 1024 on a
-    # CPU, all on CUDA (gvetool.models.execution)
-    reinforce_tokens: int | None = None
-    sc_ckpt: str | None = None  # sentence classifier for gve's reward
-    val_metrics: str = "bleu,meteor,rouge,cider"
-    checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0: per epoch only
-    seed: int = 0
-    device: str = "cpu"
-    precision: str = "fp32"  # training step's matrix products: fp32 | bf16 (autocast)
-    num_workers: int = 0
-    threads: int = 0  # torch intra-op threads; 0: torch's default
+    model: str = opt("", "Model to train.")
+    dataset: str = opt("", "Dataset name, e.g. cub or synth.", location=True)
+    data_root: str | None = opt(None, "Dataset folder (default: its home).", location=True,
+                                path=True)  # fmt: skip
+    class_split: str | None = opt(None, "Train on one part of a class split: FILE:1 or FILE:2.",
+                                  location=True)  # fmt: skip
+    folds: int = opt(0, "Cross-validation: train on fold `fold` of `folds` (0: no folds).",
+                     location=True)  # fmt: skip
+    fold: int = opt(0, "The fold this run trains on.", location=True)
+    fold_seed: int = opt(0, "Seed of the fold assignment.", location=True)
+    stratified: bool = opt(False, "Folds keep each class's share.", location=True)
+    init_from: str | None = opt(None, "Start from these weights (cv --same-model).",
+                                location=True)  # fmt: skip
+    transfer_from: str | None = opt(None, "Captioner checkpoint trained on other classes/data.",
+                                    location=True)  # fmt: skip
+    freeze: str = opt("none", "Transfer: keep frozen none | embeddings | lstm | all-but-output.")
+    vocab_mode: str = opt("source", "Transfer: source (keep its words) | extend (add new ones).")
+    encoder: str = opt("precomputed", "Image features: precomputed or a CNN encoder.")
+    encoder_weights: str | None = opt(
+        None, "CNN encoder weights: imagenet (default), none or a state-dict path."
+    )
+    encoder_remove_last: int | None = opt(None, "CNN encoder: drop this many last layers.")
+    cache_dir: str | None = opt(None, "Feature-store folder (default: under GVETOOL_HOME).",
+                                location=True, path=True)  # fmt: skip
+    out: str = opt("runs", "Where run directories go.", location=True, path=True)
+    epochs: int = opt(50, "Passes over the training captions.", resumable=True)
+    batch_size: int = opt(128, "Captions per step.")
+    lr: float = opt(1e-3, "Adam learning rate.")
+    weight_decay: float = opt(0.0, "Adam weight decay.")
+    grad_clip: float = opt(0.0, "Clip the gradient norm to this (0: off).")
+    embedding_size: int = opt(1000, "Word/image embedding size.")
+    hidden_size: int = opt(1000, "LSTM hidden size (a plugin model's width).")
+    dropout: float = opt(0.5, "Dropout probability.")
+    min_count: int = opt(1, "Keep words seen at least this often in training captions.")
+    max_caption_len: int = opt(0, "Truncate training captions to this many tokens (0: whole).")
+    max_len: int = opt(50, "Longest generated sentence (validation, REINFORCE samples).")
+    reinforce_weight: float = opt(0.2, "gve: lambda in CE + lambda x REINFORCE.")
+    baseline: str = opt("none", "gve: REINFORCE baseline none (the paper) | mean | greedy.")
+    reinforce_tokens: int | None = opt(
+        None,
+        "gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all "
+        "(default 1024 on a CPU, all on CUDA).",
+        resumable=True,
+    )
+    sc_ckpt: str | None = opt(
+        None, "gve: sentence classifier checkpoint (default: newest matching sc run).",
+        location=True, path=True,
+    )  # fmt: skip
+    val_metrics: str = opt("bleu,meteor,rouge,cider", "Validation metrics, comma-separated.")
+    checkpoint_every: int = opt(0, "Also save last.pt every N steps (0: per epoch only).",
+                                resumable=True)  # fmt: skip
+    seed: int = opt(0, "Random seed: same seed, same weights.")
+    device: str = opt("cpu", "cpu, cuda or cuda:N.", resumable=True)
+    precision: str = opt("fp32", "Training matrix products: fp32 or bf16 (autocast; GPUs).",
+                         resumable=True)  # fmt: skip
+    num_workers: int = opt(0, "Data-loading processes.", resumable=True)
+    threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)
     # The model's own options (its spec's ``options`` dataclass), all of them once resolved;
     # a ``[model_options]`` table in TOML, ``--model-option KEY=VALUE`` on the command line.
-    model_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "The model's own options."}
+    )
 
     def validate(self) -> None:
         """Refuse impossible values with one line naming the key and the allowed range."""
@@ -154,6 +190,31 @@ class TrainConfig:
 
 
 KEYS = {f.name: f for f in fields(TrainConfig)}
+RESUMABLE = tuple(key for key, declared in KEYS.items() if declared.metadata.get("resumable"))
+
+
+def flag(key: str) -> str:
+    """The command-line flag of a config key."""
+    return "--model-option" if key == MODEL_OPTIONS else "--" + key.replace("_", "-")
+
+
+def resumed(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """A resumed run's config: the saved one, where only the ``resumable`` keys may change
+    (how the run continues, never what it trains)."""
+    frozen = sorted(set(given) - set(RESUMABLE))
+    if frozen:
+        allowed = ", ".join(flag(key) for key in RESUMABLE)
+        raise GvetoolError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
+    return resolve(None, {**saved, **given})
+
+
+def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """A transfer's config: the source's, except where it trained and wrote (``location``
+    keys, never inherited), overridden by what was given."""
+    inherited = {
+        k: v for k, v in saved.items() if not (k in KEYS and KEYS[k].metadata.get("location"))
+    }
+    return resolve(None, {**inherited, **given})
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:

@@ -8,7 +8,7 @@ import typer
 
 HELP = (
     "A model's own option, KEY=VALUE; repeatable. `gvetool plugins` lists each model's "
-    "options (also a [model_options] table in --config)."
+    "options (also a \\[model_options] table in --config)."
 )
 
 

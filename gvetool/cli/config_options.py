@@ -1,0 +1,76 @@
+"""Command-line options built from :class:`gvetool.config.TrainConfig`'s declarations.
+
+Each config key's type, help and default live once, in the config; a command lists the
+keys it offers and receives what the user gave as ``given`` (only the options given,
+paths as strings), ready for :func:`gvetool.config.resolve`. The help shows the
+default, or what an unset option means for that command (``as the source``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from gvetool.config import KEYS, TrainConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DEFAULTS = TrainConfig()
+
+
+def _parameter(key: str, unset: str | None, required: bool) -> inspect.Parameter:
+    declared = KEYS[key]
+    kind = typing.get_type_hints(TrainConfig)[key]
+    base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+    if declared.metadata.get("path"):
+        base = Path
+    inheritable = not declared.metadata.get("location")
+    default = unset if unset is not None and inheritable else _shown(getattr(_DEFAULTS, key))
+    shown = "" if required or default is None else f" \\[{default}]"  # escaped: not markup
+    help_text = declared.metadata["help"] + shown
+    option = typer.Option(... if required else None, help=help_text, show_default=False)
+    annotation = base if required else base | None
+    return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=annotation)  # fmt: skip
+
+
+def _shown(value: Any) -> str | None:
+    """The default as help shows it; ``None`` where the help text says what unset means."""
+    if value is None or value == "":
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def config_options(
+    *keys: str, unset: str | None = None, required: tuple[str, ...] = ()
+) -> Callable[[F], F]:
+    """Add ``--key`` options for these config keys to a Typer command.
+
+    The command declares a ``given: dict`` parameter; it receives the options that were
+    given. ``unset`` replaces the default in the help of inheritable keys (what an
+    option left out means, e.g. ``as the source``).
+    """
+
+    def add(command: F) -> F:
+        signature = inspect.signature(command)
+        hints = typing.get_type_hints(command)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in signature.parameters.values() if p.name != "given"]  # fmt: skip
+        extra = [_parameter(key, unset, key in required) for key in keys]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            given = {key: kwargs.pop(key) for key in keys}
+            given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()
+                     if v is not None}  # fmt: skip
+            return command(given=given, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return add
