@@ -223,3 +223,19 @@ def test_line_chart_draws_one_line_per_series():
     svg = line_chart("loss", {"a": [(1, 3.0), (2, 2.0)], "b": [(1, 4.0), (2, 1.0), (3, 0.5)]})
     assert svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 5
     assert line_chart("empty", {}) == ""
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_the_reports_curves_cover_the_whole_run_not_only_up_to_best_pt(trained, tmp_path):
+    """best.pt is saved at the best epoch, so its own history stops there; the report's
+    training curves come from the run's metrics.jsonl, every epoch."""
+    run = tmp_path / "run"
+    shutil.copytree(trained["lrcn"], run)
+    epochs = (run / "metrics.jsonl").read_text().splitlines()
+    best = torch.load(run / "best.pt", weights_only=True)
+    best["metrics"] = best["metrics"][:1]
+    torch.save(best, run / "best.pt")
+    from gvetool.evaluation.evaluate import evaluate
+
+    evaluation = evaluate(run / "best.pt", metrics=("bleu",))
+    assert len(epochs) == 2 and [h["epoch"] for h in evaluation.history] == [1, 2]

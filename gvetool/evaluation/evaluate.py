@@ -9,6 +9,7 @@ explain each image as its most-confused other class (the counterfactual).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,19 @@ def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.n
     return np.concatenate(out) if out else np.zeros((0, len(checkpoint["class_names"])))
 
 
+def run_history(path: Path, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every epoch of the checkpoint's run: its ``metrics.jsonl`` where the run directory
+    has one (``best.pt``'s own history stops at the best epoch), else the checkpoint's."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    metrics = folder / "metrics.jsonl"
+    if metrics.is_file():
+        try:
+            return [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        except (OSError, ValueError):
+            pass  # unreadable: fall back to the history inside the checkpoint
+    return list(checkpoint.get("metrics") or [])
+
+
 def evaluate(
     path: Path,
     split_name: str = "test",
@@ -210,7 +224,7 @@ def evaluate(
         predictions,
         skipped=skipped,
         image_paths=[corpus.image_path(split, i) for i in range(len(sentences))],
-        history=loaded.checkpoint.get("metrics") or [],
+        history=run_history(path, loaded.checkpoint),
     )
     if split.class_ids is not None and corpus.class_names:
         _class_relevance(
