@@ -31,7 +31,7 @@ import torch
 from gvetool.data.captions import CaptionBatch
 from gvetool.models.captioner import Captioner
 from gvetool.models.execution import execution_for
-from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.reward import SentenceClassifierReward
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class ReinforcePart:
     rows: torch.Tensor
 
 
-class GVE(Captioner):
+class GVE(SentenceClassifierReward, Captioner):
     """Class-conditioned captioner with a REINFORCE term from a frozen sentence classifier."""
 
     def __init__(
@@ -76,35 +76,6 @@ class GVE(Captioner):
         self.max_len = max_len
         # per backward pass; 0: the whole batch; None: the device's default (execution.py)
         self.reinforce_tokens = reinforce_tokens
-        self.sentence_classifier: SentenceClassifier | None = None
-        self.token_map: torch.Tensor | None = None
-
-    def attach_sentence_classifier(
-        self, classifier: SentenceClassifier, token_map: torch.Tensor | None = None
-    ) -> None:
-        """Use ``classifier`` for the reward: frozen, in eval mode, not part of this model.
-
-        It is stored outside the module tree, so it is neither trained, nor saved with the
-        explainer, nor switched to training mode by ``GVE.train()``. ``token_map`` maps this
-        model's token ids to the classifier's when their vocabularies differ (transfer).
-        """
-        classifier.eval().requires_grad_(False)
-        object.__setattr__(self, "sentence_classifier", classifier)
-        object.__setattr__(self, "token_map", token_map)
-
-    @torch.no_grad()
-    def reward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor
-    ) -> torch.Tensor:
-        """Probability the frozen classifier gives the true class, per sentence."""
-        classifier = self.sentence_classifier
-        if classifier is None:
-            raise RuntimeError("GVE needs a sentence classifier: call attach_sentence_classifier")
-        classifier.eval()
-        if self.token_map is not None:
-            tokens = self.token_map.to(tokens.device)[tokens]
-        probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)
-        return probs.gather(1, class_ids[:, None]).squeeze(1)
 
     @torch.no_grad()
     def sample_for_reinforce(self, batch: CaptionBatch) -> Samples:

@@ -28,10 +28,11 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.decoding import beam_search, decode
 from gvetool.errors import GvetoolError
 from gvetool.models.execution import execution_for
+from gvetool.reward import SentenceClassifierReward
 from gvetool_transformer import TransformerOptions
 
 
-class TransformerCaptioner(nn.Module):
+class TransformerCaptioner(SentenceClassifierReward, nn.Module):
     """A causal Transformer decoder over words, reading the image (and class) as memory."""
 
     vocabulary_parameters = ("embed.weight", "out.weight", "out.bias")
@@ -71,8 +72,6 @@ class TransformerCaptioner(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.reinforce_weight = reinforce_weight
         self.max_len = max_len
-        self.sentence_classifier: nn.Module | None = None
-        self.token_map: torch.Tensor | None = None
 
     # --- the network ---------------------------------------------------------------------
     def _memory(self, features: torch.Tensor, class_ids: torch.Tensor) -> torch.Tensor:
@@ -180,27 +179,6 @@ class TransformerCaptioner(nn.Module):
         memory, prefix = state
         prefix = torch.cat([prefix, word[:, None]], dim=1)
         return (memory, prefix), self.out(self._hidden(prefix, memory)[:, -1])
-
-    # --- the reward (transformer-gve) ------------------------------------------------------
-    def attach_sentence_classifier(
-        self, classifier: nn.Module, token_map: torch.Tensor | None = None
-    ) -> None:
-        """Keep the frozen classifier outside the module tree: not trained, saved or switched
-        to training mode with this model."""
-        classifier.eval().requires_grad_(False)
-        object.__setattr__(self, "sentence_classifier", classifier)
-        object.__setattr__(self, "token_map", token_map)
-
-    @torch.no_grad()
-    def reward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor
-    ) -> torch.Tensor:
-        """The probability the frozen classifier gives the true class, per sentence."""
-        assert self.sentence_classifier is not None
-        if self.token_map is not None:
-            tokens = self.token_map.to(tokens.device)[tokens]
-        logits = self.sentence_classifier(tokens, lengths.clamp(min=1))
-        return torch.softmax(logits.float(), dim=1).gather(1, class_ids[:, None]).squeeze(1)
 
 
 class _evaluating:

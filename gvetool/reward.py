@@ -1,0 +1,47 @@
+"""The reward of GVE-style training: a frozen sentence classifier's belief in the true class.
+
+A model whose spec names a ``reward_model`` mixes this in to meet
+:class:`gvetool.contracts.RewardedModel`; the built-in GVE and the Transformer plugin's
+``transformer-gve`` both do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class SentenceClassifierReward:
+    """Holds the frozen classifier and scores sentences with it."""
+
+    sentence_classifier: Any = None
+    token_map: torch.Tensor | None = None
+
+    def attach_sentence_classifier(
+        self, classifier: nn.Module, token_map: torch.Tensor | None = None
+    ) -> None:
+        """Use ``classifier`` for the reward: frozen, in eval mode, not part of this model.
+
+        It is stored outside the module tree, so it is neither trained, nor saved with the
+        model, nor switched to training mode by the model's ``train()``. ``token_map`` maps
+        this model's token ids to the classifier's when their vocabularies differ (transfer).
+        """
+        classifier.eval().requires_grad_(False)
+        object.__setattr__(self, "sentence_classifier", classifier)
+        object.__setattr__(self, "token_map", token_map)
+
+    @torch.no_grad()
+    def reward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """Probability the frozen classifier gives the true class, per sentence."""
+        classifier = self.sentence_classifier
+        if classifier is None:
+            raise RuntimeError("no sentence classifier: call attach_sentence_classifier first")
+        classifier.eval()
+        if self.token_map is not None:
+            tokens = self.token_map.to(tokens.device)[tokens]
+        probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)
+        return probs.gather(1, class_ids[:, None]).squeeze(1)
