@@ -17,16 +17,18 @@ from rich.table import Table
 
 from gvetool import console
 from gvetool.config import TrainConfig
-from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.engine.trainer import train
 from gvetool.evaluation.evaluate import Evaluation, evaluate
 from gvetool.evaluation.report import measure_notes, render_html, write_outputs
 from gvetool.io import write_json, write_text
+from gvetool.plugins import get_plugins
+
+DATASET = "synth"
 
 
 @dataclass(frozen=True)
 class DemoPlan:
-    synth: SynthOptions
+    data: dict[str, Any]
     sentence_classifier: dict[str, Any]
     captioners: dict[str, Any]
     metrics: tuple[str, ...]
@@ -34,7 +36,7 @@ class DemoPlan:
 
 
 FULL = DemoPlan(
-    synth=SynthOptions(feature_dim=512),
+    data={"feature_dim": 512},
     sentence_classifier={
         "epochs": 12,
         "embedding_size": 64,
@@ -54,9 +56,13 @@ FULL = DemoPlan(
     metrics=("bleu", "meteor", "rouge", "cider", "spice"),
 )
 QUICK = DemoPlan(
-    synth=SynthOptions(
-        classes=5, images_per_class=8, captions_per_image=4, image_size=32, feature_dim=32
-    ),
+    data={
+        "classes": 5,
+        "images_per_class": 8,
+        "captions_per_image": 4,
+        "image_size": 32,
+        "feature_dim": 32,
+    },
     sentence_classifier={
         "epochs": 2,
         "embedding_size": 16,
@@ -76,8 +82,8 @@ def run_demo(out: Path, quick: bool = False) -> tuple[Path, list[Evaluation]]:
     started = time.perf_counter()
     data, runs = out / "data", out / "runs"
     if not (data / "classes.txt").is_file():
-        generate(data, plan.synth, force=True)
-    common = {"dataset": "synth", "data_root": str(data), "out": str(runs),
+        get_plugins().datasets.get(DATASET).load_step("generate")(data, force=True, **plan.data)
+    common = {"dataset": DATASET, "data_root": str(data), "out": str(runs),
               "val_metrics": ",".join(m for m in plan.metrics if m != "spice")}  # fmt: skip
     train(_config("sc", common, plan.sentence_classifier))
     evaluations = []

@@ -90,7 +90,11 @@ class DatasetSpec(Spec):
     Optional steps, callables or ``"module:attribute"`` like the target:
     ``prepare(data_root) -> dict[str, int]`` turns raw release files into the layout the
     target reads (``gvetool data prepare``); ``download(data_root, mirror) -> None``
-    fetches the public release (``gvetool data download``).
+    fetches the public release (``gvetool data download``); ``generate(out, force=False,
+    **options) -> dict[str, int]`` writes a generated copy of the dataset, so a pipeline
+    such as ``gvetool demo`` can make its data without knowing whose generator it calls;
+    ``command`` is a Typer command function added as ``gvetool data <name>``, the place
+    for a dataset's own tool (the synthetic dataset's generator options, say).
     """
 
     kind: ClassVar[str] = "dataset"
@@ -98,9 +102,11 @@ class DatasetSpec(Spec):
     has_classes: bool = True
     prepare: Callable[..., Any] | str | None = None
     download: Callable[..., Any] | str | None = None
+    generate: Callable[..., Any] | str | None = None
+    command: Callable[..., Any] | str | None = None
 
     def load_step(self, step: str) -> Callable[..., Any]:
-        """The ``prepare`` or ``download`` step; a dataset without it is a clear error."""
+        """One optional step by name; a dataset without it is a clear error."""
         target = getattr(self, step)
         if target is None:
             raise GvetoolError(f"dataset '{self.name}' has no {step} step")

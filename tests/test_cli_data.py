@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gvetool.cli import main
 from gvetool.datasets import cub
+from gvetool.errors import GvetoolError
 
 
 def _one_error_line(err: str) -> str:
@@ -65,3 +68,40 @@ def test_prepare_of_a_dataset_without_a_prepare_step(tmp_path, capsys):
 def test_synth_refuses_to_overwrite(tiny_cub, capsys):
     assert main(["data", "synth", str(tiny_cub)]) == 1
     assert "pass --force" in _one_error_line(capsys.readouterr().err)
+
+
+DATASET_TOOLS = """
+import typer
+from gvetool import DatasetSpec, hookimpl
+
+def count(n: int = typer.Option(2, help="How many.")):
+    print("counted", n)
+
+@hookimpl
+def gvetool_register_datasets(register):
+    register(DatasetSpec(name="counted", description="d", target="x:y", command=count))
+    register(DatasetSpec(name="info", description="d", target="x:y", command=count))
+    register(DatasetSpec(name="gone", description="d", target="x:y", command="nowhere:tool"))
+"""
+
+
+def test_a_dataset_brings_its_own_data_command(fake_dist, capsys):
+    fake_dist("tools-plugin", "tools_plugin", DATASET_TOOLS)
+    assert main(["data", "counted", "--n", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "counted 3" in captured.out
+    assert "dataset 'info' brings a command, but `gvetool data info` already exists" in (
+        captured.err
+    )
+    assert "dataset 'gone' command step could not be loaded from nowhere:tool" in captured.err
+
+
+def test_generate_step_takes_keyword_options_and_refuses_unknown_ones(tmp_path, capsys):
+    from gvetool.plugins import get_plugins
+
+    generate = get_plugins().datasets.get("synth").load_step("generate")
+    counts = generate(tmp_path / "d", classes=2, images_per_class=3, captions_per_image=1,
+                      feature_dim=4)  # fmt: skip
+    assert counts == {"images": 6, "captions": 6, "classes": 2}
+    with pytest.raises(GvetoolError, match=r"unknown synth option.s. clases; known: "):
+        generate(tmp_path / "e", clases=2)

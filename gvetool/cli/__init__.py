@@ -69,7 +69,8 @@ def build_app() -> typer.Typer:
         rich_markup_mode="rich",
     )
     app.callback()(_root)
-    app.add_typer(data_cli.app, name="data")
+    plugins = get_plugins()
+    app.add_typer(data_cli.build_app(plugins), name="data")
     app.add_typer(split_cli.app, name="split")
     app.command("train")(train_cli.train)
     app.command("eval")(evaluate_cli.evaluate_command)
@@ -80,7 +81,7 @@ def build_app() -> typer.Typer:
     app.command("runs")(runs_cli.runs)
     app.command("demo")(demo_cli.demo)
     app.command("plugins")(plugins_cli.plugins)
-    add_plugin_commands(get_plugins(), app)
+    add_plugin_commands(plugins, app)
     return app
 
 

@@ -3,49 +3,53 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from gvetool import console
-from gvetool.plugins import get_plugins
-
-app = typer.Typer(no_args_is_help=True, help="Make, prepare and inspect datasets.")
+from gvetool.errors import GvetoolError
+from gvetool.plugins import Plugins, get_plugins
+from gvetool.specs import DatasetSpec
 
 DATA_ROOT_HELP = "Dataset folder (default: $GVETOOL_HOME/data/<dataset>)."
 CACHE_HELP = "Feature store folder (default: $GVETOOL_HOME/features)."
 
 
-@app.command()
-def synth(
-    out: Path = typer.Argument(..., help="Folder to write the dataset to."),
-    classes: int = typer.Option(20, help="Number of bird classes."),
-    images_per_class: int = typer.Option(30, help="Images per class (split 60/15/25)."),
-    captions_per_image: int = typer.Option(10, help="Descriptions per image."),
-    image_size: int = typer.Option(64, help="Image width and height in pixels."),
-    seed: int = typer.Option(0, help="Random seed; the output is identical for a seed."),
-    layout: str = typer.Option("cub", help="On-disk layout to imitate: cub or coco."),
-    feature_dim: int = typer.Option(8192, help="Width of the CUB-layout feature vectors."),
-    noise: float = typer.Option(0.1, help="Chance that an image's part differs from its class."),
-    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
-) -> None:
-    """Generate the embedded synthetic birds dataset in the CUB (or COCO) layout."""
-    from gvetool.datasets.synth import SynthOptions, generate
+def build_app(plugins: Plugins) -> typer.Typer:
+    """``gvetool data``: the core commands, then one per dataset that brings its own.
 
-    options = SynthOptions(
-        classes, images_per_class, captions_per_image, image_size, seed, layout, feature_dim, noise
-    )
-    start = time.perf_counter()
-    counts = generate(out, options, force=force)
-    console.out().print(
-        f"wrote {counts['images']} images, {counts['captions']} captions, {counts['classes']} "
-        f"classes ({layout} layout) to {out} in {time.perf_counter() - start:.1f} s"
-    )
+    A dataset's ``command`` (``gvetool data synth`` is one) is added under the dataset's
+    name, so the core never imports a dataset to offer its tool; a name already taken or
+    a command that cannot be imported is skipped with a warning naming the dataset.
+    """
+    app = typer.Typer(no_args_is_help=True, help="Make, prepare and inspect datasets.")
+    for command in (prepare, info, download, features):
+        app.command()(command)
+    for name in plugins.datasets.names():
+        spec = plugins.datasets.get(name)
+        if spec.command is not None:
+            _add_dataset_command(app, spec)
+    return app
 
 
-@app.command()
+def _add_dataset_command(app: typer.Typer, spec: DatasetSpec) -> None:
+    taken = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
+    if spec.name in taken:
+        console.warn(
+            f"dataset '{spec.name}' brings a command, but `gvetool data {spec.name}` "
+            "already exists; its command was not added"
+        )
+        return
+    try:
+        command = spec.load_step("command")
+    except GvetoolError as exc:
+        console.warn(f"{exc}; `gvetool data {spec.name}` is not available")
+        return
+    app.command(spec.name)(command)
+
+
 def prepare(
     dataset: str = typer.Argument(..., help="Dataset whose raw files to prepare, e.g. cub."),
     data_root: Path = typer.Option(..., help="Folder holding the raw release files."),
@@ -57,7 +61,6 @@ def prepare(
     )
 
 
-@app.command()
 def info(
     dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
     data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
@@ -115,9 +118,8 @@ def info(
         out.print(f"note: {note}")
 
 
-@app.command()
 def download(
-    dataset: str = typer.Argument(..., help="Dataset to download: cub or coco."),
+    dataset: str = typer.Argument(..., help="Dataset to download (see `gvetool plugins`)."),
     data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
     mirror: str | None = typer.Option(
         None, help="Fetch from this base URL instead of the original hosts (same paths)."
@@ -131,7 +133,6 @@ def download(
     console.out().print(f"{dataset} downloaded to {root}")
 
 
-@app.command()
 def features(
     dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
     encoder: str = typer.Option(..., help="Encoder name, e.g. resnet50 or precomputed."),

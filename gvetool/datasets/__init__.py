@@ -15,6 +15,8 @@ def gvetool_register_datasets(register):
             name="synth",
             description="Embedded synthetic birds in CUB layout (generated on first use)",
             target="gvetool.datasets.synth:open_synth",
+            generate="gvetool.datasets.synth:generate_step",
+            command="gvetool.datasets.synth_command:synth",
         )
     )
     register(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,6 +104,21 @@ def generate(out: Path, options: SynthOptions, force: bool = False) -> dict[str,
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return counts
+
+
+def generate_step(out: Path, force: bool = False, **options: Any) -> dict[str, int]:
+    """The dataset spec's ``generate`` step: options by keyword, as in :class:`SynthOptions`.
+
+    Why keywords: the caller (the demo, another plugin) asks the plugin manager for this
+    step and must not import :class:`SynthOptions` to call it.
+    """
+    known = {f.name for f in fields(SynthOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise GvetoolError(
+            f"unknown synth option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return generate(out, SynthOptions(**options), force=force)
 
 
 def _swap_into_place(partial: Path, out: Path) -> None:
