@@ -129,8 +129,15 @@ def _lstm_flops(inputs: int, tokens: int) -> float:
     return 2 * 4 * HIDDEN * (inputs + HIDDEN) * tokens
 
 
-def breakdown(model: GVE, batch: CaptionBatch, precision: str, gflops: float) -> None:
-    """Each part of one gvetool step timed alone, with its matrix-product GFLOP/s."""
+def breakdown(
+    model: GVE, batch: CaptionBatch, precision: str, gflops: float, original: float | None
+) -> None:
+    """Each part of one gvetool step timed alone, with its matrix-product GFLOP/s.
+
+    Then the step's arithmetic floor: its matrix products at the matmul rate measured in
+    this run. Against the original's measured step it bounds the speed-up that any
+    implementation computing these products could reach on this machine.
+    """
     device = batch.features.device
     context = lambda: autocast(precision, device)  # noqa: E731
     optimizer = Adam(model.parameters(), lr=1e-9)
@@ -180,6 +187,14 @@ def breakdown(model: GVE, batch: CaptionBatch, precision: str, gflops: float) ->
         rate = f"{flops / seconds / 1e9:8.0f} GFLOP/s ({flops / seconds / 1e9 / gflops:4.0%})"
         print(f"  {name:32s} {seconds:7.3f} s  {seconds / total:4.0%}  "
               f"{rate if flops else '  (not matrix-bound)'}")  # fmt: skip
+    floor = sum(flops for _, _, flops in parts) / gflops / 1e9
+    print(f"arithmetic floor of this step: {floor:.3f} s (its matrix products at "
+          f"{gflops:.0f} GFLOP/s)", end="")  # fmt: skip
+    if original is not None:
+        print(f"; the original's {original:.3f} s step / floor = {original / floor:.2f}x, "
+              "the most a step computing these products can gain here")  # fmt: skip
+    else:
+        print()
 
 
 def _summary(seconds: list[float]) -> str:
@@ -224,6 +239,7 @@ def run(args: argparse.Namespace) -> None:
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
     ours, ours_len = timed(gvetool_step, model, batches, args.precision)
+    theirs: list[float] = []
     if not args.no_original:
         original = OriginalGVE(make_model(device, args.untrained, None)).to(device).train()
         theirs, theirs_len = timed(original_step, original, batches, args.precision)
@@ -233,7 +249,7 @@ def run(args: argparse.Namespace) -> None:
         ratio = statistics.mean(theirs) / statistics.mean(ours)
         print(f"speed-up (a)/(b): {ratio:.2f}x")
     breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
-              args.precision, gflops)  # fmt: skip
+              args.precision, gflops, statistics.mean(theirs) if theirs else None)  # fmt: skip
 
 
 if __name__ == "__main__":

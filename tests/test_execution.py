@@ -70,13 +70,14 @@ def test_fused_recurrence_equals_the_packed_loop_forward_and_backward(wide_input
     lstm = PackedLSTM(5, 4)
     packing = Packing.from_lengths(torch.tensor([5, 3, 3, 1]))
     columns = 9 if wide_input else 5
-    extra = torch.randn(16, columns, requires_grad=True) if wide_input else None
+    # LSTM 2's case: blocks of columns (image, class, LSTM 1 output), a weight each
+    extra = [torch.randn(16, w, requires_grad=True) for w in (3, 1, 5)] if wide_input else None
     inputs = torch.randn(sum(packing.batch_sizes), columns, requires_grad=True)
     results = []
     for path in (CPU_PATH, CUDA_PATH):
         with forced(**path):
             outputs = lstm(inputs, packing, weight_ih=extra)
-        used = [extra] if wide_input else [lstm.weight_ih]
+        used = extra if extra is not None else [lstm.weight_ih]
         weights = [inputs, *used, lstm.weight_hh, lstm.bias_ih, lstm.bias_hh]
         results.append((outputs, torch.autograd.grad((outputs**2).sum(), weights)))
     (loop, loop_grads), (fused, fused_grads) = results

@@ -83,9 +83,10 @@ def test_cross_entropy_is_the_mean_over_all_real_tokens_of_the_batch():
     """The original's nn.CrossEntropyLoss over packed targets: one mean over tokens."""
     model, batch = _gve(), _batch()
     model.eval()
-    logits, targets, _ = model.token_logits(
+    states, targets, _ = model.token_states(
         batch.features, batch.class_ids, batch.tokens, batch.lengths
     )
+    logits = model.out(states)
     assert len(targets) == int(batch.lengths.sum())
     token_mean = torch.nn.functional.cross_entropy(logits, targets)
     torch.testing.assert_close(model.caption_loss(batch), token_mean)

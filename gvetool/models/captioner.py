@@ -41,6 +41,7 @@ from gvetool.decoding import decode
 from gvetool.models.execution import execution_for
 from gvetool.models.graphed_decoding import graphed_generate
 from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.output_loss import output_nll
 
 INIT_RANGE = 0.1
 
@@ -108,13 +109,18 @@ class Captioner(nn.Module):
     def _dropping(self, dropout: bool) -> bool:
         return self.training and dropout and self.dropout > 0
 
-    def lstm2_weight_ih(self) -> torch.Tensor:
-        """LSTM 2's input weights over ``[image vector, class one-hot, LSTM 1 output]``."""
+    def lstm2_input_weights(self) -> list[torch.Tensor]:
+        """LSTM 2's input weights, one per block of ``[image vector, class one-hot, LSTM 1
+        output]``: the columns of one ``4H x (H + classes + H)`` matrix, never copied into it."""
         parts = [] if self.lstm2_image is None else [self.lstm2_image.weight]
         if self.lstm2_class is not None:
             parts.append(self.lstm2_class.weight.T)
         parts.append(self.lstm2.weight_ih)
-        return torch.cat(parts, dim=1)
+        return parts
+
+    def lstm2_weight_ih(self) -> torch.Tensor:
+        """LSTM 2's input weights concatenated: the original's single ``weight_ih``."""
+        return torch.cat(self.lstm2_input_weights(), dim=1)
 
     def image_vector(self, features: torch.Tensor, dropout: bool = True) -> torch.Tensor:
         """``dropout(relu(W features + b))``: the image as LSTM 2 reads it, ``[B, H]``."""
@@ -146,7 +152,7 @@ class Captioner(nn.Module):
         parts.append(h1)
         return self._drop(torch.cat(parts, dim=1), dropout)
 
-    def token_logits(
+    def token_states(
         self,
         features: torch.Tensor,
         class_ids: torch.Tensor,
@@ -154,10 +160,10 @@ class Captioner(nn.Module):
         lengths: torch.Tensor,
         dropout: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher-forced logits of every real token, packed.
+        """Teacher-forced inputs of the output layer for every real token, packed.
 
-        Returns ``(logits [N, V], targets [N], rows [N])`` where ``rows`` maps each packed
-        token back to its sentence in the batch.
+        Returns ``(states [N, H], targets [N], rows [N])``: ``self.out(states)`` are the
+        tokens' logits, and ``rows`` maps each packed token back to its sentence.
         """
         order = torch.argsort(lengths, descending=True, stable=True)
         packing = Packing.from_lengths(lengths[order]).to(tokens.device)
@@ -168,11 +174,17 @@ class Captioner(nn.Module):
         fused = execution_for(tokens.device).fused_recurrence
         if self._dropping(dropout) or fused:  # the fused kernel takes no per-sentence offset
             x = self._lstm2_inputs(features, class_ids, h1, packing.rows, dropout)
-            h2 = self.lstm2(x, packing, weight_ih=self.lstm2_weight_ih())
+            h2 = self.lstm2(x, packing, weight_ih=self.lstm2_input_weights())
         else:  # without dropout the image and class inputs are constant over a sentence
             h2 = self.lstm2(h1, packing, self.conditioning(features, class_ids))
-        logits = self.out(self._drop(h2, dropout))
-        return logits, packing.pack(tokens), order[packing.rows]
+        return self._drop(h2, dropout), packing.pack(tokens), order[packing.rows]
+
+    def token_nll(
+        self, states: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``sum_i weights_i * -log p(targets_i)`` over the output layer, never holding every
+        token's logits (:mod:`gvetool.models.output_loss`)."""
+        return output_nll(states, self.out.weight, self.out.bias, targets, weights)
 
     def sentence_log_probs(
         self,
@@ -183,18 +195,18 @@ class Captioner(nn.Module):
         dropout: bool = True,
     ) -> torch.Tensor:
         """``log p(sentence)`` per row: the sum of its tokens' log-probabilities."""
-        logits, targets, rows = self.token_logits(features, class_ids, tokens, lengths, dropout)
-        token_lp = -F.cross_entropy(logits, targets, reduction="none")
+        states, targets, rows = self.token_states(features, class_ids, tokens, lengths, dropout)
+        token_lp = -F.cross_entropy(self.out(states), targets, reduction="none")
         return torch.zeros(len(tokens), device=tokens.device, dtype=token_lp.dtype).index_add(
             0, rows, token_lp
         )
 
     def caption_loss(self, batch: CaptionBatch) -> torch.Tensor:
         """Token cross-entropy summed over the batch, divided by ``batch.ce_tokens``."""
-        logits, targets, _ = self.token_logits(
+        states, targets, _ = self.token_states(
             batch.features, batch.class_ids, batch.tokens, batch.lengths
         )
-        return F.cross_entropy(logits, targets, reduction="sum") / batch.mean_over()
+        return self.token_nll(states, targets) / batch.mean_over()
 
     def loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.caption_loss(batch)

@@ -118,16 +118,21 @@ class GVE(SentenceClassifierReward, Captioner):
         return [ReinforcePart(samples, torch.tensor(g, device=device)) for g in groups]
 
     def reinforce_part_loss(self, batch: CaptionBatch, part: ReinforcePart) -> torch.Tensor:
-        """``-(1/B) * sum over the part's rows of (R - b) * log p(sample)``."""
+        """``-(1/B) * sum over the part's rows of (R - b) * log p(sample)``.
+
+        Computed as ``sum over tokens of (R - b) / B * -log p(token)``, the same sum
+        regrouped, so the output layer's fused loss applies (:meth:`token_nll`).
+        """
         rows, samples = part.rows, part.samples
-        log_p = self.sentence_log_probs(
+        states, targets, token_rows = self.token_states(
             batch.features[rows],
             batch.class_ids[rows],
             samples.tokens[rows],
             samples.lengths[rows],
             dropout=False,
         )
-        return -(samples.advantage[rows] * log_p).sum() / len(samples.lengths)
+        weights = samples.advantage[rows] / len(samples.lengths)
+        return self.token_nll(states, targets, weights[token_rows])
 
     def reinforce_loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(-(R - b) * log p(sample)).mean()`` over the batch, and the rewards ``R``."""
