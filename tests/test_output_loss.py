@@ -92,3 +92,15 @@ def test_a_reinforce_part_has_the_gradient_of_the_sentence_log_probability_form(
         assert (g is None) == (w is None)
         if g is not None:
             torch.testing.assert_close(g, w)
+
+
+def test_a_second_backward_through_a_retained_graph_is_refused_in_words():
+    h, weight, bias, targets, _ = _case()
+    loss = output_nll(h, weight, bias, targets) * 2
+    loss.backward(retain_graph=True)
+    first = weight.grad.clone()
+    torch.testing.assert_close(
+        first, torch.autograd.grad(_plain(h, weight, bias, targets, None) * 2, [weight])[0]
+    )
+    with pytest.raises(RuntimeError, match="supports one backward pass"):
+        loss.backward()

@@ -109,10 +109,19 @@ class _FusedOutputNLL(torch.autograd.Function):
                 grad_weight += (grad.T.to(chunk.dtype) @ chunk).to(weight.dtype)
             if grad_bias is not None:
                 grad_bias += grad.sum(0).to(grad_bias.dtype)
-        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        # On ctx, not save_for_backward: backward scales these buffers in place and hands
+        # them over, so no second copy of the output layer's gradient is ever made.
+        ctx.grads = grad_hidden, grad_weight, grad_bias
         return total
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_total: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
-        grads = tuple(None if g is None else g * grad_total.to(g.dtype) for g in ctx.saved_tensors)
+        if ctx.grads is None:
+            raise RuntimeError(
+                "the fused output-layer loss was already backpropagated; it supports one "
+                "backward pass (compute the loss again instead of retain_graph=True)"
+            )
+        grads = tuple(None if g is None else g.mul_(grad_total.to(g.dtype)) for g in ctx.grads)
+        ctx.grads = None
         return (*grads, None, None, None)
