@@ -69,7 +69,8 @@ class Vocabulary:
 
     def encode_tokens(self, tokens: Iterable[str]) -> list[int]:
         """:meth:`encode` of an already tokenised caption."""
-        return [self.id(token) for token in tokens] + [self.end_id]
+        get, unk = self._index.get, self.unk_id  # type: ignore[attr-defined]
+        return [get(token, unk) for token in tokens] + [self.end_id]  # no call per token
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         """Words up to the first end token, skipping padding and start."""
