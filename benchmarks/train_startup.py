@@ -1,10 +1,11 @@
 """Start-up time and peak memory of ``gvetool train gve`` at CUB size.
 
-Run on demand (not in CI):  python benchmarks/train_startup.py [DATA_ROOT]
+Run on demand (not in CI):  python benchmarks/train_startup.py [DATA_ROOT] [--words 4000]
 
 Without DATA_ROOT a CUB-size synthetic dataset (200 classes x 59 images, 8192-d) is made
-first. A small sentence classifier is trained (one epoch), the feature store is warmed,
-then ``gvetool train gve`` runs at the default sizes (hidden/embedding 1000, batch 128) in a
+first; ``--words N`` then gives it captions drawn from N words, a CUB-like vocabulary.
+A small sentence classifier is trained (one epoch), the feature store is warmed, then
+``gvetool train gve`` runs at the default sizes (hidden/embedding 1000, batch 128) in a
 fresh process that reports the time from process start to the start and to the end of the
 first training step (an untrained model samples long sentences: its first step is slow),
 and the peak RSS after three steps.
@@ -12,8 +13,10 @@ and the peak RSS after three steps.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -54,15 +57,40 @@ def gvetool(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "gvetool", *args], check=True, env=env)
 
 
+def with_vocabulary(root: Path, words: int) -> None:
+    """Replace every caption by 10-18 words drawn uniformly from ``words`` made-up words.
+
+    The synthetic birds' grammar has a few dozen words; CUB's captions have thousands,
+    which sizes the embedding, the output layer, their gradients and Adam's moments.
+    """
+    rng = random.Random(0)
+    vocabulary = [f"w{i:05d}" for i in range(words)]
+    for split in ("train", "val", "test"):
+        path = root / f"descriptions_bird.{split}.fg.json"
+        data = json.loads(path.read_text())
+        for annotation in data["annotations"]:
+            length = rng.randint(10, 18)
+            annotation["caption"] = " ".join(rng.choices(vocabulary, k=length)) + "."
+        path.write_text(json.dumps(data))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_root", nargs="?", type=Path, help="a CUB-layout dataset")
+    parser.add_argument(
+        "--words", type=int, default=0, help="made-up dataset: captions of N words (0: synth's)"
+    )
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "GVETOOL_QUIET": "1", "GVETOOL_HOME": str(Path(tmp) / "home")}
-        root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp) / "cub"
-        if len(sys.argv) == 1:
+        root = args.data_root or Path(tmp) / "cub"
+        if args.data_root is None:
             print("generating a CUB-size synthetic dataset ...", flush=True)
             gvetool(
                 "data", "synth", str(root), "--classes", "200", "--images-per-class", "59", env=env
             )
+            if args.words:
+                with_vocabulary(root, args.words)
         runs = str(Path(tmp) / "runs")
         common = ["--dataset", "cub", "--data-root", str(root), "--out", runs]
         print("training a small sentence classifier (1 epoch) ...", flush=True)

@@ -106,7 +106,7 @@ class TrainConfig:
                                 resumable=True)  # fmt: skip
     seed: int = opt(0, "Random seed: same seed, same weights.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.", resumable=True)
-    precision: str = opt("fp32", "Training matrix products: fp32 or bf16 (autocast; GPUs).",
+    precision: str = opt("fp32", "Training matrix products: fp32 or bf16 (autocast).",
                          resumable=True)  # fmt: skip
     num_workers: int = opt(0, "Data-loading processes.", resumable=True)
     threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)

@@ -223,7 +223,7 @@ def _input_gates(
     """Every step's input part of the gates, ``bias + sum_k inputs[:, block k] @ W_k^T``.
 
     One product per block of columns instead of one with the blocks' concatenated weight:
-    the same arithmetic without a copy of the weights (51 MB for GVE's LSTM 2 at the
+    the same arithmetic without a copy of the weights (35 MB for GVE's LSTM 2 at the
     original sizes) and of their gradient.
     """
     gates: torch.Tensor | None = None
