@@ -63,3 +63,13 @@ def test_image_examples_give_one_row_per_image(tiny_cub_master):
     batch = images.__getitems__(list(range(len(images))))
     assert batch.features.shape == (len(test.image_ids), 16)
     assert batch.class_ids.tolist() == test.class_ids.tolist()
+
+
+def test_a_split_forgets_its_tokens_and_reads_them_again_from_the_cache(tiny_cub):
+    from gvetool.data.open import open_dataset
+
+    split = open_dataset("cub", tiny_cub).split("train")
+    tokens = split.tokens()
+    split.forget_tokens()
+    assert "_tokens" not in split.__dict__
+    assert split.tokens() == tokens

@@ -51,6 +51,14 @@ class Split:
         """Every caption's tokens, in ``all_captions`` order (PTB tokenizer, cached on disk)."""
         return self._tokens
 
+    def forget_tokens(self) -> None:
+        """Drop the tokens held in memory; :meth:`tokens` reads them again from the disk cache.
+
+        Why: once a training split is encoded into integer arrays its token strings are
+        dead weight for the rest of a run (about 14 MB for CUB's 70,000 training captions).
+        """
+        self.__dict__.pop("_tokens", None)
+
 
 class FeatureSource(Protocol):
     """Precomputed features a dataset ships (e.g. CUB's feature pickle).

@@ -29,7 +29,7 @@ from gvetool.data.features import FeatureStore
 from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
-from gvetool.engine.allocator import return_large_blocks_promptly
+from gvetool.engine.allocator import return_freed_memory, return_large_blocks_promptly
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
@@ -94,6 +94,7 @@ def set_up(
                 "check the dataset files (or the class split / fold that selects them)"
             )
     train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
+    train_split.forget_tokens()  # encoded now; the vocabulary was built before
 
     torch.manual_seed(config.seed)
     num_classes = len(corpus.class_names or [])
@@ -114,6 +115,7 @@ def set_up(
         config.save(run_dir / "config.toml")
         write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
     run_dir = dist.from_main(run_dir)
+    return_freed_memory()  # what loading the data parsed and dropped, before the peak
     return Run(config, dist, device, spec, corpus, store, vocab, train_set, val_split, model,
                optimizer, stepper, position, run_dir, sc_path)  # fmt: skip
 
