@@ -14,6 +14,11 @@ INTERRUPTED_EXIT = 130
 
 def main() -> int:
     try:
+        # numpy first, from Python: torch imports it from C and, when an interrupt lands
+        # there, reports "Failed to initialize NumPy" and carries on, leaving a broken
+        # numpy behind (a Ctrl-C at start-up then ends in an internal error, not here).
+        import numpy  # noqa: F401
+
         from gvetool.cli import main as run
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted while starting; nothing was done\n")

@@ -156,3 +156,37 @@ def test_shell_completion_is_offered_and_completes_commands(capsys, monkeypatch)
     monkeypatch.setenv("COMP_CWORD", "1")
     assert main([]) == 0
     assert capsys.readouterr().out.split() == ["train", "transfer"]
+
+
+INTERRUPTED_NUMPY = """
+import importlib.abc, sys
+
+class InterruptNumpy(importlib.abc.MetaPathFinder):
+    fired = False
+
+    def find_spec(self, name, path, target=None):
+        if name in ("numpy._core.multiarray", "numpy.core.multiarray") and not self.fired:
+            InterruptNumpy.fired = True
+            raise KeyboardInterrupt  # Ctrl-C while numpy is being imported
+        return None
+
+sys.meta_path.insert(0, InterruptNumpy())
+sys.argv = ["gvetool", "train", "lrcn", "--dataset", "synth", "--out", sys.argv[1],
+            "--epochs", "1", "--hidden-size", "8", "--embedding-size", "8"]
+from gvetool.launch import main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_numpy_imports_is_one_line_not_a_broken_numpy(tmp_path):
+    """torch imports numpy from C and swallows an interrupt there; gvetool must not."""
+    env = {**os.environ, "GVETOOL_HOME": str(tmp_path / "home"), "GVETOOL_QUIET": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_NUMPY, str(tmp_path / "runs")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        "error: interrupted while starting; nothing was done"
+    ]
+    assert not (tmp_path / "runs").exists()
