@@ -318,3 +318,33 @@ def test_drawn_words_follow_the_softmax_and_never_take_an_impossible_word():
     assert not (words[0] == 2).any() and not (words[1] == 1).any()
     again = draw_words(logits.repeat_interleave(n, 0), torch.Generator().manual_seed(0))
     assert torch.equal(again.view(2, n), words)
+
+
+def test_gradients_are_bitwise_repeatable_on_several_threads():
+    """ "Same seed, same weights" needs every backward op to sum in a fixed order. Gathering
+    each sentence's image vector per token with ``x[rows]`` scatter-adds its gradient from
+    several threads in a varying order on a CPU: LRCN and GVE at the demo's sizes drifted
+    by 1e-3 in one epoch between two identical runs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        model = GVE(45, 512, 20, embedding_size=128, hidden_size=256, dropout=0.3)
+        generator = torch.Generator().manual_seed(1)
+        lengths = torch.randint(5, 15, (64,), generator=generator)
+        tokens = torch.randint(4, 45, (64, int(lengths.max())), generator=generator)
+        tokens[torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]] = 0
+        classes = torch.randint(0, 20, (64,), generator=generator)
+        features = torch.rand(64, 512, generator=generator)
+        batch = CaptionBatch(features, tokens, lengths, classes, torch.arange(64))
+        runs = []
+        for _ in range(4):
+            torch.manual_seed(5)  # the same dropout masks every time
+            model.zero_grad()
+            model.caption_loss(batch).backward()
+            runs.append({name: p.grad.clone() for name, p in model.named_parameters()})
+        for other in runs[1:]:
+            for name, grad in runs[0].items():
+                assert torch.equal(grad, other[name]), name
+    finally:
+        torch.set_num_threads(threads)

@@ -144,8 +144,15 @@ class Captioner(nn.Module):
         rows: torch.Tensor,
         dropout: bool = True,
     ) -> torch.Tensor:
-        """Per token ``dropout([image vector, class one-hot, h1])``, a fresh mask per step."""
-        parts = [] if self.image is None else [self.image_vector(features, dropout)[rows]]
+        """Per token ``dropout([image vector, class one-hot, h1])``, a fresh mask per step.
+
+        The image vector is repeated per token with ``index_select``, not ``vector[rows]``:
+        the latter's backward scatter-adds on several CPU threads in a varying order, and
+        the same seed would not give the same weights twice.
+        """
+        parts = []
+        if self.image is not None:
+            parts.append(self.image_vector(features, dropout).index_select(0, rows))
         if self.lstm2_class is not None:
             classes = self.lstm2_class.num_embeddings
             parts.append(F.one_hot(class_ids[rows], classes).to(h1.dtype))
