@@ -33,8 +33,6 @@ def cv(
     from gvetool.config import resolve
     from gvetool.cv import cross_validate
 
-    options = model_options_given(model_option)
-    if options is not None:
-        given["model_options"] = options
+    given.update(model_options_given(model_option))
     resolved = resolve(config, {**given, "model": model})
     cross_validate(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from gvetool import console
+from gvetool.cli.plugin_commands import command_names
 from gvetool.errors import GvetoolError
 from gvetool.plugins import Plugins, get_plugins
 from gvetool.specs import DatasetSpec
@@ -35,8 +36,7 @@ def build_app(plugins: Plugins) -> typer.Typer:
 
 
 def _add_dataset_command(app: typer.Typer, spec: DatasetSpec) -> None:
-    taken = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
-    if spec.name in taken:
+    if spec.name in command_names(app):
         console.warn(
             f"dataset '{spec.name}' brings a command, but `gvetool data {spec.name}` "
             "already exists; its command was not added"

@@ -16,10 +16,12 @@ HELP = (
 FLAG: Any = typer.Option(None, "--model-option", help=HELP, metavar="KEY=VALUE")
 
 
-def given(pairs: list[str] | None) -> dict[str, Any] | None:
-    """The parsed options, or ``None`` where none were given (nothing to override)."""
+def given(pairs: list[str] | None) -> dict[str, Any]:
+    """``{"model_options": parsed}`` to merge into a command's given options; nothing where
+    none were given (nothing to override)."""
     if not pairs:
-        return None
+        return {}
+    from gvetool.config import MODEL_OPTIONS
     from gvetool.model_options import parse_assignments
 
-    return parse_assignments(pairs)
+    return {MODEL_OPTIONS: parse_assignments(pairs)}

@@ -22,7 +22,7 @@ def add_plugin_commands(plugins: Plugins, app: typer.Typer) -> None:
         if info.status != "loaded":
             continue
         info.commands = []
-        taken = _command_names(app)
+        taken = command_names(app)
         lists = (app.registered_commands, app.registered_groups)
         starts = [len(entries) for entries in lists]
         try:
@@ -59,7 +59,8 @@ def _name_of(entry: Any) -> str:
     return str(callback.__name__).lower().replace("_", "-")
 
 
-def _command_names(app: typer.Typer) -> set[str]:
+def command_names(app: typer.Typer) -> set[str]:
+    """The names an app's commands and sub-apps have on the command line."""
     return {_name_of(c) for c in app.registered_commands} | {
         _name_of(g) for g in app.registered_groups
     }

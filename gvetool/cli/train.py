@@ -40,9 +40,7 @@ def train(
     from gvetool.engine.distributed import Distributed
     from gvetool.engine.trainer import train as run_training
 
-    options = model_options_given(model_option)
-    if options is not None:
-        given["model_options"] = options
+    given.update(model_options_given(model_option))
     if resume is not None:
         if not (resume / "last.pt").is_file():
             raise GvetoolError(f"no checkpoint to resume in {resume} (last.pt is missing)")
