@@ -104,3 +104,23 @@ def test_cv_with_one_fold_is_refused(tiny_cub_master, capsys):
     args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
     assert main([*args, "--folds", "1"]) == 1
     assert "--folds must be >= 2, got 1" in _one_line(capsys)
+
+
+def test_a_fold_whose_training_lacks_classes_is_cross_validated(tmp_path, capsys):
+    """Unstratified folds of one training image per class: each fold trains without half
+    the classes, and the judge and every per-class measure must still work."""
+    from gvetool.datasets.synth import SynthOptions, generate
+
+    root = tmp_path / "sparse"
+    generate(root, SynthOptions(classes=4, images_per_class=3, captions_per_image=3,
+                                image_size=32, feature_dim=16, seed=3))  # fmt: skip
+    train = cub.open_cub(root).split("train")
+    for val in fold_indices(train, 2, seed=0, stratified=False):
+        assert len(set(np.delete(train.class_ids, val).tolist())) < 4  # a class is absent
+    args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(root),
+            "--folds", "2", "--out", str(tmp_path / "cv"), *TINY_RUN]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the judge never predicts them" in err
+    summary = json.loads((tmp_path / "cv" / "cv-lrcn-cub-2fold-seed0" / "cv.json").read_text())
+    assert all(0.0 <= f["val"]["judge_top1"] <= 1.0 for f in summary["per_fold"])

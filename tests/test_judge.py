@@ -10,6 +10,7 @@ import pytest
 from gvetool.cli import main
 from gvetool.evaluation import judge as judge_module
 from gvetool.evaluation.judge import Judge, judge_for
+from gvetool.evaluation.relevance import top_k_accuracy
 
 from .test_train import _train
 
@@ -26,7 +27,7 @@ def test_its_logits_are_scikit_learns_decision_function():
     from sklearn.linear_model import LogisticRegression
 
     tokens = [s.split() for s in SENTENCES]
-    judge = Judge.fit(tokens, CLASSES)
+    judge = Judge.fit(tokens, CLASSES, 3)
     vectorizer = TfidfVectorizer(analyzer=judge_module._features, lowercase=False)
     model = LogisticRegression(C=judge_module.REGULARISATION, max_iter=judge_module.MAX_ITERATIONS)
     model.fit(vectorizer.fit_transform(tokens), CLASSES)
@@ -36,16 +37,49 @@ def test_its_logits_are_scikit_learns_decision_function():
     assert judge.logits(new)[:2].argmax(1).tolist() == [0, 2]
 
 
+def test_a_class_without_training_sentences_is_never_predicted():
+    tokens = [s.split() for s in SENTENCES]
+    missing_middle = [0, 0, 0, 3, 3, 3, 2, 2, 2]  # classes 1 and 4 absent
+    judge = Judge.fit(tokens, missing_middle, 5)
+    new = [s.split() for s in ["a red bird", "blue wings and a long tail", "short yellow bill"]]
+    logits = judge.logits(new)
+    assert logits.shape == (3, 5)
+    assert np.isneginf(logits[:, [1, 4]]).all()
+    assert logits.argmax(1).tolist() == [0, 3, 2]
+    assert top_k_accuracy(logits, [1, 3, 4], 5) == pytest.approx(1 / 3)  # only the seen class
+
+
+def test_two_classes_rank_as_scikit_learns_prediction():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    tokens = [s.split() for s in SENTENCES[:6]]
+    classes = [2, 2, 2, 0, 0, 0]
+    judge = Judge.fit(tokens, classes, 3)
+    vectorizer = TfidfVectorizer(analyzer=judge_module._features, lowercase=False)
+    model = LogisticRegression(C=judge_module.REGULARISATION, max_iter=judge_module.MAX_ITERATIONS)
+    model.fit(vectorizer.fit_transform(tokens), classes)
+    new = [s.split() for s in ["a red bird", "blue wings", "a small bird", "zebra"]]
+    expected = model.predict(vectorizer.transform(new))
+    assert judge.logits(new).argmax(1).tolist() == expected.tolist()
+    assert judge.logits(new)[:2].argmax(1).tolist() == [2, 0]
+
+
+def test_one_class_is_a_constant_judge():
+    judge = Judge.fit([s.split() for s in SENTENCES[:3]], [1, 1, 1], 2)
+    assert judge.logits([["red"], ["blue"]]).argmax(1).tolist() == [1, 1]
+
+
 def test_it_is_fitted_once_per_training_set_and_cached_without_pickles(monkeypatch, tmp_path):
     tokens = [s.split() for s in SENTENCES]
-    first = judge_for(tokens, CLASSES)
+    first = judge_for(tokens, CLASSES, 3)
     (cached,) = (tmp_path / "gvetool-home" / "judges").glob("*.npz")
     with np.load(cached, allow_pickle=False) as arrays:
         assert set(arrays) == {"vocabulary", "idf", "coef", "intercept"}
     monkeypatch.setattr(Judge, "fit", lambda *a: pytest.fail("fitted again"))
-    np.testing.assert_array_equal(judge_for(tokens, CLASSES).coef, first.coef)
+    np.testing.assert_array_equal(judge_for(tokens, CLASSES, 3).coef, first.coef)
     with pytest.raises(pytest.fail.Exception, match="fitted again"):
-        judge_for(tokens, [2, 0, 0, 1, 1, 1, 2, 2, 2])  # other classes: another judge
+        judge_for(tokens, [2, 0, 0, 1, 1, 1, 2, 2, 2], 3)  # other classes: another judge
 
 
 @pytest.fixture(scope="module")

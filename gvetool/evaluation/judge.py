@@ -27,7 +27,7 @@ from gvetool.errors import GvetoolError
 from gvetool.io import atomic_write
 from gvetool.paths import home
 
-VERSION = "1"
+VERSION = "2"  # 2: one row per class id, absent classes included
 NGRAMS = (1, 2)
 REGULARISATION = 10.0  # inverse strength C; descriptions are short and classes many
 MAX_ITERATIONS = 300
@@ -50,19 +50,35 @@ class Judge:
     intercept: np.ndarray  # float64 [classes]
 
     @classmethod
-    def fit(cls, sentences: Sequence[Sequence[str]], classes: Sequence[int]) -> Judge:
-        """Fit on tokenised ``sentences`` and their class ids."""
+    def fit(
+        cls, sentences: Sequence[Sequence[str]], classes: Sequence[int], num_classes: int
+    ) -> Judge:
+        """Fit on tokenised ``sentences`` and their class ids (``0 <= id < num_classes``).
+
+        A class without training sentences (a cross-validation fold can lack some) gets a
+        row that always scores ``-inf``: the judge never predicts a class it has not seen,
+        and its logits keep one column per class id whatever was present.
+        """
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         vectorizer = TfidfVectorizer(analyzer=_features, lowercase=False)
         features = vectorizer.fit_transform(sentences)
-        model = LogisticRegression(C=REGULARISATION, max_iter=MAX_ITERATIONS)
-        model.fit(features, np.asarray(classes))
-        if list(model.classes_) != list(range(len(model.classes_))):
-            raise ValueError("the judge needs examples of every class id 0..C-1")
+        labels = np.asarray(classes, dtype=np.int64)
+        present = np.unique(labels)
+        coef = np.zeros((num_classes, features.shape[1]), dtype=np.float64)
+        intercept = np.full(num_classes, -np.inf)
+        intercept[present] = 0.0
+        if len(present) > 1:
+            model = LogisticRegression(C=REGULARISATION, max_iter=MAX_ITERATIONS)
+            model.fit(features, labels)
+            # Two classes: scikit-learn keeps one row, the log-odds of classes_[1] over
+            # classes_[0]; a zero row for classes_[0] gives the same ranking.
+            rows = model.classes_ if len(present) > 2 else model.classes_[1:]
+            coef[rows] = model.coef_
+            intercept[rows] = model.intercept_
         words = np.array(vectorizer.get_feature_names_out(), dtype=str)
-        return cls(words, vectorizer.idf_.astype(np.float64), model.coef_, model.intercept_)
+        return cls(words, vectorizer.idf_.astype(np.float64), coef, intercept)
 
     def logits(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
         """Class scores ``[sentences, classes]`` (TfidfVectorizer's features, l2-normalised)."""
@@ -96,9 +112,26 @@ class Judge:
             return cls(*(arrays[key] for key in ("vocabulary", "idf", "coef", "intercept")))
 
 
-def judge_for(sentences: Sequence[Sequence[str]], classes: Sequence[int]) -> Judge:
-    """The judge of this training set: from the cache, or fitted and cached."""
-    digest = hashlib.sha256(f"{VERSION}:{NGRAMS}:{REGULARISATION}\0".encode())
+def judge_for(
+    sentences: Sequence[Sequence[str]],
+    classes: Sequence[int],
+    num_classes: int,
+    class_names: Sequence[str] | None = None,
+) -> Judge:
+    """The judge of this training set: from the cache, or fitted and cached.
+
+    Classes without training sentences are named in a warning: the judge cannot predict
+    them, so its accuracy on their images is 0 by construction.
+    """
+    absent = sorted(set(range(num_classes)) - {int(c) for c in classes})
+    if absent:
+        names = [class_names[c] if class_names else f"class id {c}" for c in absent]
+        example = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        console.warn(
+            f"{len(absent)} of {num_classes} classes have no training descriptions "
+            f"({example}): the judge never predicts them"
+        )
+    digest = hashlib.sha256(f"{VERSION}:{NGRAMS}:{REGULARISATION}:{num_classes}\0".encode())
     for tokens, c in zip(sentences, classes, strict=True):
         digest.update(f"{c}\t{' '.join(tokens)}\n".encode())
     path = home() / "judges" / f"{digest.hexdigest()[:32]}.npz"
@@ -110,7 +143,7 @@ def judge_for(sentences: Sequence[Sequence[str]], classes: Sequence[int]) -> Jud
         f"fitting the independent judge on {len(sentences)} training descriptions",
         highlight=False,
     )
-    judge = Judge.fit(sentences, classes)
+    judge = Judge.fit(sentences, classes, num_classes)
     try:
         os.makedirs(path.parent, exist_ok=True)
         judge.save(path)

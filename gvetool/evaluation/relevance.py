@@ -161,9 +161,16 @@ def class_rank(similarity: np.ndarray, true_classes: Sequence[int]) -> np.ndarra
 
 
 def top_k_accuracy(logits: np.ndarray, true_classes: Sequence[int], k: int) -> float:
-    """Share of rows whose true class is among the ``k`` highest scores."""
+    """Share of rows whose true class is among the ``k`` highest scores.
+
+    A class scored ``-inf`` (one the classifier never saw) is never counted as found, even
+    when ``k`` exceeds the number of classes it can predict.
+    """
     if len(logits) == 0:
         return 0.0
     k = min(k, logits.shape[1])
+    true = np.asarray(true_classes)
     top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
-    return float((top == np.asarray(true_classes)[:, None]).any(axis=1).mean())
+    found = (top == true[:, None]).any(axis=1)
+    possible = np.isfinite(logits[np.arange(len(true)), true])
+    return float((found & possible).mean())
