@@ -404,3 +404,13 @@ def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path, mon
 
     monkeypatch.setattr(Path, "mkdir", racing)
     assert rundir.new_run_dir(tmp_path, "lrcn", "cub").name == "lrcn-cub-20261126-120000-3"
+
+
+def test_fp64_trains_gve_in_float64_and_its_checkpoint_evaluates(tiny_cub_master, tmp_path):
+    sc_run = _train(tiny_cub_master, tmp_path, "sc")
+    run = _train(tiny_cub_master, tmp_path, "gve", "--precision", "fp64",
+                 "--sc-ckpt", str(sc_run / "best.pt"))  # fmt: skip
+    weights = load_checkpoint(run / "best.pt")["state_dict"]
+    assert {w.dtype for w in weights.values() if w.is_floating_point()} == {torch.float64}
+    assert main(["eval", str(run / "best.pt"), "--split", "test"]) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0

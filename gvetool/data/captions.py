@@ -83,8 +83,16 @@ class CaptionBatch:
         """The token count the cross-entropy of this batch is averaged over."""
         return self.ce_tokens or float(self.lengths.sum())
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> CaptionBatch:
-        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
+    def to(
+        self,
+        device: torch.device | str,
+        non_blocking: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ) -> CaptionBatch:
+        """On ``device``, with the features in ``dtype`` (the weights' dtype)."""
+        moved = self._map(lambda t: t.to(device, non_blocking=non_blocking))
+        moved.features = moved.features.to(dtype)
+        return moved
 
     def pin_memory(self) -> CaptionBatch:
         """A copy in page-locked memory (what a ``pin_memory`` DataLoader calls)."""
@@ -103,8 +111,11 @@ class ImageBatch:
     class_ids: torch.Tensor  # int64 [B]; -1 without classes
     image_index: torch.Tensor  # int64 [B]
 
-    def to(self, device: torch.device | str) -> ImageBatch:
-        return ImageBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> ImageBatch:
+        """On ``device``, with the features in ``dtype`` (the weights' dtype)."""
+        moved = ImageBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+        moved.features = moved.features.to(dtype)
+        return moved
 
 
 def _class_ids(split: Split) -> np.ndarray:

@@ -8,6 +8,7 @@ from torch import nn
 
 from gvetool.data.captions import ImageExamples
 from gvetool.data.vocab import Vocabulary
+from gvetool.models.execution import weight_dtype
 from gvetool.progress import progress_bar
 
 
@@ -36,7 +37,7 @@ def generate_split(
     sentences: list[str] = []
     with progress_bar(len(images), f"{label} ({images.split.name})") as advance:
         for indices in batches(len(images), batch_size):
-            batch = images.__getitems__(indices).to(device)
+            batch = images.__getitems__(indices).to(device, weight_dtype(model))
             classes = batch.class_ids
             if class_ids is not None:
                 classes = torch.from_numpy(class_ids[indices]).to(device)

@@ -27,7 +27,7 @@ from gvetool.config import TrainConfig
 from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.interrupt import GracefulStop, Interrupted
-from gvetool.engine.precision import autocast
+from gvetool.engine.precision import WEIGHT_DTYPES, autocast
 from gvetool.engine.run_logs import RunLogs
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
@@ -57,6 +57,7 @@ class Trainer:
         self.config, self.model, self.position = run.config, run.model, run.position
         self.main = run.dist.is_main
         self.forward_context = functools.partial(autocast, self.config.precision, run.device)
+        self.dtype = WEIGHT_DTYPES[self.config.precision]
         self.best_metric = run.spec.task.best_metric(self.config)
         scores = (h["val"].get(self.best_metric, float("-inf")) for h in run.position.history)
         self.best = max(scores, default=float("-inf"))
@@ -106,7 +107,7 @@ class Trainer:
             fetched = batches_of(run.train_set, batches[position.step :], config, run.dist,
                                  pin=run.device.type == "cuda")  # fmt: skip
             while position.step < len(batches):
-                batch = next(fetched).to(run.device, non_blocking=True)
+                batch = next(fetched).to(run.device, non_blocking=True, dtype=self.dtype)
                 # token mean over the global batch, whichever process holds which part
                 batch.ce_tokens = run.train_set.token_count(batches[position.step]) / run.dist.world
                 logs = self.step(batch)

@@ -85,3 +85,12 @@ def compute_dtype(tensor: torch.Tensor) -> torch.dtype:
     if torch.is_autocast_enabled(kind):
         return torch.get_autocast_dtype(kind)
     return tensor.dtype
+
+
+def weight_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype of a model's floating-point weights: what its input features are cast to
+    (float64 under ``--precision fp64``, else float32)."""
+    for param in model.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.float32
