@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MODEL_OPTIONS = "model_options"
 BASELINES = ("none", "mean", "greedy")
-PRECISION_NAMES = ("fp32", "bf16")  # gvetool.engine.precision maps them to dtypes
+PRECISION_NAMES = ("fp32", "bf16", "fp64")  # gvetool.engine.precision maps them to dtypes
 METRICS = ("bleu", "meteor", "rouge", "cider")
 # The number of each validation metric that can choose best.pt.
 METRIC_KEYS = {"cider": "CIDEr", "bleu": "BLEU-4", "meteor": "METEOR", "rouge": "ROUGE-L"}
@@ -43,7 +44,8 @@ def opt(
 
     ``resumable``: ``--resume`` may change it (how a run continues, not what it trains).
     ``location``: where a run trained or writes, never inherited by ``transfer``.
-    ``path``: given as a path on the command line.
+    ``path``: a path (given as one on the command line); a resolved config holds it
+    absolute, so that a run's files name what it read wherever they are used from.
     """
     metadata = {"help": help, "resumable": resumable, "location": location, "path": path}
     return field(default=default, metadata=metadata)
@@ -58,16 +60,16 @@ class TrainConfig:
     data_root: str | None = opt(None, "Dataset folder (default: its home).", location=True,
                                 path=True)  # fmt: skip
     class_split: str | None = opt(None, "Train on one part of a class split: FILE:1 or FILE:2.",
-                                  location=True)  # fmt: skip
+                                  location=True, path=True)  # fmt: skip
     folds: int = opt(0, "Cross-validation: train on fold `fold` of `folds` (0: no folds).",
                      location=True)  # fmt: skip
     fold: int = opt(0, "The fold this run trains on.", location=True)
     fold_seed: int = opt(0, "Seed of the fold assignment.", location=True)
     stratified: bool = opt(False, "Folds keep each class's share.", location=True)
     init_from: str | None = opt(None, "Start from these weights (cv --same-model).",
-                                location=True)  # fmt: skip
+                                location=True, path=True)  # fmt: skip
     transfer_from: str | None = opt(None, "Captioner checkpoint trained on other classes/data.",
-                                    location=True)  # fmt: skip
+                                    location=True, path=True)  # fmt: skip
     freeze: str = opt("none", "Transfer: keep frozen none | embeddings | lstm | all-but-output.")
     vocab_mode: str = opt("source", "Transfer: source (keep its words) | extend (add new ones).")
     encoder: str = opt("precomputed", "Image features: precomputed or a CNN encoder.")
@@ -106,7 +108,7 @@ class TrainConfig:
                                 resumable=True)  # fmt: skip
     seed: int = opt(0, "Random seed: same seed, same weights.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.", resumable=True)
-    precision: str = opt("fp32", "Training matrix products: fp32 or bf16 (autocast).",
+    precision: str = opt("fp32", "Training arithmetic: fp32, bf16 (autocast) or fp64.",
                          resumable=True)  # fmt: skip
     num_workers: int = opt(0, "Data-loading processes.", resumable=True)
     threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)
@@ -191,6 +193,62 @@ class TrainConfig:
 
 KEYS = {f.name: f for f in fields(TrainConfig)}
 RESUMABLE = tuple(key for key, declared in KEYS.items() if declared.metadata.get("resumable"))
+PATHS = tuple(key for key, declared in KEYS.items() if declared.metadata.get("path"))
+
+
+def _file_and_suffix(key: str, value: str) -> tuple[str, str]:
+    """A path key's file and what follows it (``class_split``'s ``:PART``)."""
+    if key == "class_split":
+        file, colon, part = value.rpartition(":")
+        if colon and part.isdigit():
+            return file, colon + part
+    return value, ""
+
+
+def absolute_paths(config: TrainConfig) -> TrainConfig:
+    """``config`` with every path key absolute (relative ones are taken from the current
+    folder, as they were given): a run's ``config.toml`` and checkpoints then name the
+    files it used whichever folder they are read from."""
+    changes = {}
+    for key in PATHS:
+        value = getattr(config, key)
+        if value:
+            file, suffix = _file_and_suffix(key, value)
+            changes[key] = os.path.abspath(os.path.expanduser(file)) + suffix
+    return replace(config, **changes)
+
+
+def written_in(config: TrainConfig, run_dir: Path) -> Path:
+    """The folder the run now in ``run_dir`` was written in, by its saved ``config``."""
+    return Path(config.out) / run_dir.name
+
+
+def beside_run(path: str, written_in: Path, run_dir: Path) -> str:
+    """Where ``path``, named by the run written in ``written_in`` and now in ``run_dir``,
+    is if the two moved together (a project folder copied elsewhere)."""
+    return os.path.normpath(run_dir.absolute() / os.path.relpath(path, written_in.absolute()))
+
+
+def relocated(config: TrainConfig, run_dir: Path) -> TrainConfig:
+    """The saved config of the run in ``run_dir``, its paths found again if it was moved.
+
+    A path that still exists is kept; one that does not is looked for at the same place
+    relative to the run as when it was written (``out``/the run's folder name), so that a
+    folder holding runs and data together can be moved or copied as a whole.
+    """
+    written = written_in(config, run_dir)
+    changes: dict[str, Any] = {}
+    for key in PATHS:
+        value = getattr(config, key)
+        if not value or key == "out":
+            continue
+        file, suffix = _file_and_suffix(key, value)
+        moved = beside_run(file, written, run_dir)
+        if not os.path.exists(file) and os.path.exists(moved):
+            changes[key] = moved + suffix
+    if os.path.abspath(written) != os.path.abspath(run_dir):
+        changes["out"] = str(run_dir.absolute().parent)
+    return replace(config, **changes)
 
 
 def flag(key: str) -> str:
@@ -198,14 +256,15 @@ def flag(key: str) -> str:
     return "--model-option" if key == MODEL_OPTIONS else "--" + key.replace("_", "-")
 
 
-def resumed(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
-    """A resumed run's config: the saved one, where only the ``resumable`` keys may change
-    (how the run continues, never what it trains)."""
+def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> TrainConfig:
+    """The config of the run in ``run_dir`` resumed: the saved one (its paths found again
+    if the run was moved), where only the ``resumable`` keys may change (how the run
+    continues, never what it trains)."""
     frozen = sorted(set(given) - set(RESUMABLE))
     if frozen:
         allowed = ", ".join(flag(key) for key in RESUMABLE)
         raise GvetoolError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
-    return resolve(None, {**saved, **given})
+    return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
 
 
 def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
@@ -280,7 +339,7 @@ def resolve(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     if MODEL_OPTIONS in given and MODEL_OPTIONS in values:  # the file's, some overridden
         given[MODEL_OPTIONS] = {**values[MODEL_OPTIONS], **given[MODEL_OPTIONS]}
     values.update(given)
-    config = TrainConfig(**values)
+    config = absolute_paths(TrainConfig(**values))
     config.validate()
     if config.model:  # the model's own options, checked against what its spec declares
         from gvetool.model_options import resolve_model_options

@@ -47,7 +47,7 @@ def train(
         if config is not None:
             raise GvetoolError("--config cannot change when resuming; the run keeps its own")
         saved = load_checkpoint(resume / "last.pt", expect_model=model)
-        resolved = resumed(saved["config"], given)
+        resolved = resumed(saved["config"], given, resume)
     else:
         if model is None:
             raise GvetoolError("name a model to train (lrcn, gve, sc) or pass --resume RUN_DIR")

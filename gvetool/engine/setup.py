@@ -32,6 +32,7 @@ from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_freed_memory, return_large_blocks_promptly
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.distributed import Distributed
+from gvetool.engine.precision import WEIGHT_DTYPES
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
 from gvetool.engine.steps import LossModule
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
@@ -98,7 +99,8 @@ def set_up(
 
     torch.manual_seed(config.seed)
     num_classes = len(corpus.class_names or [])
-    model = spec.build(config, len(vocab), store.dim, num_classes).to(device)
+    model = spec.build(config, len(vocab), store.dim, num_classes)
+    model = model.to(device, WEIGHT_DTYPES[config.precision])
     if spec.task.generates:  # activations sized by sentence lengths fragment the heap
         return_large_blocks_promptly()
     sc_path = None
@@ -114,6 +116,8 @@ def set_up(
         run_dir = new_run_dir(Path(config.out), config.model, config.dataset)
         config.save(run_dir / "config.toml")
         write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
+    elif dist.is_main:  # how the run continues (epochs, device, paths after a move)
+        config.save(run_dir / "config.toml")
     run_dir = dist.from_main(run_dir)
     return_freed_memory()  # what loading the data parsed and dropped, before the peak
     return Run(config, dist, device, spec, corpus, store, vocab, train_set, val_split, model,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config import TrainConfig, beside_run, relocated, written_in
 from gvetool.data.captions import ImageExamples
 from gvetool.data.corpus import Corpus, Split
 from gvetool.data.encoder import ExtractionOptions, build_encoder
@@ -78,9 +79,17 @@ def load_for_evaluation(
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
             f"model ({', '.join(get_plugins().captioners())})"
         )
-    config = TrainConfig(**checkpoint["config"])
+    run_dir = path if path.is_dir() else path.parent
+    config = relocated(TrainConfig(**checkpoint["config"]), run_dir)
     if data_root is not None:
         config = dataclasses.replace(config, data_root=str(data_root))
+    elif config.data_root and not os.path.exists(config.data_root):
+        saved = TrainConfig(**checkpoint["config"])
+        beside = beside_run(saved.data_root or "", written_in(saved, run_dir), run_dir)
+        raise GvetoolError(
+            f"the '{config.dataset}' data this run was trained on is not at {config.data_root} "
+            f"(nor at {beside}, beside the run); pass --data-root with its folder"
+        )
     corpus = open_configured(config)
     if checkpoint["class_names"] != corpus.class_names:
         ours, theirs = corpus.class_names or [], checkpoint["class_names"] or []
@@ -137,15 +146,19 @@ def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -
     """``--sc-ckpt``, else the one the explainer trained with, else the newest matching run."""
     if sc_ckpt is not None:
         return sc_ckpt
+    run_dir = path if path.is_dir() else path.parent
     used = loaded.checkpoint.get("sentence_classifier")
-    if used and Path(used).is_file():
-        return Path(used)
+    if used:
+        written = written_in(TrainConfig(**loaded.checkpoint["config"]), run_dir)
+        for candidate in (used, beside_run(used, written, run_dir)):
+            if Path(candidate).is_file():
+                return Path(candidate)
     models = get_plugins().models
     spec = models.get(loaded.checkpoint["model"])
     names = [spec.reward_model] if spec.reward_model else models.names()
     for name in names:
         if models.get(name).task is CLASSIFICATION:
-            runs = find_runs(path.parent.parent, name, loaded.config.dataset,
+            runs = find_runs(run_dir.parent, name, loaded.config.dataset,
                              loaded.corpus.class_names)  # fmt: skip
             if runs:
                 return runs[0] / "best.pt"
@@ -259,7 +272,7 @@ def _class_relevance(
     metrics["class_rank"] = float(ranks.mean())
     metrics["class_rank_top1"] = float((ranks == 1).mean())
     caption_classes = np.repeat(train.class_ids, [len(c) for c in train.captions])
-    judged = judge_for(train.tokens(), caption_classes).logits(candidates)
+    judged = judge_for(train.tokens(), caption_classes, len(names), names).logits(candidates)
     metrics["judge_top1"] = top_k_accuracy(judged, true, 1)
     metrics["judge_top5"] = top_k_accuracy(judged, true, 5)
     logits = None
