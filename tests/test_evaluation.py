@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -111,8 +112,13 @@ def test_eval_writes_metrics_predictions_and_report(trained, tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
-def test_lrcn_has_no_counterfactual(trained, tmp_path):
+def test_lrcn_has_no_counterfactual(trained, tmp_path, capsys):
     assert main(["eval", str(trained["lrcn"]), "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr()
+    skips = json.loads((tmp_path / "metrics.json").read_text())["test"]["skipped"].values()
+    assert skips  # SPICE's models cannot be had here
+    for reason in skips:  # said once, when it happened
+        assert (printed.out + printed.err).count(reason) == 1, reason
     predictions = json.loads((tmp_path / "predictions" / "test.json").read_text())
     assert "counterfactual" not in predictions[0] and "class_rank" in predictions[0]
 
@@ -122,9 +128,30 @@ def test_truncated_checkpoint_is_one_line(trained, tmp_path, capsys):
     broken.write_bytes((trained["gve"] / "best.pt").read_bytes()[:1000])
     assert main(["eval", str(broken)]) == 1
     assert "is not a readable gvetool checkpoint" in _one_line(capsys)
-    (tmp_path / "notes.pt").write_text("hello")
-    assert main(["eval", str(tmp_path / "notes.pt")]) == 1
-    assert "is not a readable gvetool checkpoint" in _one_line(capsys)
+    assert "weights_only" not in capsys.readouterr().err
+    (tmp_path / "config.toml").write_text('# gvetool run configuration\nmodel = "gve"\n')
+    assert main(["eval", str(tmp_path / "config.toml")]) == 1
+    assert _one_line(capsys) == (
+        f"error: {tmp_path / 'config.toml'} is not a checkpoint (not a file torch.save writes); "
+        "give a run's best.pt or last.pt, or its folder"
+    )
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_checkpoint_with_a_code_payload_is_refused_without_torchs_unsafe_advice(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"format": "gvetool-checkpoint/2", "model": _Payload()}, tmp_path / "evil.pt")
+    assert main(["eval", str(tmp_path / "evil.pt")]) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {tmp_path / 'evil.pt'} was refused unread: it holds objects ")
+    assert "system" in line and "weights_only" not in line and "trusted" not in line
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_sentence_classifier_checkpoint_is_refused(trained, capsys):
@@ -195,12 +222,26 @@ def test_explain_true_and_other_class(trained, tiny_cub_master, capsys):
     (row,) = json.loads(capsys.readouterr().out)
     assert row["image_id"] == image and row["class"].startswith(f"{test.class_ids[0] + 1:03d}.")
     assert isinstance(row["explanation"], str)
+    assert row["true_class"] == row["class"]
     assert main(["explain", str(trained["gve"]), image, "--class", other, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["class"] == other
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (
+        row["class"] == other
+        and row["true_class"] == open_cub(tiny_cub_master).class_names[test.class_ids[0]]
+    )
+    plain = other.split(".", 1)[1].replace("_", " ")  # the name without its number
+    assert main(["explain", str(trained["gve"]), image, "--class", plain]) == 0
+    table = capsys.readouterr().out
+    assert "true class" in table and "explained as" in table and other[:12] in table
+    assert main(["explain", str(trained["gve"]), image, "--class", other[4:-1]]) == 1
+    assert _one_line(capsys).startswith(
+        f"error: unknown class {other[4:-1]!r}; did you mean {other!r}"
+    )
     assert main(["explain", str(trained["lrcn"]), image, "--class", other]) == 1
     assert "--class needs a class-conditioned model" in _one_line(capsys)
     assert main(["explain", str(trained["gve"]), "nope.jpg"]) == 1
-    assert "1 image ids are not in 'cub'" in _one_line(capsys)
+    line = _one_line(capsys)
+    assert line.startswith("error: 1 image id is not in 'cub' (nope.jpg); ids look like '0")
 
 
 def test_eval_of_several_checkpoints_compares_them_side_by_side(trained, tmp_path, capsys):
@@ -239,3 +280,37 @@ def test_the_reports_curves_cover_the_whole_run_not_only_up_to_best_pt(trained, 
 
     evaluation = evaluate(run / "best.pt", metrics=("bleu",))
     assert len(epochs) == 2 and [h["epoch"] for h in evaluation.history] == [1, 2]
+
+
+def test_side_by_side_shows_every_evaluations_metrics_not_only_the_firsts():
+    from gvetool.evaluation.evaluate import Evaluation
+    from gvetool.evaluation.report import metrics_table, render_html
+
+    lrcn = Evaluation("lrcn", "cub", "test", {"CIDEr": 0.5}, [])
+    gve = Evaluation("gve", "cub", "test", {"CIDEr": 0.4, "explanation_top1": 0.7}, [])
+    table = metrics_table([lrcn, gve], "lrcn vs gve")
+    assert list(table.columns[0].cells) == ["CIDEr", "explanation_top1"]
+    assert list(table.columns[1].cells) == ["0.500", "-"]
+    assert "<td>explanation_top1</td><td class='num'>-</td><td class='num'>0.700</td>" in (
+        render_html([lrcn, gve], "lrcn vs gve")
+    )
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_metrics_record_their_decoding_and_another_setting_needs_force(trained, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["eval", str(trained["gve"]), "--out", str(out), "--max-len", "12"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())["test"]
+    assert metrics["decoding"] == {"beam": 1, "max_len": 12, "length_penalty": 0.0}
+    assert metrics["sentence_classifier"] == str(trained["sc"] / "best.pt")
+    capsys.readouterr()
+    assert main(["eval", str(trained["gve"]), "--out", str(out), "--beam", "2"]) == 1
+    assert _one_line(capsys) == (
+        f"error: {out / 'metrics.json'} holds test results decoded with beam 1, max_len 12, "
+        "length_penalty 0.0; pass --force to replace them or --out to keep both"
+    )
+    assert json.loads((out / "metrics.json").read_text())["test"] == metrics  # untouched
+    assert main(["eval", str(trained["gve"]), "--out", str(out), "--max-len", "12"]) == 0
+    assert main(["eval", str(trained["gve"]), "--out", str(out), "--beam", "2", "--force"]) == 0
+    again = json.loads((out / "metrics.json").read_text())["test"]
+    assert again["decoding"] == {"beam": 2, "max_len": 50, "length_penalty": 0.0}

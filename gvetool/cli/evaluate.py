@@ -30,14 +30,28 @@ def evaluate_command(
     ),
     batch_size: int = typer.Option(64, min=1, help="Images per generation batch."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    force: bool = typer.Option(
+        False, help="Replace earlier results of this split decoded with other settings."
+    ),
 ) -> None:
     """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE) and the class relevance of
     explanations; writes metrics.json, predictions/<split>.json and report.html (with the
     training curves; several checkpoints: one report with their examples side by side)."""
-    from gvetool.evaluation.evaluate import evaluate
-    from gvetool.evaluation.report import print_summary, render_html, write_outputs
+    from gvetool.evaluation.evaluate import decoding, evaluate
+    from gvetool.evaluation.report import (
+        print_summary,
+        refuse_other_settings,
+        render_html,
+        write_outputs,
+    )
     from gvetool.io import write_json, write_text
 
+    decoded = decoding(beam, max_len, length_penalty)
+    sc_path = sc_ckpt.absolute() if sc_ckpt else None
+    for checkpoint in checkpoints:  # before any work: each run's own outputs
+        run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        target = (out or run_dir) if len(checkpoints) == 1 else run_dir
+        refuse_other_settings(target, split, decoded, sc_path, force)
     evaluations = []
     for checkpoint in checkpoints:
         evaluation = evaluate(

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gvetool import console
+from gvetool.errors import GvetoolError
 
 STATE_STYLE = {"finished": "green", "interrupted": "yellow", "running": "cyan"}
 
@@ -22,7 +23,12 @@ def runs(
     state (finished, interrupted — resume it — or running) and folder."""
     from gvetool.engine.runlist import as_dicts, list_runs
 
-    found = list_runs(out) if out.is_dir() else []
+    if not out.is_dir():
+        what = "is not a folder" if out.exists() else "does not exist"
+        raise GvetoolError(
+            f"{out} {what}; pass --out with the folder train, cv or reproduce wrote to"
+        )
+    found = list_runs(out)
     if as_json:
         typer.echo(json.dumps(as_dicts(found), indent=2))
         return

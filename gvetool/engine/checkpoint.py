@@ -9,6 +9,7 @@ it never runs code from the file.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,18 @@ REQUIRED = ("model", "task", "config", "vocabulary", "class_names", "feature_dim
             "optimizer", "epoch", "step", "global_step", "rng", "metrics")  # fmt: skip
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
+
+
+def _refused_content(error: Exception) -> str:
+    """What ``weights_only`` refused, in torch's words without its advice to load the file
+    unsafely (which gvetool never suggests)."""
+    for line in str(error).splitlines():
+        if "GLOBAL" in line or "Unsupported operand" in line:
+            return f"objects other than tensors and plain values ({line.strip().rstrip('.')})"
+    return "objects other than tensors and plain values"
+
+
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Write atomically: a crash or a full disk leaves the previous file intact."""
     with atomic_write(path) as handle:
@@ -47,12 +60,26 @@ def load_checkpoint(
     if not path.is_file():
         raise GvetoolError(f"checkpoint {path} does not exist")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # whatever torch.load trips over, the file is not a checkpoint
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise GvetoolError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+    if magic != ZIP_MAGIC:
         raise GvetoolError(
-            f"{path} is not a readable gvetool checkpoint (truncated, corrupt or another "
-            f"format: {first})"
+            f"{path} is not a checkpoint (not a file torch.save writes); give a run's "
+            "best.pt or last.pt, or its folder"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # refused before anything in it could run
+        raise GvetoolError(
+            f"{path} was refused unread: it holds {_refused_content(exc)}, which a gvetool "
+            "checkpoint never contains"
+        ) from None
+    except Exception as exc:  # whatever else torch.load trips over: damaged
+        first = str(exc).strip().split(". ")[0] if str(exc).strip() else type(exc).__name__
+        raise GvetoolError(
+            f"{path} is not a readable gvetool checkpoint (truncated or corrupt: {first})"
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         found = (

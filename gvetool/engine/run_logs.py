@@ -28,7 +28,7 @@ class RunLogs:
         numbered = _line(entry).replace(
             f"epoch {entry['epoch']}", f"epoch {entry['epoch']}/{epochs}", 1
         )
-        console.out().print(numbered + marker, highlight=False)
+        console.out().print(numbered + marker, highlight=False, markup=False)
         if self.board is not None:
             for group in ("train", "val"):
                 for key, value in entry[group].items():

@@ -9,6 +9,7 @@ explain each image as its most-confused other class (the counterfactual).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import time
@@ -245,7 +246,13 @@ def evaluate(
         )
     evaluation.metrics["images"] = len(sentences)
     evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
+    evaluation.metrics["decoding"] = decoding(beam, max_len, length_penalty)  # type: ignore[assignment]
     return evaluation
+
+
+def decoding(beam: int, max_len: int, length_penalty: float) -> dict[str, Any]:
+    """How an evaluation's sentences were decoded, as ``metrics.json`` records it."""
+    return {"beam": beam, "max_len": max_len, "length_penalty": float(length_penalty)}
 
 
 def _class_relevance(
@@ -286,7 +293,7 @@ def _class_relevance(
         logits = classify(sc_path, sentences)
         metrics["explanation_top1"] = top_k_accuracy(logits, true, 1)
         metrics["explanation_top5"] = top_k_accuracy(logits, true, 5)
-        metrics["sentence_classifier"] = str(sc_path)  # type: ignore[assignment]
+        metrics["sentence_classifier"] = str(sc_path.absolute())  # type: ignore[assignment]
     for i, prediction in enumerate(evaluation.predictions):
         prediction["class"] = names[true[i]]
         prediction["class_rank"] = int(ranks[i])
@@ -350,22 +357,22 @@ def explain(
     where = {i: (s, n) for s in corpus.splits.values() for n, i in enumerate(s.image_ids)}
     unknown = [i for i in image_ids if i not in where]
     if unknown:
+        some = "1 image id is" if len(unknown) == 1 else f"{len(unknown)} image ids are"
+        example = next(iter(where), "?")
         raise GvetoolError(
-            f"{len(unknown)} image ids are not in '{corpus.name}' (first: "
-            f"{', '.join(unknown[:3])}); ids look like those in predictions/<split>.json"
+            f"{some} not in '{corpus.name}' ({', '.join(unknown[:3])}"
+            f"{', ...' if len(unknown) > 3 else ''}); ids look like {example!r} "
+            "(all of a split's are in predictions/<split>.json after gvetool eval)"
         )
     chosen = [where[i] for i in image_ids]
-    classes = np.array([-1 if s.class_ids is None else s.class_ids[n] for s, n in chosen])
+    true = np.array([-1 if s.class_ids is None else s.class_ids[n] for s, n in chosen])
+    classes = true.copy()
     if class_name is not None:
         if not loaded.class_conditioned:
             raise GvetoolError(
                 f"--class needs a class-conditioned model; '{loaded.checkpoint['model']}' is not"
             )
-        if class_name not in (names or []):
-            raise GvetoolError(
-                f"unknown class '{class_name}'; classes look like '{(names or ['?'])[0]}'"
-            )
-        classes[:] = names.index(class_name)
+        classes[:] = class_index(class_name, names or [])
     subset = Split(
         "explain",
         list(image_ids),
@@ -377,7 +384,39 @@ def explain(
     sentences = describe(
         dataclasses.replace(loaded, split=subset, images=images), classes, beam, max_len
     )
+
+    def name(c: int) -> str | None:
+        return names[c] if names and c >= 0 else None
+
+    rows = zip(image_ids, true.tolist(), classes.tolist(), sentences, strict=True)
     return [
-        {"image_id": i, "class": names[c] if names and c >= 0 else None, "explanation": sentence}
-        for i, c, sentence in zip(image_ids, classes.tolist(), sentences, strict=True)
+        {"image_id": i, "true_class": name(t), "class": name(c), "explanation": sentence}
+        for i, t, c, sentence in rows
     ]
+
+
+def _plain_name(name: str) -> str:
+    """A class name without its number and underscores: ``002.Laysan_Albatross`` ->
+    ``laysan albatross``."""
+    head, dot, rest = name.partition(".")
+    return (rest if dot and head.isdigit() else name).replace("_", " ").strip().lower()
+
+
+def class_index(name: str, names: list[str]) -> int:
+    """The index of class ``name``, also given without its number (``Laysan Albatross``);
+    an unknown name is refused with the closest ones."""
+    if name in names:
+        return names.index(name)
+    plain = [_plain_name(n) for n in names]
+    matches = [i for i, p in enumerate(plain) if p == _plain_name(name)]
+    if len(matches) == 1:
+        return matches[0]
+    close = difflib.get_close_matches(_plain_name(name), plain, n=3, cutoff=0.6)
+    hint = (
+        "; did you mean " + " or ".join(repr(names[plain.index(c)]) for c in close) + "?"
+        if close
+        else f"; classes look like {names[0]!r}"
+        if names
+        else ""
+    )
+    raise GvetoolError(f"unknown class {name!r}{hint}")

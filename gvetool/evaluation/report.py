@@ -18,6 +18,7 @@ from PIL import Image
 from rich.table import Table
 
 from gvetool import console
+from gvetool.errors import GvetoolError
 from gvetool.evaluation.charts import line_chart
 from gvetool.evaluation.evaluate import Evaluation
 from gvetool.io import read_json, write_json, write_text
@@ -38,23 +39,62 @@ def write_outputs(evaluation: Evaluation, out: Path, title: str) -> Path:
     return report
 
 
+def refuse_other_settings(
+    out: Path, split: str, decoded: dict[str, Any], sc_ckpt: Path | None, force: bool
+) -> None:
+    """Refuse, before any work, to overwrite ``out``'s results for ``split`` that were
+    decoded otherwise (or scored by another sentence classifier) unless ``force``."""
+    path = out / "metrics.json"
+    if force or not path.is_file():
+        return
+    recorded = read_json(path).get(split)
+    if not isinstance(recorded, dict):
+        return
+    before = recorded.get("decoding")
+    if before != decoded:
+        how = (
+            "decoded with " + ", ".join(f"{k} {v}" for k, v in before.items())
+            if isinstance(before, dict)
+            else "whose decoding was not recorded"
+        )
+    elif sc_ckpt is not None and recorded.get("sentence_classifier") not in (None, str(sc_ckpt)):
+        how = f"scored by the sentence classifier {recorded['sentence_classifier']}"
+    else:
+        return
+    raise GvetoolError(
+        f"{path} holds {split} results {how}; pass --force to replace them or --out to keep both"
+    )
+
+
 def metrics_table(evaluations: Sequence[Evaluation], title: str) -> Table:
     """Metrics side by side, one column per evaluation (for the terminal)."""
     table = Table(title=title)
     table.add_column("metric")
     for evaluation in evaluations:
         table.add_column(f"{evaluation.model} ({evaluation.split})", justify="right")
-    keys = [k for k in evaluations[0].metrics if isinstance(evaluations[0].metrics[k], float | int)]
-    for key in keys:
+    for key in _numeric_keys(evaluations):
         row = [_format(e.metrics.get(key)) for e in evaluations]
         table.add_row(key, *row)
     return table
 
 
 def print_summary(evaluations: Sequence[Evaluation], title: str) -> None:
+    """The metrics table; what was skipped was warned about when it was skipped, and is
+    in ``metrics.json`` and the report."""
     console.out().print(metrics_table(evaluations, title))
-    for reason in dict.fromkeys(r for e in evaluations for r in e.skipped.values()):
-        console.out().print(f"note: {reason}", highlight=False)
+
+
+def _numeric_keys(evaluations: Sequence[Evaluation]) -> list[str]:
+    """Every number any of the evaluations has, in order of first appearance (a model
+    may have measures the others lack, e.g. GVE's explanation accuracy beside LRCN)."""
+    return list(
+        dict.fromkeys(
+            key
+            for e in evaluations
+            for key, value in e.metrics.items()
+            if isinstance(value, float | int) and not isinstance(value, bool)
+        )
+    )
 
 
 def _format(value: Any) -> str:
@@ -219,7 +259,7 @@ def measure_notes(keys: Sequence[str]) -> list[str]:
 
 
 def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
-    keys = [k for k in evaluations[0].metrics if isinstance(evaluations[0].metrics[k], float | int)]
+    keys = _numeric_keys(evaluations)
     head = "".join(f"<th>{html.escape(f'{e.model} ({e.split})')}</th>" for e in evaluations)
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td>"
