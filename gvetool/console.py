@@ -4,6 +4,9 @@ The consoles are created on each call so that they follow ``sys.stdout``/``sys.s
 as they are at that moment (tests capture them, ``--quiet`` may replace them).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -13,9 +16,31 @@ def out() -> Console:
     return Console(soft_wrap=True)
 
 
+_live: list[Console] = []  # the console of the progress bar being drawn, if one is
+
+
 def err() -> Console:
-    """Console for diagnostics and progress: stderr, so stdout stays clean."""
-    return Console(stderr=True, soft_wrap=True)
+    """Console for diagnostics and progress: stderr, so stdout stays clean.
+
+    While a progress bar is drawn it is that bar's console, so that a warning or the
+    Ctrl-C notice prints on its own line above the bar instead of into it.
+    """
+    return _live[-1] if _live else Console(stderr=True, soft_wrap=True)
+
+
+def drawing() -> bool:
+    """Whether a progress bar is being drawn now."""
+    return bool(_live)
+
+
+@contextmanager
+def live(console: Console) -> Iterator[None]:
+    """Inside the block, :func:`err` is ``console`` (a progress bar's)."""
+    _live.append(console)
+    try:
+        yield
+    finally:
+        _live.remove(console)
 
 
 def warn(message: str) -> None:

@@ -7,9 +7,11 @@ and evaluation all report the same way (count, rate, elapsed, time left).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -49,8 +51,19 @@ class RateColumn(ProgressColumn):
 def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
     """Yield ``advance(n=1, status=None)``: done/total, rate, elapsed, time left, status.
 
-    ``status`` is a short text shown after the bar (e.g. the running loss).
+    ``status`` is a short text shown after the bar (e.g. the running loss). On a terminal
+    this is a live bar; in a log file or CI (stderr not a terminal) it is plain lines, one
+    every tenth of the work or :data:`PLAIN_EVERY` seconds, and one at the end.
     """
+    stream = console.err()
+    if quiet() or console.drawing():  # a bar inside a bar: the outer one shows progress
+        yield lambda n=1, status=None: None
+        return
+    if not stream.is_terminal:
+        lines = PlainLines(total, description, stream)
+        yield lines.advance
+        lines.finish()
+        return
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -60,8 +73,7 @@ def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
-        console=console.err(),
-        disable=quiet(),
+        console=stream,
         transient=False,
     ) as progress:
         task = progress.add_task(description, total=total, status="")
@@ -72,4 +84,46 @@ def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
             else:
                 progress.update(task, advance=n, status=status)
 
-        yield advance
+        with console.live(stream):
+            yield advance
+
+
+PLAIN_EVERY = 30.0  # seconds between two plain progress lines at most
+
+
+class PlainLines:
+    """Progress as whole lines, for logs: nothing a terminal would have to redraw."""
+
+    def __init__(self, total: int | None, description: str, stream: Console) -> None:
+        self.total, self.description, self.stream = total, description, stream
+        self.done, self.status = 0, ""
+        self.started = self.last = time.monotonic()
+        self.tenths = 0
+
+    def advance(self, n: int = 1, status: str | None = None) -> None:
+        self.done += n
+        self.status = status if status is not None else self.status
+        now = time.monotonic()
+        tenths = 10 * self.done // self.total if self.total else 0
+        new_tenth = tenths > self.tenths and self.done < (self.total or 0)
+        if new_tenth or now - self.last >= PLAIN_EVERY:
+            self.tenths = max(self.tenths, tenths)
+            self._line(now)
+
+    def finish(self) -> None:
+        self._line(time.monotonic())
+
+    def _line(self, now: float) -> None:
+        self.last = now
+        count = (
+            f"{self.done}/{self.total} ({100 * self.done // self.total}%)"
+            if self.total
+            else (f"{self.done}")
+        )
+        status = f"  {self.status}" if self.status else ""
+        self.stream.print(
+            f"{self.description}: {count} in {now - self.started:.1f} s{status}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
