@@ -7,8 +7,10 @@ loaded one by one, so one broken plugin costs a warning, not the tool:
   whatever it registered before failing is rolled back;
 * ``GVETOOL_DISABLE_PLUGINS=name,...`` skips plugins by entry-point name, without importing
   them (the way out of a broken or clashing plugin);
-* two plugins registering the same model/dataset/encoder name is an error naming both
-  distributions, because silently picking one would make runs irreproducible.
+* two plugins registering the same model/dataset/encoder name is one warning, and that
+  name alone is refused when used (an error naming both distributions: silently picking
+  one would make runs irreproducible); a second entry point of an existing plugin name is
+  skipped with a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import Any
 import pluggy
 
 from gvetool import console, hookspecs
-from gvetool.errors import GvetoolError
 from gvetool.registry import DISABLE_ENV, PluginInfo, Registry
 from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec
 
@@ -52,26 +53,28 @@ class Plugins:
     def add(self, plugin: object, info: PluginInfo) -> None:
         """Register one plugin object and collect its specs; roll back if it fails.
 
-        Duplicate names are re-raised (they are the user's to resolve); any other
-        exception marks the plugin as failed with a warning and leaves the rest intact.
+        Any exception, ``SystemExit`` included, marks the plugin as failed with a warning
+        and leaves the rest intact; a name it shares with another plugin is warned about
+        and refused when used.
         """
         self.infos.append(info)
         try:
             self.manager.register(plugin, name=info.name)
             for registry in self.registries:
                 self._call_registration(info, registry)
-        except GvetoolError:
-            self._rollback(plugin, info)
-            raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._rollback(plugin, info)
             self._fail(info, f"registration raised {type(exc).__name__}: {exc}")
 
     def _call_registration(self, info: PluginInfo, registry: Registry[Any]) -> None:
         # Each plugin's hook is called with a register bound to that plugin, so clashes
         # and failures are attributed to the right distribution.
-        hook = self.hook_of(f"gvetool_register_{registry.kind}s", info.name)
-        hook(register=lambda spec: registry.add(spec, info))
+        def register(spec: Any) -> None:
+            clash = registry.add(spec, info)
+            if clash is not None:
+                console.warn(f"{clash}; until then '{spec.name}' cannot be used")
+
+        self.hook_of(f"gvetool_register_{registry.kind}s", info.name)(register=register)
 
     def hook_of(self, hook_name: str, plugin_name: str) -> Any:
         """The hook ``hook_name`` of plugin ``plugin_name`` alone, called through pluggy."""
@@ -110,11 +113,12 @@ def load_plugins(
     seen: dict[str, PluginInfo] = {}
     for ep in sorted(entry_points, key=_builtin_first):
         info = _info_for(ep)
-        if ep.name in seen:
-            raise GvetoolError(
-                f"two plugins are both called '{ep.name}': {seen[ep.name].label} and "
-                f"{info.label}; uninstall one of them"
+        if ep.name in seen:  # built-ins load first, so a built-in name is never displaced
+            console.warn(
+                f"plugin '{ep.name}' of {info.label} was skipped: {seen[ep.name].label} is "
+                "already called so; uninstall one of them"
             )
+            continue
         seen[ep.name] = info
         if ep.name in disabled:
             info.status = "disabled"
@@ -122,7 +126,7 @@ def load_plugins(
             continue
         try:
             module = ep.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() at import must not end gvetool
             plugins.infos.append(info)
             plugins._fail(info, f"import raised {type(exc).__name__}: {exc}")
             continue

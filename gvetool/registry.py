@@ -1,7 +1,8 @@
 """The name registries: model, dataset and encoder specs by name, and who gave each.
 
-Names are global: a name registered twice is an error naming both distributions, because
-silently picking one would make runs irreproducible.
+Names are global: a name registered twice is refused when it is used, with an error
+naming both distributions, because silently picking one would make runs irreproducible;
+every other name of both plugins keeps working.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class Registry(Generic[S]):
         self.kind = spec_type.kind
         self._specs: dict[str, S] = {}
         self._providers: dict[str, PluginInfo] = {}
+        self._clashes: dict[str, str] = {}  # name -> why it is refused
 
-    def add(self, spec: S, provider: PluginInfo) -> None:
+    def add(self, spec: S, provider: PluginInfo) -> str | None:
+        """Register ``spec``; returns the clash message if its name was already taken (the
+        name is then refused when used, and the first registration kept for listings)."""
         if not isinstance(spec, self.spec_type):
             raise TypeError(
                 f"gvetool_register_{self.kind}s got {type(spec).__name__}, "
@@ -53,23 +57,29 @@ class Registry(Generic[S]):
             )
         if spec.name in self._specs:
             other = self._providers[spec.name]
-            raise GvetoolError(
+            self._clashes[spec.name] = (
                 f"{self.kind} '{spec.name}' is registered twice: by {other.label} and by "
                 f"{provider.label}; uninstall one of them or set "
                 f"{DISABLE_ENV}={provider.name} (or {other.name})"
             )
+            return self._clashes[spec.name]
         self._specs[spec.name] = spec
         self._providers[spec.name] = provider
         provider.registered.setdefault(self.kind, []).append(spec.name)
+        return None
 
     def remove_from(self, provider: PluginInfo) -> None:
         """Forget everything ``provider`` registered (it failed half-way)."""
         for name in provider.registered.pop(self.kind, []):
             del self._specs[name]
             del self._providers[name]
+            self._clashes.pop(name, None)
 
     def get(self, name: str) -> S:
-        """The spec called ``name``; an unknown name lists the known ones."""
+        """The spec called ``name``; an unknown name lists the known ones, a name two
+        plugins registered is refused naming both."""
+        if name in self._clashes:
+            raise GvetoolError(self._clashes[name])
         try:
             return self._specs[name]
         except KeyError:

@@ -31,15 +31,55 @@ def test_plugin_from_a_distribution_registers_its_dataset(fake_dist):
     assert info.registered == {"dataset": ["toy"]}
 
 
-def test_same_name_from_two_distributions_is_one_error_naming_both(fake_dist):
+TWO = (
+    TOY
+    + """
+@hookimpl
+def gvetool_register_models(register):
+    register(ModelSpec(name="mine", description="its own model", target="x:y"))
+"""
+)
+TWO = TWO.replace("import DatasetSpec, hookimpl", "import DatasetSpec, ModelSpec, hookimpl")
+
+
+def test_same_name_from_two_distributions_is_refused_only_when_used(fake_dist, capsys):
     fake_dist("gvetool-toy", "toy_plugin", TOY)
-    fake_dist("other-birds", "other_plugin", TOY)
+    fake_dist("other-birds", "other_plugin", TWO)
+    plugins = load_plugins()  # every command still starts
+    warnings = [w for w in capsys.readouterr().err.splitlines() if w.startswith("warning:")]
+    assert len(warnings) == 1 and "dataset 'toy' is registered twice" in warnings[0]
+    assert "cub" in plugins.datasets and plugins.models.get("mine").name == "mine"
     with pytest.raises(GvetoolError) as excinfo:
-        load_plugins()
+        plugins.datasets.get("toy")
     message = str(excinfo.value)
     assert "dataset 'toy' is registered twice" in message
     assert "gvetool-toy 1.0" in message and "other-birds 1.0" in message
     assert "GVETOOL_DISABLE_PLUGINS" in message
+
+
+def test_a_plugin_that_exits_at_import_or_registration_is_skipped(fake_dist, capsys):
+    fake_dist("gvetool-toy", "toy_plugin", TOY)
+    fake_dist("exiting-plugin", "exiting_plugin", "import sys\nsys.exit(3)\n")
+    late = "from gvetool import hookimpl\n@hookimpl\ndef gvetool_register_models(register):\n"
+    fake_dist("late-exit", "late_exit", late + "    raise SystemExit(4)\n")
+    plugins = load_plugins()
+    assert "toy" in plugins.datasets and "lrcn" in plugins.models
+    err = capsys.readouterr().err
+    assert (
+        "plugin 'exiting_plugin' from exiting-plugin 1.0 was skipped: import raised SystemExit"
+        in err
+    )
+    assert (
+        "plugin 'late_exit' from late-exit 1.0 was skipped: registration raised SystemExit" in err
+    )
+
+
+def test_an_entry_point_named_like_a_built_in_is_skipped(fake_dist, capsys):
+    fake_dist("impostor", "impostor_plugin", TOY, entry="models")
+    plugins = load_plugins()
+    assert "lrcn" in plugins.models and "toy" not in plugins.datasets
+    err = capsys.readouterr().err
+    assert "plugin 'models' of impostor 1.0" in err and "was skipped" in err
 
 
 def test_disabling_one_side_of_a_clash_resolves_it(fake_dist, monkeypatch):
