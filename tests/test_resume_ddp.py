@@ -130,7 +130,7 @@ def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
         torch.testing.assert_close(parallel[key], expected[key], atol=1e-9, rtol=1e-7)
 
 
-def test_ctrl_c_finishes_the_step_saves_it_and_the_run_resumes(tiny_cub_master, tmp_path):
+def test_ctrl_c_finishes_the_step_saves_it_and_the_run_resumes(tiny_cub_master, tmp_path, capsys):
     extra = [*TINY_MODEL, "--batch-size", "2", "--epochs", "60"]
     out = tmp_path / "run"
     process = subprocess.Popen(
@@ -153,6 +153,41 @@ def test_ctrl_c_finishes_the_step_saves_it_and_the_run_resumes(tiny_cub_master, 
     assert saved["step"] >= 1  # saved mid-epoch, at the step the loop stopped after
     assert f"stopped at epoch {saved['epoch'] + 1}, step {saved['step']} of 18" in last
     assert f"--resume {runs[0]}" in last
+    capsys.readouterr()
     assert main(["train", "--resume", str(runs[0]), "--epochs", str(saved["epoch"] + 1)]) == 0
+    resuming = f"resuming at epoch {saved['epoch'] + 1}, after step {saved['step']} of 18"
+    assert resuming in capsys.readouterr().err
     finished = load_checkpoint(runs[0] / "last.pt")
     assert (finished["epoch"], finished["step"]) == (saved["epoch"] + 1, 0)
+
+
+def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
+    tiny_cub_master, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *TINY_MODEL,
+         "--batch-size", "2", "--epochs", "500"],
+        env={**os.environ, "GVETOOL_QUIET": "1"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            runs = list(out.glob("lrcn-cub-*"))
+            if runs and _global_step(runs[0] / "last.pt") >= 0:  # training, resumable
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the first process ended before the test could run"
+        before = (runs[0] / "config.toml").read_bytes()
+        assert main(["train", "--resume", str(runs[0]), "--epochs", "600"]) == 1
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert line == (
+            f"error: {runs[0]} is being trained by another process; wait for it to end (or "
+            "stop it with Ctrl-C), then resume"
+        )
+        assert (runs[0] / "config.toml").read_bytes() == before  # nothing written
+    finally:
+        process.kill()
+        process.wait()
+    assert main(["train", "--resume", str(runs[0]), "--epochs", "1"]) == 0  # a dead lock holder

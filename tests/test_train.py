@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def test_sc_then_gve_writes_complete_run_dirs(tiny_cub_master, tmp_path, capsys)
     captured = capsys.readouterr()
     assert f"using sentence classifier {sc_run / 'best.pt'}" in captured.err
     assert "epoch 2/2" in captured.out and "CIDEr" in captured.out and "reward" in captured.out
+    assert "[best accuracy]" in captured.out and "[best CIDEr]" in captured.out  # not markup
     for run in (sc_run, gve_run):
         for name in ("config.toml", "metrics.jsonl", "last.pt", "best.pt", "run.json", "train.log"):
             assert (run / name).is_file(), (run, name)
@@ -149,8 +151,12 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cub_master, tmp_path, mo
     run = _train(tiny_cub_master, tmp_path, "lrcn")
     before = (run / "last.pt").read_bytes()
 
-    def full(fd):
-        raise OSError(28, "No space left on device")
+    fsync = os.fsync
+
+    def full(fd):  # the disk fills up once training writes its checkpoint
+        if ".last.pt." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        fsync(fd)
 
     monkeypatch.setattr(os, "fsync", full)
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 1
@@ -353,6 +359,13 @@ def test_runs_lists_state_progress_and_best_score(tiny_cub_master, tmp_path, cap
     assert not (finished / ".running").exists()  # a finished run leaves no marker
     assert main(["runs", "--out", str(tmp_path)]) == 0
     assert "interrupted" in capsys.readouterr().out
+    assert main(["runs", "--out", str(tmp_path / "nowhere")]) == 1
+    assert _one_line(capsys) == (
+        f"error: {tmp_path / 'nowhere'} does not exist; pass --out with the folder train, cv "
+        "or reproduce wrote to"
+    )
+    assert main(["runs", "--out", str(finished / "config.toml"), "--json"]) == 1
+    assert "config.toml is not a folder" in _one_line(capsys)
 
 
 def test_non_finite_weights_are_never_saved(tiny_cub_master, tmp_path, capsys, monkeypatch):
@@ -414,3 +427,26 @@ def test_fp64_trains_gve_in_float64_and_its_checkpoint_evaluates(tiny_cub_master
     assert {w.dtype for w in weights.values() if w.is_floating_point()} == {torch.float64}
     assert main(["eval", str(run / "best.pt"), "--split", "test"]) == 0
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seed": 8}, "the training data of 'cub' at {root} changed since this run started "
+                      "(12 images and 36 captions then, 12 and 36 now, or the same counts with "
+                      "other content); resume on the data it was trained on, or train a new run"),
+        ({"feature_dim": 24}, "this run was trained on 16-d features and 'cub' at {root} now has "
+                              "24-d; resume on the data it was trained on, or train a new run"),
+    ],
+)  # fmt: skip
+def test_resuming_on_changed_data_is_refused(change, message, tmp_path, capsys):
+    import dataclasses
+
+    root = tmp_path / "birds"
+    generate(root, TINY)
+    run = _train(root, tmp_path, "lrcn", "--epochs", "1")
+    shutil.rmtree(root)
+    generate(root, dataclasses.replace(TINY, **change))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 1
+    assert _one_line(capsys) == "error: " + message.format(root=root)

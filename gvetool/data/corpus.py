@@ -6,11 +6,12 @@ one shape, which is why one loader serves CUB, COCO and any plugin dataset alike
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,6 +39,21 @@ class Split:
     @property
     def num_captions(self) -> int:
         return sum(len(c) for c in self.captions)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this split's data: a digest of its image ids, classes and
+        captions, with the counts to say how it changed."""
+        digest = hashlib.sha256()
+        classes = self.class_ids.tolist() if self.class_ids is not None else None
+        for i, (image_id, captions) in enumerate(zip(self.image_ids, self.captions, strict=True)):
+            label = classes[i] if classes is not None else -1
+            digest.update(f"{image_id}\t{label}\t{len(captions)}\n".encode())
+            digest.update("\n".join(captions).encode() + b"\0")
+        return {
+            "sha256": digest.hexdigest(),
+            "images": len(self.image_ids),
+            "captions": self.num_captions,
+        }
 
     def all_captions(self) -> Iterator[str]:
         for captions in self.captions:

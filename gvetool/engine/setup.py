@@ -71,6 +71,7 @@ class Run:
     position: Position
     run_dir: Path
     sc_path: Path | None
+    data_fingerprint: dict[str, Any]  # the training split's, checked when resuming
 
 
 def set_up(
@@ -94,6 +95,9 @@ def set_up(
                 f"the {split.name} split of '{corpus.name}' has no captions, nothing to {what}; "
                 "check the dataset files (or the class split / fold that selects them)"
             )
+    data_fingerprint = train_split.fingerprint()
+    if previous:
+        _check_same_data(previous, corpus, store, data_fingerprint)
     train_set = CaptionExamples(train_split, vocab, store, config.max_caption_len or None)
     train_split.forget_tokens()  # encoded now; the vocabulary was built before
 
@@ -121,7 +125,28 @@ def set_up(
     run_dir = dist.from_main(run_dir)
     return_freed_memory()  # what loading the data parsed and dropped, before the peak
     return Run(config, dist, device, spec, corpus, store, vocab, train_set, val_split, model,
-               optimizer, stepper, position, run_dir, sc_path)  # fmt: skip
+               optimizer, stepper, position, run_dir, sc_path, data_fingerprint)  # fmt: skip
+
+
+def _check_same_data(
+    previous: dict[str, Any], corpus: Corpus, store: FeatureStore, now: dict[str, Any]
+) -> None:
+    """A resumed run must see the data it was trained on: other features or captions
+    would silently turn it into a different experiment."""
+    if previous["feature_dim"] != store.dim:
+        raise GvetoolError(
+            f"this run was trained on {previous['feature_dim']}-d features and '{corpus.name}' "
+            f"at {corpus.root} now has {store.dim}-d; resume on the data it was trained on, "
+            "or train a new run"
+        )
+    then = previous.get("data_fingerprint")  # absent in checkpoints before it was kept
+    if isinstance(then, dict) and then.get("sha256") != now["sha256"]:
+        raise GvetoolError(
+            f"the training data of '{corpus.name}' at {corpus.root} changed since this run "
+            f"started ({then.get('images')} images and {then.get('captions')} captions then, "
+            f"{now['images']} and {now['captions']} now, or the same counts with other "
+            "content); resume on the data it was trained on, or train a new run"
+        )
 
 
 def _check_fits(spec: ModelSpec, config: TrainConfig, dist: Distributed) -> None:

@@ -12,6 +12,7 @@ every ``checkpoint_every`` steps; ``best.pt`` when validation improves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -28,6 +29,7 @@ from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import WEIGHT_DTYPES, autocast
+from gvetool.engine.run_lock import run_lock
 from gvetool.engine.run_logs import RunLogs
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
@@ -42,9 +44,14 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
     device = dist.device(config.device)
     dist.start(device)
     try:
-        run = set_up(config, resume, dist, device)
-        Trainer(run).fit()
-        return run.run_dir
+        with contextlib.ExitStack() as locks:  # rank 0 writes, so rank 0 holds the lock
+            if resume is not None and dist.is_main:
+                locks.enter_context(run_lock(resume))
+            run = set_up(config, resume, dist, device)
+            if resume is None and dist.is_main:
+                locks.enter_context(run_lock(run.run_dir))
+            Trainer(run).fit()
+            return run.run_dir
     finally:
         dist.stop()
 
@@ -77,6 +84,8 @@ class Trainer:
                 f"{len(run.corpus.class_names or []) or 'no'} classes -> {run.run_dir}",
                 highlight=False,
             )
+            if self.position.global_step:
+                console.err().print(self._resuming(), highlight=False)
         with GracefulStop(enabled=run.dist.world == 1) as stop:
             try:
                 while self.position.epoch < config.epochs:
@@ -94,6 +103,15 @@ class Trainer:
                     validate.close()
                 if logs is not None:
                     logs.close()
+
+    def _resuming(self) -> str:
+        """Where a resumed run continues, as the Ctrl-C line said it stopped."""
+        epoch, step = self.position.epoch, self.position.step
+        if step == 0:
+            return f"resuming at the start of epoch {epoch + 1}"
+        steps = len(epoch_batches(len(self.run.train_set), self.config.batch_size,
+                                  self.config.seed, epoch, self.run.dist.world))  # fmt: skip
+        return f"resuming at epoch {epoch + 1}, after step {step} of {steps}"
 
     def epoch(self, stop: GracefulStop) -> dict[str, float]:
         """The epoch's remaining steps; returns its mean step logs."""
@@ -187,6 +205,7 @@ class Trainer:
             "metrics": position.history,
             "epoch_logs": position.epoch_logs,  # sums of the epoch's step logs (mid-epoch)
             "sentence_classifier": str(run.sc_path) if run.sc_path else None,
+            "data_fingerprint": run.data_fingerprint,
         }
 
     def _interrupted(self) -> Interrupted:
