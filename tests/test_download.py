@@ -308,3 +308,89 @@ def test_the_crafted_archive_through_the_cli_is_one_line_and_writes_nothing_outs
     assert len(err) == 1 and "refused link in archive" in err[0] and "deleted" in err[0]
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["cub"]
     assert list(root.iterdir()) == []
+
+
+class _Dropping(_Handler):
+    """Promises the whole file, sends ``server.cut`` bytes of it, then hangs up."""
+
+    def _send_file(self, data: bytes) -> None:
+        self.server.requests.append((self.path, self.headers.get("Range")))
+        start = 0
+        header = self.headers.get("Range")
+        if header:
+            start = int(header.removeprefix("bytes=").split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start : start + self.server.cut])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+@pytest.fixture
+def dropping(tmp_path):
+    yield from _serve(tmp_path, _Dropping)
+
+
+def test_a_connection_dropped_mid_body_keeps_the_partial_and_resumes_it(dropping, tmp_path):
+    payload = bytes(range(256)) * 40
+    (dropping.root / "f.bin").write_bytes(payload)
+    dropping.cut = 4000
+    digest = hashlib.sha256(payload).hexdigest()
+    destination = tmp_path / "out" / "f.bin"
+    with pytest.raises(GvetoolError, match=r"broke off after 4000 of 10240 bytes"):
+        fetch(f"{dropping.url}/f.bin", destination, Resource("x", sha256=digest))
+    assert not destination.exists()
+    assert (tmp_path / "out" / "f.bin.partial").stat().st_size == 4000
+    dropping.cut = 10**9  # the next try gets the rest
+    fetch(f"{dropping.url}/f.bin", destination, Resource("x", sha256=digest))
+    assert destination.read_bytes() == payload
+    assert dropping.requests[-1] == ("/f.bin", "bytes=4000-")
+
+
+class _Trickling(_Handler):
+    def _send_file(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        for byte in data:
+            if self.server.stopped.is_set():
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            self.server.stopped.wait(0.02)
+
+
+def test_a_server_that_trickles_is_given_up_on(tmp_path, monkeypatch):
+    import gvetool.data.download as download
+
+    for httpd in _serve(tmp_path, _Trickling):
+        httpd.stopped = threading.Event()
+        (httpd.root / "f.bin").write_bytes(b"x" * 10_000)
+        monkeypatch.setattr(download, "STALL_WINDOW_S", 0.5)
+        monkeypatch.setattr(download, "STALL_MIN_BYTES", 1000)
+        try:
+            with pytest.raises(GvetoolError, match=r"stalled: \d+ bytes in the last 0.5 s"):
+                fetch(f"{httpd.url}/f.bin", tmp_path / "f.bin")
+        finally:
+            httpd.stopped.set()
+    assert (tmp_path / "f.bin.partial").is_file()  # kept for the next try
+
+
+@pytest.mark.parametrize("mirror", ["not a url", "ftp//x", "http://"])
+def test_a_malformed_mirror_is_one_line(mirror):
+    with pytest.raises(GvetoolError, match=r"--mirror .* is not a URL"):
+        with_mirror("https://example.org/a/b.tgz", mirror)
+
+
+def test_two_downloads_into_one_root_do_not_race(tmp_path):
+    from gvetool.locking import exclusive
+
+    root = tmp_path / "cub"
+    root.mkdir()
+    busy = r"another gvetool data download is writing to "
+    with exclusive(root, "held by this test"), pytest.raises(GvetoolError, match=busy):
+        download_all([Resource("http://127.0.0.1:9/none.bin")], root)  # as a 2nd process

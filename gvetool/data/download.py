@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http.client import HTTPException, IncompleteRead
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,15 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from gvetool.errors import GvetoolError
 from gvetool.io import file_digest, safe_extract
+from gvetool.locking import exclusive
 from gvetool.progress import progress_bar
 
 CHUNK = 1 << 20
-TIMEOUT_S = 30
+TIMEOUT_S = 30  # per socket read
+# A download that brings fewer than STALL_MIN_BYTES in STALL_WINDOW_S is given up (its
+# partial file kept): a server trickling a byte at a time never trips the socket timeout.
+STALL_WINDOW_S = 120.0
+STALL_MIN_BYTES = 64 << 10
 
 
 DRIVE = "https://drive.google.com"
@@ -64,6 +71,10 @@ def with_mirror(url: str, mirror: str | None) -> str:
     if not mirror:
         return url
     base = urlsplit(mirror)
+    if base.scheme not in ("http", "https", "file") or (base.scheme != "file" and not base.netloc):
+        raise GvetoolError(
+            f"--mirror {mirror!r} is not a URL like https://host/path (or file:///folder)"
+        )
     parts = urlsplit(url)
     path = base.path.rstrip("/") + parts.path
     return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
@@ -107,18 +118,23 @@ def fetch(url: str, destination: Path, resource: Resource | None = None) -> Path
                 progress_bar(total, f"downloading {destination.name}") as advance,
             ):
                 advance(have)
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    handle.write(chunk)
-                    advance(len(chunk))
-                handle.flush()
-                os.fsync(handle.fileno())
+                try:
+                    got = have + _stream(response, handle, advance, url)
+                finally:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if total is not None and got < total:
+                raise GvetoolError(
+                    f"download of {url} broke off after {got} of {total} bytes; the partial "
+                    f"download ({partial}) is kept: run the command again to resume it"
+                )
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # nothing left to fetch: the partial is complete
             pass
         else:
             raise GvetoolError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, TimeoutError, ConnectionError, HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
         raise GvetoolError(
             f"cannot download {url} ({reason}); download it by hand and place it at "
             f"{destination} (a partial download is kept and resumed next time)"
@@ -126,6 +142,34 @@ def fetch(url: str, destination: Path, resource: Resource | None = None) -> Path
     _verify(partial, url, resource, destination.name)
     os.replace(partial, destination)
     return destination
+
+
+def _stream(response: Any, handle: Any, advance: Any, url: str) -> int:
+    """Copy the body into ``handle`` as it arrives; returns the bytes copied. Gives up
+    when less than :data:`STALL_MIN_BYTES` came in the last :data:`STALL_WINDOW_S`."""
+    copied, window_start, window_bytes = 0, time.monotonic(), 0
+    while True:
+        try:
+            chunk = response.read1(CHUNK)
+        except IncompleteRead as exc:  # hung up early: keep what came
+            chunk = exc.partial
+            handle.write(chunk)
+            return copied + len(chunk)
+        if not chunk:
+            return copied
+        handle.write(chunk)
+        copied += len(chunk)
+        window_bytes += len(chunk)
+        advance(len(chunk))
+        now = time.monotonic()
+        if now - window_start >= STALL_WINDOW_S:
+            if window_bytes < STALL_MIN_BYTES:
+                raise GvetoolError(
+                    f"download of {url} stalled: {window_bytes} bytes in the last "
+                    f"{STALL_WINDOW_S:g} s; the partial download is kept: run the command "
+                    "again to resume it (or use --mirror)"
+                )
+            window_start, window_bytes = now, 0
 
 
 def _open_file(url: str, have: int, destination: Path, resource: Resource | None) -> Any:
@@ -166,18 +210,26 @@ def download_all(resources: list[Resource], root: Path, mirror: str | None = Non
     """Fetch every resource into ``root``; archives are extracted there, then deleted.
 
     A marker file records each finished resource, so rerunning after an interruption
-    skips what is done and resumes what is not.
+    skips what is done and resumes what is not. One download at a time writes to a root.
     """
-    for resource in resources:
-        marker = root / f".{resource.filename}.done"
-        if marker.is_file():
-            continue
-        path = fetch(with_mirror(resource.url, mirror), root / resource.filename, resource)
-        if resource.extract:
-            try:
-                safe_extract(path, root / resource.into)
-            except GvetoolError as exc:
-                path.unlink(missing_ok=True)
-                raise GvetoolError(f"{path.name}: {exc}; the archive was deleted") from None
-            path.unlink()
-        marker.touch()
+    root.mkdir(parents=True, exist_ok=True)
+    busy = f"another gvetool data download is writing to {root}; wait for it to finish"
+    with exclusive(root, busy):
+        for resource in resources:
+            _download_one(resource, root, mirror)
+
+
+def _download_one(resource: Resource, root: Path, mirror: str | None) -> None:
+    """One resource: fetched, checked, extracted, marked done (unless it already is)."""
+    marker = root / f".{resource.filename}.done"
+    if marker.is_file():
+        return
+    path = fetch(with_mirror(resource.url, mirror), root / resource.filename, resource)
+    if resource.extract:
+        try:
+            safe_extract(path, root / resource.into)
+        except GvetoolError as exc:
+            path.unlink(missing_ok=True)
+            raise GvetoolError(f"{path.name}: {exc}; the archive was deleted") from None
+        path.unlink()
+    marker.touch()

@@ -10,6 +10,7 @@ it never runs code from the file.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,24 @@ REQUIRED = ("model", "task", "config", "vocabulary", "class_names", "feature_dim
 
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
+
+
+def _check_entries(path: Path) -> None:
+    """torch.save stores every entry uncompressed, so a checkpoint never holds more than
+    its size; one with compressed entries was crafted to expand when loaded."""
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # torch.load says what is wrong with it
+    packed = [e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED]
+    if packed or sum(e.file_size for e in entries) > size:
+        raise GvetoolError(
+            f"{path} was refused unread: its entries expand beyond its {size} bytes "
+            f"(compressed: {', '.join(packed[:3]) or 'none'}), which torch.save never "
+            "writes; it is damaged or crafted"
+        )
 
 
 def _refused_content(error: Exception) -> str:
@@ -69,6 +88,7 @@ def load_checkpoint(
             f"{path} is not a checkpoint (not a file torch.save writes); give a run's "
             "best.pt or last.pt, or its folder"
         )
+    _check_entries(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # refused before anything in it could run

@@ -29,12 +29,12 @@ from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import WEIGHT_DTYPES, autocast
-from gvetool.engine.run_lock import run_lock
 from gvetool.engine.run_logs import RunLogs
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
 from gvetool.errors import GvetoolError
+from gvetool.locking import exclusive
 from gvetool.progress import progress_bar
 
 
@@ -46,14 +46,22 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
     try:
         with contextlib.ExitStack() as locks:  # rank 0 writes, so rank 0 holds the lock
             if resume is not None and dist.is_main:
-                locks.enter_context(run_lock(resume))
+                locks.enter_context(_one_writer(resume))
             run = set_up(config, resume, dist, device)
             if resume is None and dist.is_main:
-                locks.enter_context(run_lock(run.run_dir))
+                locks.enter_context(_one_writer(run.run_dir))
             Trainer(run).fit()
             return run.run_dir
     finally:
         dist.stop()
+
+
+def _one_writer(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    return exclusive(
+        run_dir,
+        f"{run_dir} is being trained by another process; wait for it to end (or stop it "
+        "with Ctrl-C), then resume",
+    )
 
 
 class Trainer:
