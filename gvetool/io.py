@@ -198,6 +198,44 @@ class PickleBudgetError(pickle.UnpicklingError):
     """The pickle describes more data than its size allows (a decompression bomb)."""
 
 
+def _array_bytes(shape: Any, dtype: Any, limit: int) -> None:
+    """Refuse an array that would take more bytes than a ``limit``-byte file can fill."""
+    import numpy as np
+
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, tuple) or len(shape) > MAX_PICKLE_DEPTH:
+        raise PickleBudgetError("an array with a malformed shape")
+    size = 1
+    for dim in shape:
+        if not isinstance(dim, int) or dim < 0:
+            raise PickleBudgetError("an array with a malformed shape")
+        size *= dim
+    try:
+        itemsize = np.dtype(dtype).itemsize
+    except TypeError:
+        raise PickleBudgetError(f"an array of unknown dtype {reprlib.repr(dtype)}") from None
+    if size * max(1, itemsize) > limit:
+        raise PickleBudgetError(
+            f"an array of {size * max(1, itemsize)} bytes in a {limit}-byte file"
+        )
+
+
+class _CheckedArrayType:
+    """Stands for ``numpy.ndarray`` in a pickle: called directly (an allocation no data
+    in the file backs) it is held to the byte budget; passed to ``_reconstruct`` as the
+    subtype it is replaced by the real class."""
+
+    def __init__(self, limit: int) -> None:
+        import numpy as np
+
+        self.real, self.limit = np.ndarray, limit
+
+    def __call__(self, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> Any:
+        _array_bytes(shape, dtype, self.limit)
+        return self.real(shape, dtype, *args, **kwargs)
+
+
 def _checked_reconstruct(limit: int) -> Callable[..., Any]:
     """numpy's array constructor, refusing a shape larger than the file could fill."""
     import numpy as np
@@ -205,18 +243,27 @@ def _checked_reconstruct(limit: int) -> Callable[..., Any]:
     real = np.zeros(0).__reduce__()[0]  # numpy's own _reconstruct, wherever it lives
 
     def reconstruct(subtype: Any, shape: Any, dtype: Any) -> Any:
-        if not isinstance(shape, tuple) or len(shape) > MAX_PICKLE_DEPTH:
-            raise PickleBudgetError("an array with a malformed shape")
-        size = 1
-        for dim in shape:
-            if not isinstance(dim, int) or dim < 0:
-                raise PickleBudgetError("an array with a malformed shape")
-            size *= dim
-        if size > limit:
-            raise PickleBudgetError(f"an array of {size} elements in a {limit}-byte file")
+        _array_bytes(shape, dtype, limit)
+        if isinstance(subtype, _CheckedArrayType):
+            subtype = subtype.real
         return real(subtype, shape, dtype)
 
     return reconstruct
+
+
+_SCALARS = (str, bytes, int, float, bool, type(None))
+
+
+def _scalars_only(convert: Callable[..., Any]) -> Callable[..., Any]:
+    """``str``/``int``/``float`` applied to plain values only: ``str`` of a container
+    walks every shared reference while loading (a billion laughs in a few hundred bytes)."""
+
+    def checked(*args: Any) -> Any:
+        if not all(isinstance(arg, _SCALARS) for arg in args):
+            raise pickle.UnpicklingError(f"refused {convert.__name__}() of a container")
+        return convert(*args)
+
+    return checked
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -231,11 +278,14 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refused to load global {module}.{name}")
         if name == "_reconstruct":
             return _checked_reconstruct(self.size)
+        if name == "ndarray":
+            return _CheckedArrayType(self.size)
         if module == "__builtin__":
             module = "builtins"
         if module == "copy_reg":
             module = "copyreg"
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        return _scalars_only(found) if found in (str, int, float) else found
 
 
 class _BoundedReader(io.RawIOBase):
@@ -268,21 +318,33 @@ class _BoundedReader(io.RawIOBase):
         return line
 
 
+def _weight(item: Any) -> int:
+    """The bytes a consumer materialises for ``item`` (an array's data, a string's
+    characters, at least 1 for anything)."""
+    nbytes = getattr(item, "nbytes", None)
+    if isinstance(nbytes, int):
+        return max(1, nbytes)
+    if isinstance(item, str | bytes):
+        return max(1, len(item))
+    return 1
+
+
 def _check_expanded_size(obj: Any, budget: int) -> None:
     """Walk the loaded data as a consumer would (shared references counted each time they
-    are reached) and refuse it once it exceeds ``budget`` items or nests too deep.
+    are reached) and refuse it once it exceeds ``budget`` bytes or nests too deep.
 
-    Loading shares repeated references, so a "billion laughs" pickle is small in memory;
-    it explodes only when converted, printed or iterated. The walk stops at the budget,
-    so checking costs at most what a legitimate file of that size costs.
+    Loading shares repeated references, so a "billion laughs" pickle, or one array shared
+    by thousands of keys, is small in memory; it explodes only when converted, stacked
+    or iterated. The walk stops at the budget, so checking costs at most what a
+    legitimate file of that size costs.
     """
     stack: list[tuple[Any, int]] = [(obj, 0)]
     seen = 0
     while stack:
         item, depth = stack.pop()
-        seen += 1
+        seen += _weight(item)
         if seen > budget:
-            raise PickleBudgetError(f"more than {budget} items once shared references expand")
+            raise PickleBudgetError(f"more than {budget} bytes once shared references expand")
         if depth > MAX_PICKLE_DEPTH:
             raise PickleBudgetError(f"data nested more than {MAX_PICKLE_DEPTH} levels deep")
         if isinstance(item, dict):
@@ -301,7 +363,7 @@ def load_pickle(path: str | os.PathLike[str]) -> Any:
             # Unbuffered on purpose: a buffered reader would allocate a claimed length first.
             reader = _BoundedReader(handle, size)
             data = RestrictedUnpickler(reader, size, encoding="latin1").load()  # type: ignore[arg-type]
-        _check_expanded_size(data, budget=size + 16)
+        _check_expanded_size(data, budget=2 * size + 4096)  # its arrays and strings
         return data
     except FileNotFoundError:
         raise GvetoolError(f"missing file {path}") from None
@@ -368,13 +430,19 @@ def _members(archive: Path, root: Path) -> list[Any]:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             members: list[Any] = zf.infolist()
+        _check_expansion(archive, root, [info.file_size for info in members])
         for info in members:
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 raise GvetoolError(f"refused link in archive: {info.filename}")
             _check_member(root, info.filename)
         return members
     with _open_tar(archive) as tf:
-        members = tf.getmembers()
+        members = []
+        for member in tf:  # counted while listed: a member bomb stops at the limit
+            members.append(member)
+            if len(members) > MAX_MEMBERS:
+                raise GvetoolError(f"refused {archive.name}: more than {MAX_MEMBERS} members")
+    _check_expansion(archive, root, [member.size for member in members])
     for member in members:
         if member.issym() or member.islnk():
             raise GvetoolError(f"refused link in archive: {member.name} -> {member.linkname}")
@@ -382,6 +450,37 @@ def _members(archive: Path, root: Path) -> list[Any]:
             raise GvetoolError(f"refused special file in archive: {member.name}")
         _check_member(root, member.name)
     return members
+
+
+MAX_MEMBERS = 2_000_000  # COCO's largest archive has about 83,000
+MAX_EXPANSION = 100  # uncompressed / archive size; dataset archives (images, text) ~1-10x
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
+
+
+def _check_expansion(archive: Path, root: Path, sizes: list[int]) -> None:
+    """Refuse an archive whose members add up to far more than itself (a decompression
+    bomb) or to more than the disk has free, before anything is written."""
+    if len(sizes) > MAX_MEMBERS:
+        raise GvetoolError(f"refused {archive.name}: more than {MAX_MEMBERS} members")
+    total, packed = sum(sizes), archive.stat().st_size
+    if total > MAX_EXPANSION * packed + (1 << 20):
+        raise GvetoolError(
+            f"refused {archive.name}: it would expand to {_size(total)} from {_size(packed)} "
+            f"({total / max(1, packed):.0f}x; a dataset archive expands at most "
+            f"{MAX_EXPANSION}x) — it is damaged or malicious"
+        )
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        return
+    if total > free:
+        raise GvetoolError(
+            f"{archive.name} needs {_size(total)} to extract and {root} has {_size(free)} "
+            "free; free some space and run the command again"
+        )
 
 
 # The "data" filter (Python >= 3.10.12 / 3.11.4) re-checks what we check, as a second line.

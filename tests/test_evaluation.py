@@ -314,3 +314,18 @@ def test_metrics_record_their_decoding_and_another_setting_needs_force(trained, 
     assert main(["eval", str(trained["gve"]), "--out", str(out), "--beam", "2", "--force"]) == 0
     again = json.loads((out / "metrics.json").read_text())["test"]
     assert again["decoding"] == {"beam": 2, "max_len": 50, "length_penalty": 0.0}
+
+
+def test_a_checkpoint_with_compressed_entries_is_refused_before_loading(trained, tmp_path, capsys):
+    import zipfile
+
+    crafted = tmp_path / "best.pt"
+    with (
+        zipfile.ZipFile(trained["lrcn"] / "best.pt") as source,
+        zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            target.writestr(entry.filename, source.read(entry))
+    assert main(["eval", str(crafted)]) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {crafted} was refused unread: its entries expand beyond")

@@ -312,7 +312,7 @@ class _HugeArray:
 def test_an_array_larger_than_the_file_is_refused(tmp_path):
     path = tmp_path / "f.p"
     path.write_bytes(pickle.dumps({"a": _HugeArray()}, protocol=2))
-    with pytest.raises(GvetoolError, match="an array of 1099511627776 elements"):
+    with pytest.raises(GvetoolError, match="an array of 1099511627776 bytes"):
         load_pickle(path)
 
 
@@ -321,3 +321,67 @@ def test_labels_with_a_huge_shared_value_do_not_hang_the_error_message(tmp_path)
     path.write_bytes(pickle.dumps({"001.A/a.jpg": _laughs(7)}, protocol=2))
     with pytest.raises(GvetoolError, match="was refused"):
         load_pickle(path)
+
+
+class _DirectArray:
+    """numpy.ndarray called directly: an allocation no array in the file backs."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((75_000_000,), "f8"))
+
+
+def test_an_allowed_global_called_directly_is_held_to_the_budget(tmp_path):
+    path = tmp_path / "CUB_feature_dict.p"
+    path.write_bytes(pickle.dumps({"a": _DirectArray()}, protocol=2))
+    assert path.stat().st_size < 300
+    with pytest.raises(GvetoolError, match=r"was refused: .*an array of 600000000 bytes"):
+        load_pickle(path)
+
+
+class _Stringified:
+    """str() of a shared structure: the expansion happens while loading."""
+
+    def __reduce__(self):
+        return (str, (_laughs(7),))
+
+
+def test_str_of_a_container_is_refused(tmp_path):
+    path = tmp_path / "CUB_label_dict.p"
+    path.write_bytes(pickle.dumps({"a": _Stringified()}, protocol=4))  # builtins.str
+    with pytest.raises(GvetoolError, match="refused"):
+        load_pickle(path)
+
+
+def test_the_expansion_budget_counts_bytes_not_items(tmp_path):
+    shared = np.zeros(32_768, dtype=np.float32)  # 128 KiB, stored once
+    path = tmp_path / "CUB_feature_dict.p"
+    path.write_bytes(
+        pickle.dumps({f"{i:03d}.A/a_{i}.jpg": shared for i in range(4000)}, protocol=2)
+    )
+    assert path.stat().st_size < 300_000
+    with pytest.raises(GvetoolError, match=r"bytes once shared references expand"):
+        load_pickle(path)
+    honest = tmp_path / "honest.p"
+    honest.write_bytes(pickle.dumps({f"{i}": np.ones(256, np.float32) * i for i in range(50)}))
+    assert float(load_pickle(honest)["49"][0]) == 49.0
+
+
+def test_a_zip_that_expands_far_beyond_its_size_is_refused(tmp_path):
+    bomb = tmp_path / "data.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data/zeros.txt", b"\0" * (64 << 20))
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(GvetoolError, match=r"would expand to 64 MiB from .* KiB"):
+        safe_extract(bomb, tmp_path / "out")
+    assert not (tmp_path / "out" / "data").exists()
+
+
+def test_a_tar_gz_that_expands_far_beyond_its_size_is_refused(tmp_path):
+    bomb = tmp_path / "images.tgz"
+    data = b"\0" * (64 << 20)
+    with tarfile.open(bomb, "w:gz") as tf:
+        info = tarfile.TarInfo("images/zeros.bin")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    with pytest.raises(GvetoolError, match="would expand to 64 MiB"):
+        safe_extract(bomb, tmp_path / "out")

@@ -176,9 +176,19 @@ def test_epoch_batches_are_fixed_by_seed_and_epoch_and_split_evenly():
 
 
 def test_config_round_trips_through_toml(tmp_path):
-    config = TrainConfig(model="gve", dataset="cub", sc_ckpt=None, lr=0.5)
+    config = TrainConfig(model="gve", dataset="cub", sc_ckpt=None, lr=0.5, out=str(tmp_path))
     config.save(tmp_path / "config.toml")
     assert resolve(tmp_path / "config.toml", {}) == config
+
+
+def test_resolved_paths_are_absolute_class_split_part_included(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    given = {"model": "lrcn", "data_root": "birds", "class_split": "split.json:2",
+             "sc_ckpt": "~/sc.pt", "out": "runs"}  # fmt: skip
+    config = resolve(None, given)
+    assert config.data_root == str(tmp_path / "birds") and config.out == str(tmp_path / "runs")
+    assert config.class_split == f"{tmp_path / 'split.json'}:2"
+    assert config.sc_ckpt == str(Path.home() / "sc.pt")
 
 
 def test_worker_processes_give_the_same_weights(tiny_cub_master, tmp_path):
