@@ -134,6 +134,8 @@ class TrainConfig:
         for key in non_negative:
             if getattr(self, key) is not None and getattr(self, key) < 0:
                 raise GvetoolError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if not 0 <= self.seed < 2**32:
+            raise GvetoolError(f"seed must be between 0 and {2**32 - 1}, got {self.seed}")
         if not self.lr > 0:
             raise GvetoolError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:

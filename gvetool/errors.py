@@ -1,12 +1,41 @@
-"""The one exception type meant for users.
+"""The one exception type meant for users, and the filesystem faults that are theirs too.
 
 Anything a user can fix (missing data, wrong checkpoint, bad config) is raised as a
 :class:`GvetoolError`; the CLI turns it into one line on stderr and a non-zero exit, and
 shows the traceback only with ``--debug``. Everything else is a bug and is reported as one.
 """
 
+import errno
+
 
 class GvetoolError(Exception):
     """A problem the user can fix; the message says what is wrong and how to fix it."""
 
     exit_code = 1
+
+
+# Faults of the user's filesystem, not of gvetool: what to do about each.
+_ADVICE = {
+    errno.EEXIST: "a file stands where a folder is needed; choose another path",
+    errno.ENOTDIR: "a file stands where a folder is needed; choose another path",
+    errno.EISDIR: "a folder stands where a file is needed; choose another path",
+    errno.ENOENT: "that folder does not exist or cannot hold files; choose another path",
+    errno.EACCES: "choose a folder you can write to",
+    errno.EPERM: "choose a folder you can write to",
+    errno.EROFS: "choose a writable folder",
+    errno.ENOSPC: "free some space, or point TMPDIR or --out elsewhere",
+    errno.EDQUOT: "free some space, or point TMPDIR or --out elsewhere",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ELOOP: "the path is a loop of symbolic links",
+}
+
+
+def filesystem_fault(exc: OSError) -> str | None:
+    """One line for an ``OSError`` that the user's filesystem caused (a full disk, a
+    read-only or missing folder, a file in the way), naming the path and the cause;
+    ``None`` for any other ``OSError``, which stays a bug."""
+    advice = _ADVICE.get(exc.errno or -1)
+    if advice is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return f"cannot use {where}: {exc.strerror or exc} ({advice})"

@@ -78,9 +78,27 @@ class ModelSpec(Spec):
         """The factory's model, refused with one line if it does not meet its contract."""
         from gvetool.contracts import check_model
 
-        model = self.load()(config, vocab_size, feature_dim, num_classes)
+        try:
+            model = self.load()(config, vocab_size, feature_dim, num_classes)
+        except MemoryError:
+            raise self._too_large(config, vocab_size) from None
+        except RuntimeError as exc:  # torch's allocators say so in a RuntimeError
+            if "alloc" not in str(exc).lower():
+                raise
+            raise self._too_large(config, vocab_size) from None
         check_model(model, self)
         return model
+
+    def _too_large(self, config: Any, vocab_size: int) -> GvetoolError:
+        sizes = ", ".join(
+            f"{key} {getattr(config, key)}"
+            for key in ("hidden_size", "embedding_size")
+            if hasattr(config, key)
+        )
+        return GvetoolError(
+            f"not enough memory for model '{self.name}' ({sizes}, {vocab_size} words); "
+            "choose smaller sizes"
+        )
 
 
 @dataclass(frozen=True)

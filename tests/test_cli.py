@@ -190,3 +190,34 @@ def test_ctrl_c_while_numpy_imports_is_one_line_not_a_broken_numpy(tmp_path):
         "error: interrupted while starting; nothing was done"
     ]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub", "/proc/gvetool-runs"])
+def test_an_unusable_output_folder_is_one_line_naming_it(where, tiny_cub_master, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    train = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
+             "--out", out, "--epochs", "1", "--hidden-size", "8",
+             "--embedding-size", "8"]  # fmt: skip
+    synth = ["data", "synth", out, "--classes", "2", "--images-per-class", "3",
+             "--captions-per-image", "1", "--feature-dim", "4"]  # fmt: skip
+    for args in (train, synth):
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert "Traceback" not in "\n".join(err) and "internal error" not in err[-1]
+        assert err[-1].startswith("error: cannot ") and out.split("/sub")[0] in err[-1]
+
+
+def test_a_full_disk_while_writing_is_one_line(tiny_cub_master, tmp_path, capsys, monkeypatch):
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "tmp" / "x"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    args = ["data", "synth", str(tmp_path / "birds"), "--classes", "2", "--images-per-class",
+            "3", "--captions-per-image", "1", "--feature-dim", "4"]  # fmt: skip
+    assert main(args) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("error: cannot ") and "No space left on device" in line

@@ -61,6 +61,36 @@ def test_json_that_is_not_coco_captions_is_refused(tiny_cub):
         cub.open_cub(tiny_cub)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(images=3), r"'images' must be a list, found int"),
+        (lambda d: d["annotations"][1].update(caption=None),
+         r"annotations\[1\]'s 'caption' must be text, found null"),
+        (lambda d: d["annotations"][2].update(caption=["a", "red", "bird"]),
+         r"annotations\[2\]'s 'caption' must be text, found list"),
+        (lambda d: d["annotations"][0].update(image_id=[1]),
+         r"annotations\[0\]'s 'image_id' must be a string or an integer"),
+        (lambda d: d["images"][0].update(id=None), r"images\[0\] has no 'id'"),
+    ],
+)  # fmt: skip
+def test_damaged_caption_fields_are_refused_naming_the_entry(tiny_cub, change, message):
+    path = tiny_cub / "descriptions_bird.train.fg.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(GvetoolError, match=message):
+        cub.open_cub(tiny_cub)
+
+
+def test_a_label_of_a_hundred_thousand_digits_is_one_bounded_line(tiny_cub):
+    huge = 10**100_000 - 1  # a hundred thousand nines
+    _rewrite_pickle(tiny_cub / cub.LABELS_FILE, lambda d: d.update({next(iter(d)): huge}))
+    with pytest.raises(GvetoolError, match=r"1 label ids outside .*an integer of \d+ bits") as e:
+        cub.open_cub(tiny_cub)
+    assert len(str(e.value)) < 500
+
+
 def _rewrite_pickle(path, change):
     data = load_pickle(path)
     change(data)

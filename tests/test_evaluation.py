@@ -329,3 +329,50 @@ def test_a_checkpoint_with_compressed_entries_is_refused_before_loading(trained,
     assert main(["eval", str(crafted)]) == 1
     line = _one_line(capsys)
     assert line.startswith(f"error: {crafted} was refused unread: its entries expand beyond")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["config"].update(hidden_size=-5),
+         "its config is impossible (hidden_size must be >= 1, got -5)"),
+        (lambda c: c.update(vocabulary=7), "its vocabulary (a list of words) is not what"),
+        (lambda c: c.update(state_dict=[1, 2]), "its state_dict (tensors by name) is not what"),
+        (lambda c: c.update(feature_dim="16"), "its feature_dim (a positive integer) is not"),
+    ],
+)  # fmt: skip
+def test_a_checkpoint_with_damaged_fields_is_one_line(trained, tmp_path, capsys, change, message):
+    checkpoint = torch.load(trained["lrcn"] / "best.pt", weights_only=True)
+    change(checkpoint)
+    torch.save(checkpoint, tmp_path / "best.pt")
+    assert main(["eval", str(tmp_path / "best.pt")]) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {tmp_path / 'best.pt'} is a damaged checkpoint: ")
+    assert message in line
+
+
+def test_impossible_eval_options_are_one_line(trained, capsys):
+    assert main(["eval", str(trained["lrcn"]), "--length-penalty", "nan"]) == 1
+    assert _one_line(capsys) == "error: --length-penalty must be a finite number, got nan"
+    if not torch.cuda.is_available():
+        assert main(["eval", str(trained["lrcn"]), "--device", "cuda"]) == 1
+        assert _one_line(capsys) == (
+            "error: --device cuda was asked for, but no CUDA GPU is available"
+        )
+    assert main(["eval", str(trained["lrcn"]), "--device", "gpu"]) == 1
+    assert _one_line(capsys) == "error: --device must be cpu, cuda or cuda:N, got 'gpu'"
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_unreadable_images_leave_a_report_without_their_pictures(
+    trained, tiny_cub_master, tmp_path, capsys
+):
+    root = tmp_path / "cub"
+    shutil.copytree(tiny_cub_master, root)
+    for image in (root / "images").rglob("*.jpg"):
+        image.write_bytes(b"not a jpeg")
+    out = tmp_path / "eval"
+    assert main(["eval", str(trained["lrcn"]), "--data-root", str(root), "--out", str(out)]) == 0
+    assert "the report shows no picture of" in capsys.readouterr().err
+    report = (out / "report.html").read_text()
+    assert "data:image/jpeg;base64," not in report and (out / "metrics.json").is_file()

@@ -69,3 +69,20 @@ def test_store_with_wrong_shape_is_reported(tmp_path):
 def test_non_vector_features_are_refused(tmp_path, bad):
     with pytest.raises(GvetoolError, match="should be a 1-d numeric vector"):
         build_from_mapping(tmp_path / "s", {"a": bad}, "fp")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"image_ids": "a"}, {"image_ids": [1, 2]}, {"dim": "3"}, {"dim": -1}, {"dim": None}],
+)
+def test_an_index_with_wrong_types_is_one_line(tmp_path, change):
+    import json
+
+    build_from_mapping(tmp_path / "s", {"a": np.ones(3)}, "fp")
+    index = json.loads((tmp_path / "s" / INDEX_FILE).read_text())
+    index.update(change)
+    (tmp_path / "s" / INDEX_FILE).write_text(json.dumps(index))
+    with pytest.raises(
+        GvetoolError, match=r"is damaged .*delete that folder and it will be rebuilt"
+    ):
+        FeatureStore(tmp_path / "s")

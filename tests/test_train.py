@@ -376,6 +376,12 @@ def test_runs_lists_state_progress_and_best_score(tiny_cub_master, tmp_path, cap
     )
     assert main(["runs", "--out", str(finished / "config.toml"), "--json"]) == 1
     assert "config.toml is not a folder" in _one_line(capsys)
+    (finished / "metrics.jsonl").write_text('{"epoch": 1, "val": {"CIDEr": 0.5}}\n{"epo\n[3]\n')
+    (running / "run.json").write_text("[1, 2]")
+    assert main(["runs", "--out", str(tmp_path), "--json"]) == 0
+    rows = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[finished.name]["epochs_done"] == 1 and rows[finished.name]["best"] == 0.5
+    assert rows[running.name]["model"] == "sc"  # from config.toml
 
 
 def test_non_finite_weights_are_never_saved(tiny_cub_master, tmp_path, capsys, monkeypatch):
@@ -460,3 +466,15 @@ def test_resuming_on_changed_data_is_refused(change, message, tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 1
     assert _one_line(capsys) == "error: " + message.format(root=root)
+
+
+def test_a_seed_beyond_32_bits_and_a_model_too_large_to_allocate_are_one_line(
+    tiny_cub_master, tmp_path, capsys
+):
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main([*args, "--seed", str(2**64)]) == 1
+    assert _one_line(capsys) == f"error: seed must be between 0 and {2**32 - 1}, got {2**64}"
+    assert main([*args, "--hidden-size", "10000000000", "--embedding-size", "8"]) == 1
+    line = _one_line(capsys)
+    assert line.startswith("error: not enough memory for model 'lrcn' (hidden_size 10000000000")

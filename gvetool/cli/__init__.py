@@ -29,7 +29,7 @@ from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
 from gvetool.cli.plugin_commands import add_plugin_commands
-from gvetool.errors import GvetoolError
+from gvetool.errors import GvetoolError, filesystem_fault
 from gvetool.launch import INTERRUPTED_EXIT
 from gvetool.plugins import get_plugins
 from gvetool.progress import QUIET_ENV
@@ -108,12 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted")
         return INTERRUPTED_EXIT
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        fault = filesystem_fault(exc)
+        if fault is None:
+            return _internal_error(exc)
+        console.error(fault)
+        return GvetoolError.exit_code
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        console.error(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(a bug; rerun with --debug for the traceback and report it)"
-        )
-        return INTERNAL_ERROR_EXIT
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: BaseException) -> int:
+    console.error(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(a bug; rerun with --debug for the traceback and report it)"
+    )
+    return INTERNAL_ERROR_EXIT

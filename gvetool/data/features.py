@@ -42,9 +42,21 @@ class FeatureStore:
         index = read_json(self.directory / INDEX_FILE)
         if not isinstance(index, dict) or index.get("format") != FORMAT:
             raise GvetoolError(f"{self.directory} is not a gvetool feature store ({FORMAT})")
-        self.image_ids: list[str] = index["image_ids"]
-        self.dim: int = int(index["dim"])
-        self.source: str = index.get("source", "")
+        ids, dim = index.get("image_ids"), index.get("dim")
+        if not (
+            isinstance(ids, list)
+            and all(isinstance(i, str) for i in ids)
+            and isinstance(dim, int)
+            and not isinstance(dim, bool)
+            and dim >= 1
+        ):
+            raise GvetoolError(
+                f"the feature store {self.directory} is damaged ({INDEX_FILE} needs a list of "
+                "image ids and a positive dim); delete that folder and it will be rebuilt"
+            )
+        self.image_ids: list[str] = ids
+        self.dim: int = dim
+        self.source: str = str(index.get("source", ""))
         try:
             self.array = np.load(self.directory / FEATURES_FILE, mmap_mode="r")
         except (OSError, ValueError) as exc:  # truncated (mmap past the end) or not an .npy

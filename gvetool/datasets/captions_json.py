@@ -23,17 +23,30 @@ def read_captions(path: Path) -> tuple[list[str], list[list[str]], list[str]]:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise GvetoolError(f"{path} is not in COCO captions format (no 'annotations' list)")
+    listing = data.get("images") or []
+    if not isinstance(listing, list):
+        raise GvetoolError(f"{path}: 'images' must be a list, found {type(listing).__name__}")
     images: dict[str, str] = {}
-    for i, image in enumerate(data.get("images") or []):
-        if not isinstance(image, dict) or "id" not in image:
-            raise GvetoolError(f"{path}: images[{i}] has no 'id'")
-        images[str(image["id"])] = str(image.get("file_name") or image["id"])
+    for i, image in enumerate(listing):
+        if not isinstance(image, dict) or not _is_id(image.get("id")):
+            raise GvetoolError(f"{path}: images[{i}] has no 'id' (a string or an integer)")
+        name = image.get("file_name", image["id"])
+        if not isinstance(name, str | int) or isinstance(name, bool):
+            raise GvetoolError(f"{path}: images[{i}]'s 'file_name' must be a string")
+        images[str(image["id"])] = str(name)
     listed = bool(images)
     captions: dict[str, list[str]] = {key: [] for key in images}
     unlisted: list[str] = []
     for i, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or "image_id" not in ann or "caption" not in ann:
             raise GvetoolError(f"{path}: annotations[{i}] needs 'image_id' and 'caption'")
+        if not isinstance(ann["caption"], str):
+            found = "null" if ann["caption"] is None else type(ann["caption"]).__name__
+            raise GvetoolError(f"{path}: annotations[{i}]'s 'caption' must be text, found {found}")
+        if not _is_id(ann["image_id"]):
+            raise GvetoolError(
+                f"{path}: annotations[{i}]'s 'image_id' must be a string or an integer"
+            )
         key = str(ann["image_id"])
         if key not in captions:
             if listed:
@@ -48,6 +61,11 @@ def read_captions(path: Path) -> tuple[list[str], list[list[str]], list[str]]:
         )
     ids = list(images)
     return ids, [captions[key] for key in ids], [images[key] for key in ids]
+
+
+def _is_id(value: Any) -> bool:
+    """Image ids are strings (CUB) or integers (COCO), never null, lists or booleans."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def write_captions(

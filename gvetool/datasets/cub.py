@@ -137,7 +137,7 @@ def read_labels(path: Path, num_classes: int) -> dict[str, int]:
         except (TypeError, ValueError):
             label = -1
         if not 1 <= label <= num_classes:
-            bad.append(f"{reprlib.repr(image_id)}: {reprlib.repr(value)}")
+            bad.append(f"{_shown(image_id)}: {_shown(value)}")
         labels[str(image_id)] = label - 1
     if bad:
         raise GvetoolError(
@@ -145,6 +145,16 @@ def read_labels(path: Path, num_classes: int) -> dict[str, int]:
             f"{num_classes} classes); first: {', '.join(bad[:3])}"
         )
     return labels
+
+
+def _shown(value: object) -> str:
+    """A bounded repr, also for an integer too long to print (Python refuses those)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        return reprlib.repr(value)
+    except ValueError:
+        return f"a {type(value).__name__} too large to show"
 
 
 def missing_files(root: Path) -> list[str]:

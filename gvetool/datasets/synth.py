@@ -93,13 +93,21 @@ def generate(out: Path, options: SynthOptions, force: bool = False) -> dict[str,
     """Write a synthetic dataset to ``out``; returns counts (images, captions, classes)."""
     options.validate()
     out = Path(out)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())) and not force:
+    if out.exists() and not out.is_dir():
+        raise GvetoolError(f"cannot write the dataset to {out}: it is a file; choose a folder")
+    if out.exists() and any(out.iterdir()) and not force:
         raise GvetoolError(f"{out} already exists and is not empty; pass --force to replace it")
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     try:
         counts = _write(partial, options)
         _swap_into_place(partial, out)
+    except OSError as exc:  # name the folder asked for, not the staging one
+        shutil.rmtree(partial, ignore_errors=True)
+        raise GvetoolError(
+            f"cannot write the dataset to {out}: {exc.strerror or exc}; choose a folder you "
+            "can write to"
+        ) from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -118,9 +118,16 @@ def load_checkpoint(
             f"{path} is a damaged {FORMAT} checkpoint (it lacks {', '.join(missing) or 'config'}); "
             "use another checkpoint of the run (best.pt / last.pt) or train again"
         )
-    from gvetool.config import check_keys
+    from gvetool.config import TrainConfig, check_keys
 
     check_keys(checkpoint["config"], f"{path} (its config)")
+    try:
+        TrainConfig(**checkpoint["config"]).validate()
+    except GvetoolError as exc:
+        raise GvetoolError(
+            f"{path} is a damaged checkpoint: its config is impossible ({exc})"
+        ) from None
+    _check_shapes(path, checkpoint)
     if expect_model is not None and checkpoint.get("model") != expect_model:
         raise GvetoolError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "
@@ -135,6 +142,35 @@ def load_checkpoint(
                 "model's checkpoint is needed here"
             )
     return checkpoint
+
+
+def _check_shapes(path: Path, checkpoint: dict[str, Any]) -> None:
+    """The fields every reader indexes into have the types they are read as."""
+    wrong = None
+    if not _strings(checkpoint["vocabulary"]):
+        wrong = "vocabulary (a list of words)"
+    elif checkpoint["class_names"] is not None and not _strings(checkpoint["class_names"]):
+        wrong = "class_names (a list of names)"
+    elif not isinstance(checkpoint["feature_dim"], int) or checkpoint["feature_dim"] < 1:
+        wrong = "feature_dim (a positive integer)"
+    elif not isinstance(checkpoint["state_dict"], dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor)
+        for k, v in checkpoint["state_dict"].items()
+    ):
+        wrong = "state_dict (tensors by name)"
+    elif not all(isinstance(checkpoint[k], int) for k in ("epoch", "step", "global_step")):
+        wrong = "epoch, step and global_step (integers)"
+    elif not isinstance(checkpoint["metrics"], list):
+        wrong = "metrics (a list of epochs)"
+    if wrong:
+        raise GvetoolError(
+            f"{path} is a damaged checkpoint: its {wrong} is not what gvetool writes; use "
+            "another checkpoint of the run (best.pt / last.pt) or train again"
+        )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:

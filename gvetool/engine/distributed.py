@@ -36,12 +36,10 @@ class Distributed:
         return self.rank == 0
 
     def device(self, requested: str) -> torch.device:
-        if requested.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise GvetoolError("--device cuda was asked for, but no CUDA GPU is available")
-            if self.world > 1:
-                return torch.device(f"cuda:{self.local_rank}")
-        return torch.device(requested)
+        checked = checked_device(requested)
+        if checked.type == "cuda" and self.world > 1:
+            return torch.device(f"cuda:{self.local_rank}")
+        return checked
 
     def start(self, device: torch.device) -> None:
         if self.world > 1 and not dist.is_initialized():
@@ -65,3 +63,19 @@ class Distributed:
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+
+def checked_device(requested: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N`` as a device, refused in one line when this machine
+    has no such device."""
+    kind, _, index = requested.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not (kind == "cuda" and index.isdigit())):
+        raise GvetoolError(f"--device must be cpu, cuda or cuda:N, got {requested!r}")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise GvetoolError(f"--device {requested} was asked for, but no CUDA GPU is available")
+        if index and int(index) >= torch.cuda.device_count():
+            raise GvetoolError(
+                f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+    return torch.device(requested)

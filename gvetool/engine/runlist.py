@@ -68,14 +68,17 @@ def summarise(run_dir: Path) -> RunSummary | None:
     try:
         info = read_json(run_dir / RUN_INFO)
         config = TrainConfig(**load_toml(run_dir / "config.toml"))
-    except (GvetoolError, TypeError):
+    except (GvetoolError, TypeError, OSError):
         return None
-    metrics = run_dir / "metrics.jsonl"
-    history = []
-    if metrics.is_file():
-        history = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    if not isinstance(info, dict):
+        info = {}
+    history = _history(run_dir / "metrics.jsonl")
     key = _best_metric(config) if history else None
-    scores = [h["val"][key] for h in history if key in h.get("val", {})]
+    scores = [
+        h["val"][key]
+        for h in history
+        if isinstance(h.get("val"), dict) and isinstance(h["val"].get(key), int | float)
+    ]
     if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
         state = "running"
     else:
@@ -85,6 +88,24 @@ def summarise(run_dir: Path) -> RunSummary | None:
         len(history), config.epochs, key if scores else None, max(scores) if scores else None,
         state,
     )  # fmt: skip
+
+
+def _history(path: Path) -> list[dict[str, Any]]:
+    """The epochs ``metrics.jsonl`` records; damaged lines (a disk that filled up, an
+    edit) are left out rather than hiding the whole run."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    history = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            history.append(entry)
+    return history
 
 
 def _best_metric(config: TrainConfig) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from gvetool.data.open import open_configured
 from gvetool.data.tokenize import sentence_tokens
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from gvetool.engine.distributed import checked_device
 from gvetool.engine.generate import batches, generate_split
 from gvetool.engine.rundir import find_runs
 from gvetool.errors import GvetoolError
@@ -74,6 +76,7 @@ def load_for_evaluation(
     path: Path, split_name: str, data_root: Path | None, cache_dir: Path | None, device: str
 ) -> Loaded:
     """Open the checkpoint and its dataset, refusing any mismatch between the two."""
+    checked_device(device)
     checkpoint = load_checkpoint(path)
     if not get_plugins().models.get(checkpoint["model"]).task.generates:
         raise GvetoolError(
@@ -210,6 +213,8 @@ def evaluate(
     metrics: tuple[str, ...] = CAPTION_METRICS,
 ) -> Evaluation:
     """Evaluate the captioning checkpoint at ``path`` on ``split_name``."""
+    if not math.isfinite(length_penalty):
+        raise GvetoolError(f"--length-penalty must be a finite number, got {length_penalty}")
     started = time.perf_counter()
     loaded = load_for_evaluation(path, split_name, data_root, cache_dir, device)
     split, corpus = loaded.split, loaded.corpus

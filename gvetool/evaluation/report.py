@@ -28,14 +28,19 @@ THUMBNAIL = 112
 
 
 def write_outputs(evaluation: Evaluation, out: Path, title: str) -> Path:
-    """Write the three outputs into ``out``; returns the report's path."""
+    """Write the three outputs into ``out``; returns the report's path.
+
+    Everything is computed before the first file is written, so a failure (an image the
+    report cannot read, say) leaves the previous outputs as they were, not half replaced.
+    """
     metrics_path = out / "metrics.json"
     metrics = read_json(metrics_path) if metrics_path.is_file() else {}
     metrics[evaluation.split] = {**evaluation.metrics, "skipped": evaluation.skipped}
+    page = render_html([evaluation], title)
     write_json(metrics_path, metrics, indent=2)
     write_json(out / "predictions" / f"{evaluation.split}.json", evaluation.predictions, indent=1)
     report = out / "report.html"
-    write_text(report, render_html([evaluation], title))
+    write_text(report, page)
     return report
 
 
@@ -106,13 +111,19 @@ def _format(value: Any) -> str:
 
 
 def _thumbnail(path: Path) -> str | None:
+    """The image as an inline JPEG; ``None`` (the card shows no picture) when the file is
+    missing, unreadable, not an image or too large to decode safely."""
     if not path.is_file():
         return None
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((THUMBNAIL, THUMBNAIL))
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            image.thumbnail((THUMBNAIL, THUMBNAIL))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=85)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        console.warn(f"the report shows no picture of {path}: {exc}")
+        return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
