@@ -252,7 +252,9 @@ def test_eval_of_several_checkpoints_compares_them_side_by_side(trained, tmp_pat
     report = (out / "report.html").read_text()
     assert "Examples side by side" in report and "<th>lrcn</th><th>gve</th>" in report
     assert report.count("<polyline") >= 4  # training loss and CIDEr, one line per model
-    assert "training loss" in report and "validation CIDEr" in report
+    assert "training cross-entropy" in report and "validation CIDEr" in report
+    assert "training loss with REINFORCE" in report  # GVE's own loss, on its own axis
+    assert report.count("<h2>Per class</h2>") == 1  # one table, the models side by side
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics) == 2 and all("judge_top1" in m for m in metrics.values())
     assert (trained["gve"] / "predictions" / "test.json").is_file()  # each run's own outputs
@@ -264,6 +266,19 @@ def test_line_chart_draws_one_line_per_series():
     svg = line_chart("loss", {"a": [(1, 3.0), (2, 2.0)], "b": [(1, 4.0), (2, 1.0), (3, 0.5)]})
     assert svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 5
     assert line_chart("empty", {}) == ""
+    # round ticks between the extremes, each labelled; the legend above the plot
+    for label in (">0<", ">1<", ">2<", ">3<", ">4<"):
+        assert label in svg
+    assert svg.index(">a</text>") < svg.index("<rect")
+
+
+def test_ticks_are_round_and_labelled_without_exponents():
+    from gvetool.evaluation.charts import nice_ticks, tick_label
+
+    assert nice_ticks(2.1, 3.6) == [2.0, 2.5, 3.0, 3.5, 4.0]
+    assert nice_ticks(0.05, 0.42) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert [tick_label(v, 0.1) for v in (0.0, 0.1, 0.30000000000000004)] == ["0", "0.1", "0.3"]
+    assert tick_label(3.46e-10, 1e-10) == "3.5e-10"  # only for values that small
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")

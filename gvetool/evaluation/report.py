@@ -149,15 +149,17 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;paddin
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6rem;display:flex;gap:.6rem}
-.card>div{min-width:0;overflow-wrap:anywhere}
+.card>div{min-width:0;overflow-wrap:break-word}
 .card img{width:112px;height:112px;object-fit:cover;border-radius:4px;flex:none}
 .card .noimg{width:112px;height:112px;background:#eee;flex:none}
 .label{font-size:.75rem;color:#666;text-transform:uppercase;letter-spacing:.03em}
-.cls{font-weight:600}.cf{color:#7a3e00}details{font-size:.85rem;color:#444}
+.id{font-size:.75rem;color:#666;font-family:ui-monospace,monospace;overflow-wrap:anywhere}
+.scroll{max-height:32rem;overflow:auto;display:inline-block}
+.cls{font-weight:600}.cf{color:#7a3e00}.cfcls{font-size:.8rem;font-weight:600}details{font-size:.85rem;color:#444}
 .note{color:#7a5a00}.legend{font-size:.85rem;color:#444}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}
 table.side td{vertical-align:top;max-width:330px}
-table.side td.image{width:180px;max-width:180px;overflow-wrap:anywhere}
+table.side td.image{width:180px;max-width:180px;overflow-wrap:break-word}
 table.side td.image img{width:112px;height:112px;object-fit:cover;border-radius:4px}
 """
 
@@ -174,11 +176,12 @@ def render_html(evaluations: Sequence[Evaluation], title: str) -> str:
     notes = dict.fromkeys(r for e in evaluations for r in e.skipped.values())
     parts.extend(f"<p class='note'>{html.escape(reason)}</p>" for reason in notes)
     parts.append(_curves_html(evaluations))
-    for evaluation in evaluations:
-        name = f"{evaluation.model} on {evaluation.dataset} ({evaluation.split})"
-        if evaluation.per_class:
-            parts.append(f"<h2>Per class: {html.escape(name)}</h2>")
-            parts.append(_per_class_html(evaluation))
+    classified = [e for e in evaluations if e.per_class]
+    if classified:
+        parts.append("<h2>Per class</h2>")
+        parts.append(_per_class_html(classified))
+    if any("counterfactual" in p for e in evaluations for p in e.predictions[:1]):
+        parts.append(f"<p class='legend'>{html.escape(COUNTERFACTUAL)}</p>")
     if len(evaluations) > 1 and _same_images(evaluations):
         parts.append(_side_by_side_html(evaluations))
     else:
@@ -204,10 +207,23 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
     labelled = [(name, history) for name, history in labelled if history]
     if not labelled:
         return ""
-    charts = [line_chart("training loss", {
-        name: [(h["epoch"], h["train"]["loss"]) for h in history if "loss" in h["train"]]
+    # Cross-entropy is what every captioner's loss has in common (GVE logs it as "ce"
+    # beside its loss with the REINFORCE term, which gets its own chart).
+    charts = [line_chart("training cross-entropy", {
+        name: [(h["epoch"], h["train"].get("ce", h["train"].get("loss"))) for h in history
+               if "ce" in h["train"] or "loss" in h["train"]]
         for name, history in labelled
     })]  # fmt: skip
+    for key, title in (("loss", "training loss with REINFORCE (CE + λ·R)"),
+                       ("reward", "training reward")):  # fmt: skip
+        series = {
+            name: [(h["epoch"], h["train"][key]) for h in history if key in h["train"]]
+            for name, history in labelled
+            if any("ce" in h["train"] for h in history)
+        }
+        series = {name: points for name, points in series.items() if points}
+        if series:
+            charts.append(line_chart(title, series))
     metrics = dict.fromkeys(key for _, history in labelled for h in history for key in h["val"])
     for metric in metrics:  # every validation number the runs recorded, in their order
         series = {
@@ -235,17 +251,15 @@ def _side_by_side_html(evaluations: Sequence[Evaluation]) -> str:
         prediction = first.predictions[i]
         thumb = _thumbnail(first.image_paths[i]) if i < len(first.image_paths) else None
         image = f"<img src='{thumb}' alt=''>" if thumb else "<div class='noimg'></div>"
-        about = f"<div class='label'>{html.escape(str(prediction['image_id']))}</div>"
+        about = f"<div class='id'>{html.escape(str(prediction['image_id']))}</div>"
         if "class" in prediction:
-            about += f"<div class='cls'>{html.escape(prediction['class'])}</div>"
+            about += f"<div class='cls'>{_breakable(prediction['class'])}</div>"
         cells = [f"<td class='image'>{image}{about}</td>"]
         for evaluation in evaluations:
             p = evaluation.predictions[i]
             text = html.escape(p["caption"])
             if "counterfactual" in p:
-                cf = p["counterfactual"]
-                text += (f"<div class='cf'><span class='label'>as {html.escape(cf['class'])}"
-                         f"</span><br>{html.escape(cf['caption'])}</div>")  # fmt: skip
+                text += _counterfactual_html(p["counterfactual"])
             cells.append(f"<td>{text}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -283,33 +297,80 @@ def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
     return f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{rows}</table>{legend}"
 
 
-def _per_class_html(evaluation: Evaluation) -> str:
-    columns = list(evaluation.per_class[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+COUNTERFACTUAL = (
+    "counterfactual: the explanation a class-conditioned model gives when it is told the "
+    "image shows another class, the one its explanations of the true class are most often "
+    "taken for by the sentence classifier"
+)
+
+
+def _counterfactual_html(counterfactual: dict[str, str]) -> str:
+    """The explanation for another class, tagged with that class (the legend says why)."""
+    return (
+        "<div class='cf'><span class='label'>counterfactual, as</span> "
+        f"<span class='cfcls'>{_breakable(counterfactual['class'])}</span><br>"
+        f"{html.escape(counterfactual['caption'])}</div>"
+    )
+
+
+def _breakable(text: str) -> str:
+    """Escaped, with line-break chances after ``_``, ``.`` and ``/`` (class names have no
+    spaces; a narrow column then breaks between words, not inside them)."""
+    escaped = html.escape(text)
+    for mark in ("_", ".", "/"):
+        escaped = escaped.replace(mark, mark + "<wbr>")
+    return escaped
+
+
+def _per_class_html(evaluations: Sequence[Evaluation]) -> str:
+    """One table, a row per class: its image count, then each model's measures side by
+    side (scrolls within the page: CUB has 200 classes)."""
+    names = _names(evaluations)
+    measures = list(dict.fromkeys(
+        key for e in evaluations for row in e.per_class for key in row
+        if key not in ("class", "images")
+    ))  # fmt: skip
+    by_class = [{row["class"]: row for row in e.per_class} for e in evaluations]
+    classes = list(dict.fromkeys(row["class"] for e in evaluations for row in e.per_class))
+    several = len(evaluations) > 1
+    head = (
+        "<tr><th rowspan='2'>class</th><th rowspan='2'>images</th>"
+        if several
+        else ("<tr><th>class</th><th>images</th>")
+    )
+    if several:
+        head += "".join(f"<th colspan='{len(measures)}'>{html.escape(n)}</th>" for n in names)
+        head += "</tr><tr>" + "".join(
+            f"<th>{html.escape(m)}</th>" for _ in evaluations for m in measures
+        )
+    else:
+        head += "".join(f"<th>{html.escape(m)}</th>" for m in measures)
     rows = []
-    for row in evaluation.per_class:
-        cells = []
-        for column in columns:
-            style = "" if column == "class" else " class='num'"
-            cells.append(f"<td{style}>{html.escape(_format(row.get(column)))}</td>")
+    for name in classes:
+        rows_of = [table.get(name, {}) for table in by_class]
+        images = next((r["images"] for r in rows_of if "images" in r), None)
+        cells = [f"<td>{_breakable(name)}</td>", f"<td class='num'>{_format(images)}</td>"]
+        cells += [
+            f"<td class='num'>{html.escape(_format(row.get(m)))}</td>"
+            for row in rows_of
+            for m in measures
+        ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='scroll'><table>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def _card_html(evaluation: Evaluation, i: int) -> str:
     p = evaluation.predictions[i]
     thumb = _thumbnail(evaluation.image_paths[i]) if i < len(evaluation.image_paths) else None
     image = f"<img src='{thumb}' alt=''>" if thumb else "<div class='noimg'></div>"
-    lines = [f"<div class='label'>{html.escape(str(p['image_id']))}</div>"]
+    lines = [f"<div class='id'>{html.escape(str(p['image_id']))}</div>"]
     if "class" in p:
-        lines.append(f"<div class='cls'>{html.escape(p['class'])}</div>")
+        lines.append(f"<div class='cls'>{_breakable(p['class'])}</div>")
     lines.append(
         f"<div><span class='label'>explanation</span><br>{html.escape(p['caption'])}</div>"
     )
     if "counterfactual" in p:
-        cf = p["counterfactual"]
-        lines.append(f"<div class='cf'><span class='label'>as {html.escape(cf['class'])}</span><br>"
-                     f"{html.escape(cf['caption'])}</div>")  # fmt: skip
+        lines.append(_counterfactual_html(p["counterfactual"]))
     if "references" in p:
         refs = "".join(f"<li>{html.escape(r)}</li>" for r in p["references"])
         lines.append(f"<details><summary>references</summary><ul>{refs}</ul></details>")
