@@ -221,3 +221,18 @@ def test_a_full_disk_while_writing_is_one_line(tiny_cub_master, tmp_path, capsys
     assert main(args) == 1
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("error: cannot ") and "No space left on device" in line
+
+
+def test_help_shows_defaults_one_way_no_types_on_flags_and_completes_names(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["train", "--help"]) == 0
+    train = capsys.readouterr().out
+    assert "[default: 50]" in train and "[50]" not in train
+    assert main(["eval", "--help"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "--force" in line]
+    assert lines and "<bool>" not in lines[0] and "--no-force" not in lines[0]
+    assert main(["data", "features", "--help"]) == 0
+    assert "--encoder-weights" in capsys.readouterr().out  # named as train names it
+    from gvetool.cli.config_options import COMPLETIONS
+
+    assert COMPLETIONS["model"]("gv") == ["gve"] and "cub" in COMPLETIONS["dataset"]("c")

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 from typer.main import get_command
@@ -85,6 +86,16 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _untyped_flags(command: Any) -> None:
+    """Help shows no value type for on/off flags (Typer labels them ``<bool>``, as if
+    they took a value); walks every subcommand."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _untyped_flags(sub)
+
+
 def _debug_requested(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("GVETOOL_DEBUG", "") not in ("", "0")
 
@@ -94,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     try:
-        get_command(build_app())(args=args, prog_name="gvetool")
+        command = get_command(build_app())
+        _untyped_flags(command)
+        command(args=args, prog_name="gvetool")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code == INTERRUPTED_EXIT:  # Typer's silent exit for a Ctrl-C outside our handlers

@@ -31,12 +31,30 @@ def _parameter(key: str, unset: str | None, required: bool) -> inspect.Parameter
         base = Path
     inheritable = not declared.metadata.get("location")
     default = unset if unset is not None and inheritable else _shown(getattr(_DEFAULTS, key))
-    shown = "" if required or default is None else f" \\[{default}]"  # escaped: not markup
+    # Typer's own style, as every other option shows its default ("[default: 50]"); set
+    # by hand because the option's real default is None (not given).
+    shown = "" if required or default is None else f" \\[default: {default}]"  # not markup
     help_text = declared.metadata["help"] + shown
-    option = typer.Option(... if required else None, help=help_text, show_default=False)
+    option = typer.Option(... if required else None, help=help_text, show_default=False,
+                          autocompletion=COMPLETIONS.get(key))  # fmt: skip
     annotation = base if required else base | None
     return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=annotation)  # fmt: skip
+
+
+def complete_names(kind: str) -> Callable[[str], list[str]]:
+    """Shell completion of a registered model, dataset or encoder name."""
+
+    def complete(incomplete: str) -> list[str]:
+        from gvetool.plugins import get_plugins
+
+        registry = getattr(get_plugins(), f"{kind}s")
+        return [name for name in registry.names() if name.startswith(incomplete)]
+
+    return complete
+
+
+COMPLETIONS = {kind: complete_names(kind) for kind in ("model", "dataset", "encoder")}
 
 
 def _shown(value: Any) -> str | None:

@@ -137,10 +137,16 @@ def features(
     dataset: str = typer.Option(..., help="Dataset name (see `gvetool plugins`)."),
     encoder: str = typer.Option(..., help="Encoder name, e.g. resnet50 or precomputed."),
     weights: str | None = typer.Option(
-        None, help="Encoder weights: imagenet (default), none, or a state-dict path."
+        None,
+        "--encoder-weights",
+        "--weights",
+        help="Encoder weights: imagenet (default), none, or a state-dict path (as train's).",
     ),
     remove_last: int | None = typer.Option(
-        None, help="Remove the encoder's last N layers (default 1: pooled features)."
+        None,
+        "--encoder-remove-last",
+        "--remove-last",
+        help="Remove the encoder's last N layers (default 1: pooled features; as train's).",
     ),
     data_root: Path | None = typer.Option(None, help=DATA_ROOT_HELP),
     cache_dir: Path | None = typer.Option(None, help=CACHE_HELP),

@@ -31,7 +31,7 @@ def evaluate_command(
     batch_size: int = typer.Option(64, min=1, help="Images per generation batch."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     force: bool = typer.Option(
-        False, help="Replace earlier results of this split decoded with other settings."
+        False, "--force", help="Replace earlier results of this split decoded with other settings."
     ),
 ) -> None:
     """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE) and the class relevance of

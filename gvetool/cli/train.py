@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from gvetool import console
-from gvetool.cli.config_options import config_options
+from gvetool.cli.config_options import COMPLETIONS, config_options
 from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
 from gvetool.cli.model_option import given as model_options_given
 from gvetool.errors import GvetoolError
@@ -26,7 +26,9 @@ TRAIN_KEYS = (
 def train(
     given: dict[str, Any],
     model: str | None = typer.Argument(
-        None, help="Model to train: lrcn, gve, sc or another model `gvetool plugins` lists."
+        None,
+        help="Model to train: lrcn, gve, sc or another model `gvetool plugins` lists.",
+        autocompletion=COMPLETIONS["model"],
     ),
     config: Path | None = typer.Option(None, help="TOML file with any of these options."),
     model_option: list[str] | None = MODEL_OPTION_FLAG,
