@@ -26,6 +26,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 MODEL_OPTIONS = "model_options"
 BASELINES = ("none", "mean", "greedy")
+# From which epoch (0-based) the reward's sentence classifier runs with dropout: the
+# original's trainer puts the whole GVE, its classifier included, back into train mode
+# after the first validation; None: never.
+REWARD_DROPOUT = {"original": 1, "always": 0, "never": None}
+# Keys added after runs were saved, with the value those runs were trained with, so that
+# resuming an older run continues what it computed.
+LEGACY_VALUES = {"reward_dropout": "never"}
 PRECISION_NAMES = ("fp32", "bf16", "fp64")  # gvetool.engine.precision maps them to dtypes
 METRICS = ("bleu", "meteor", "rouge", "cider")
 # The number of each validation metric that can choose best.pt.
@@ -93,6 +100,11 @@ class TrainConfig:
     max_len: int = opt(50, "Longest generated sentence (validation, REINFORCE samples).")
     reinforce_weight: float = opt(0.2, "gve: lambda in CE + lambda x REINFORCE.")
     baseline: str = opt("none", "gve: REINFORCE baseline none (the paper) | mean | greedy.")
+    reward_dropout: str = opt(
+        "original",
+        "gve: the sentence classifier's dropout in the reward: original (on from the second "
+        "epoch, as in the original code) | never | always.",
+    )
     reinforce_tokens: int | None = opt(
         None,
         "gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all "
@@ -153,6 +165,11 @@ class TrainConfig:
         if self.precision not in PRECISION_NAMES:
             raise GvetoolError(
                 f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}"
+            )
+        if self.reward_dropout not in REWARD_DROPOUT:
+            raise GvetoolError(
+                f"reward_dropout must be one of {', '.join(REWARD_DROPOUT)}, "
+                f"got {self.reward_dropout!r}"
             )
         if self.baseline not in BASELINES:
             raise GvetoolError(
@@ -266,6 +283,7 @@ def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> Trai
     if frozen:
         allowed = ", ".join(flag(key) for key in RESUMABLE)
         raise GvetoolError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
+    saved = {**LEGACY_VALUES, **saved}
     return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
 
 

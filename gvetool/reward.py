@@ -14,10 +14,23 @@ from torch import nn
 
 
 class SentenceClassifierReward:
-    """Holds the frozen classifier and scores sentences with it."""
+    """Holds the frozen classifier and scores sentences with it.
+
+    ``reward_dropout_from`` is the epoch (0-based) from which the classifier scores with
+    its dropout on, as the original's does from the second epoch (its trainer's
+    ``model.train()`` after the first validation reaches the classifier, a submodule
+    there); ``None``: never. The trainer calls :meth:`start_epoch` before each epoch.
+    """
 
     sentence_classifier: Any = None
     token_map: torch.Tensor | None = None
+    reward_dropout_from: int | None = None
+    reward_dropout: bool = False
+
+    def start_epoch(self, epoch: int) -> None:
+        """Switch the reward's dropout for ``epoch`` (0-based)."""
+        start = self.reward_dropout_from
+        object.__setattr__(self, "reward_dropout", start is not None and epoch >= start)
 
     def attach_sentence_classifier(
         self, classifier: nn.Module, token_map: torch.Tensor | None = None
@@ -36,11 +49,12 @@ class SentenceClassifierReward:
     def reward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor
     ) -> torch.Tensor:
-        """Probability the frozen classifier gives the true class, per sentence."""
+        """Probability the frozen classifier gives the true class, per sentence (with its
+        dropout on where :attr:`reward_dropout` says so; its weights are never trained)."""
         classifier = self.sentence_classifier
         if classifier is None:
             raise RuntimeError("no sentence classifier: call attach_sentence_classifier first")
-        classifier.eval()
+        classifier.train(self.reward_dropout)
         if self.token_map is not None:
             tokens = self.token_map.to(tokens.device)[tokens]
         probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)

@@ -374,3 +374,37 @@ def test_the_papers_ablations_read_what_they_should(factory, reads_image, reads_
     assert reads_class != torch.equal(loss, model.caption_loss(other_class))
     assert reinforce == hasattr(model, "loss_terms")
     assert (model.image is not None) == reads_image  # no unused image parameters
+
+
+def test_the_reward_uses_the_classifiers_dropout_from_the_second_epoch_as_the_original():
+    model, batch = _gve(reward_dropout_from=1), _batch()
+    classifier = model.sentence_classifier
+    tokens, lengths, classes = batch.tokens, batch.lengths, batch.class_ids
+    model.start_epoch(0)  # the first epoch: the classifier as loaded, in eval mode
+    first = model.reward(tokens, lengths, classes)
+    assert torch.equal(first, model.reward(tokens, lengths, classes))
+    classifier.eval()
+    expected = torch.softmax(classifier(tokens, lengths), 1).gather(1, classes[:, None])
+    torch.testing.assert_close(first, expected.squeeze(1).float())
+    model.start_epoch(1)  # then with its dropout on, as a train-mode submodule
+    torch.manual_seed(4)
+    second = model.reward(tokens, lengths, classes)
+    classifier.train()
+    torch.manual_seed(4)
+    expected = torch.softmax(classifier(tokens, lengths), 1).gather(1, classes[:, None])
+    torch.testing.assert_close(second, expected.squeeze(1).detach().float())
+    assert not torch.equal(second, first)
+    assert all(p.grad is None and not p.requires_grad for p in classifier.parameters())
+
+
+@pytest.mark.parametrize(("mode", "epochs_on"), [("original", [1, 2]), ("never", []),
+                                                 ("always", [0, 1, 2])])  # fmt: skip
+def test_reward_dropout_modes_map_to_the_epochs_it_is_on(mode, epochs_on):
+    config = TrainConfig(model="gve", dataset="cub", reward_dropout=mode)
+    model = build_gve(config, V, D, C)
+    on = []
+    for epoch in range(3):
+        model.start_epoch(epoch)
+        if model.reward_dropout:
+            on.append(epoch)
+    assert on == epochs_on

@@ -478,3 +478,23 @@ def test_a_seed_beyond_32_bits_and_a_model_too_large_to_allocate_are_one_line(
     assert main([*args, "--hidden-size", "10000000000", "--embedding-size", "8"]) == 1
     line = _one_line(capsys)
     assert line.startswith("error: not enough memory for model 'lrcn' (hidden_size 10000000000")
+
+
+def test_the_trainer_starts_each_epoch_and_an_older_run_resumes_without_reward_dropout(
+    tiny_cub_master, tmp_path, monkeypatch
+):
+    from gvetool.models.gve import GVE
+
+    started: list[int] = []
+    monkeypatch.setattr(GVE, "start_epoch", lambda self, epoch: started.append(epoch))
+    sc = _train(tiny_cub_master, tmp_path, "sc")
+    run = _train(tiny_cub_master, tmp_path, "gve", "--sc-ckpt", str(sc / "best.pt"))
+    assert started == [0, 1]
+    assert load_checkpoint(run / "last.pt")["config"]["reward_dropout"] == "original"
+    # a run saved before the key existed trained without it, and resumes so
+    checkpoint = torch.load(run / "last.pt", weights_only=True)
+    del checkpoint["config"]["reward_dropout"]
+    torch.save(checkpoint, run / "last.pt")
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
+    assert started == [0, 1, 2]
+    assert load_checkpoint(run / "last.pt")["config"]["reward_dropout"] == "never"

@@ -18,7 +18,7 @@ TRAIN_KEYS = (
     "grad_clip", "hidden_size", "embedding_size", "dropout", "min_count", "max_caption_len",
     "max_len", "seed", "device", "precision", "num_workers", "threads", "out", "cache_dir",
     "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "reinforce_weight",
-    "baseline", "reinforce_tokens", "val_metrics", "checkpoint_every",
+    "baseline", "reward_dropout", "reinforce_tokens", "val_metrics", "checkpoint_every",
 )  # fmt: skip
 
 

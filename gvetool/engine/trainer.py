@@ -98,6 +98,9 @@ class Trainer:
             try:
                 while self.position.epoch < config.epochs:
                     started = time.perf_counter()
+                    start_epoch = getattr(self.model, "start_epoch", None)
+                    if start_epoch is not None:  # e.g. GVE's reward dropout
+                        start_epoch(self.position.epoch)
                     train_logs = self.epoch(stop)
                     if validate is not None and logs is not None:
                         self.end_epoch(validate(self.model), train_logs, started, logs)

@@ -213,8 +213,7 @@ def evaluate(
     metrics: tuple[str, ...] = CAPTION_METRICS,
 ) -> Evaluation:
     """Evaluate the captioning checkpoint at ``path`` on ``split_name``."""
-    if not math.isfinite(length_penalty):
-        raise GvetoolError(f"--length-penalty must be a finite number, got {length_penalty}")
+    decoded = decoding(beam, max_len, length_penalty)
     started = time.perf_counter()
     loaded = load_for_evaluation(path, split_name, data_root, cache_dir, device)
     split, corpus = loaded.split, loaded.corpus
@@ -251,12 +250,15 @@ def evaluate(
         )
     evaluation.metrics["images"] = len(sentences)
     evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
-    evaluation.metrics["decoding"] = decoding(beam, max_len, length_penalty)  # type: ignore[assignment]
+    evaluation.metrics["decoding"] = decoded  # type: ignore[assignment]
     return evaluation
 
 
 def decoding(beam: int, max_len: int, length_penalty: float) -> dict[str, Any]:
-    """How an evaluation's sentences were decoded, as ``metrics.json`` records it."""
+    """How an evaluation's sentences were decoded, as ``metrics.json`` records it; an
+    impossible setting is refused here, before any work."""
+    if not math.isfinite(length_penalty):
+        raise GvetoolError(f"--length-penalty must be a finite number, got {length_penalty}")
     return {"beam": beam, "max_len": max_len, "length_penalty": float(length_penalty)}
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gvetool.config import REWARD_DROPOUT
 from gvetool.data.captions import CaptionBatch
 from gvetool.models.captioner import Captioner
 from gvetool.models.execution import execution_for
@@ -68,6 +69,7 @@ class GVE(SentenceClassifierReward, Captioner):
         max_len: int = 50,
         reinforce_tokens: int | None = None,
         class_input: bool = True,
+        reward_dropout_from: int | None = None,
     ) -> None:
         inputs = num_classes if class_input else 0  # the reward needs classes either way
         super().__init__(vocab_size, feature_dim, embedding_size, hidden_size, dropout, inputs)
@@ -76,6 +78,7 @@ class GVE(SentenceClassifierReward, Captioner):
         self.max_len = max_len
         # per backward pass; 0: the whole batch; None: the device's default (execution.py)
         self.reinforce_tokens = reinforce_tokens
+        self.reward_dropout_from = reward_dropout_from
 
     @torch.no_grad()
     def sample_for_reinforce(self, batch: CaptionBatch) -> Samples:
@@ -187,6 +190,7 @@ def build_gve(
         config.max_len,
         config.reinforce_tokens,
         class_input,
+        REWARD_DROPOUT[config.reward_dropout],
     )
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gvetool.config import REWARD_DROPOUT
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.decoding import beam_search, decode
@@ -222,7 +223,10 @@ def build_transformer(
 def build_transformer_gve(
     config: Any, vocab_size: int, feature_dim: int, num_classes: int
 ) -> TransformerCaptioner:
-    """The ``transformer-gve`` model: image and class memory, GVE's loss."""
-    return TransformerCaptioner(vocab_size, feature_dim, config.hidden_size, _options(config),
-                                config.dropout, num_classes, config.reinforce_weight,
-                                config.max_len)  # fmt: skip
+    """The ``transformer-gve`` model: image and class memory, GVE's loss (and its reward's
+    dropout schedule, ``--reward-dropout``)."""
+    model = TransformerCaptioner(vocab_size, feature_dim, config.hidden_size, _options(config),
+                                 config.dropout, num_classes, config.reinforce_weight,
+                                 config.max_len)  # fmt: skip
+    model.reward_dropout_from = REWARD_DROPOUT[config.reward_dropout]
+    return model
