@@ -37,8 +37,10 @@ ABLATIONS = (
     ("explanation-discriminative", "explanation-discriminative"),
     ("explanation", "gve"),
 )
-COLUMNS = ("METEOR", "CIDEr", "class_similarity", "class_rank", "judge_top1", "explanation_top1")
-HEADERS = ("METEOR", "CIDEr", "class sim.", "class rank", "judge top-1", "SC top-1")
+COLUMNS = ("METEOR", "CIDEr", "class_similarity", "class_rank", "judge_top1", "explanation_top1",
+           "repeated_trigram_share", "distinct_sentences")  # fmt: skip
+HEADERS = ("METEOR", "CIDEr", "class sim.", "class rank", "judge top-1", "SC top-1",
+           "repeats", "distinct")  # fmt: skip
 METRICS = ("bleu", "meteor", "rouge", "cider")
 
 

@@ -37,6 +37,7 @@ from gvetool.errors import GvetoolError
 from gvetool.evaluation.judge import judge_for
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
+from gvetool.evaluation.repetition import repeats_a_phrase, repetition
 from gvetool.plugins import get_plugins
 from gvetool.tasks import CLASSIFICATION
 
@@ -244,6 +245,10 @@ def evaluate(
         image_paths=[corpus.image_path(split, i) for i in range(len(sentences))],
         history=run_history(path, loaded.checkpoint),
     )
+    tokens = [sentence_tokens(sentence) for sentence in sentences]
+    evaluation.metrics.update(repetition(tokens))
+    for prediction, words in zip(evaluation.predictions, tokens, strict=True):
+        prediction["repeats"] = repeats_a_phrase(words)
     if split.class_ids is not None and corpus.class_names:
         _class_relevance(
             evaluation, loaded, sentences, path, sc_ckpt, beam, max_len, batch_size, length_penalty

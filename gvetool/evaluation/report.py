@@ -156,7 +156,9 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .id{font-size:.75rem;color:#666;font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 .scroll{max-height:32rem;overflow:auto;display:inline-block}
 .cls{font-weight:600}.cf{color:#7a3e00}.cfcls{font-size:.8rem;font-weight:600}details{font-size:.85rem;color:#444}
-.note{color:#7a5a00}.legend{font-size:.85rem;color:#444}
+.note{color:#7a5a00}
+.repeats{font-size:.7rem;background:#fde2e1;color:#a1261b;border-radius:3px;padding:0 .3rem}
+.legend{font-size:.85rem;color:#444}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}
 table.side td{vertical-align:top;max-width:330px}
 table.side td.image{width:180px;max-width:180px;overflow-wrap:break-word}
@@ -257,7 +259,7 @@ def _side_by_side_html(evaluations: Sequence[Evaluation]) -> str:
         cells = [f"<td class='image'>{image}{about}</td>"]
         for evaluation in evaluations:
             p = evaluation.predictions[i]
-            text = html.escape(p["caption"])
+            text = _repeats_tag(p) + html.escape(p["caption"])
             if "counterfactual" in p:
                 text += _counterfactual_html(p["counterfactual"])
             cells.append(f"<td>{text}</td>")
@@ -275,6 +277,9 @@ MEASURES = {
     "was trained against",
     "class_similarity": "CIDEr-D of the sentence against its class's training references",
     "class_rank": "rank of the true class by that similarity (1 is best)",
+    "repeated_trigram_share": "share of sentences repeating a word trigram (degenerate "
+    "REINFORCE repeats a phrase the classifier likes; marked 'repeats' in the examples)",
+    "distinct_sentences": "distinct sentences per image (1: every image its own)",
 }
 
 
@@ -302,6 +307,11 @@ COUNTERFACTUAL = (
     "image shows another class, the one its explanations of the true class are most often "
     "taken for by the sentence classifier"
 )
+
+
+def _repeats_tag(prediction: dict[str, Any]) -> str:
+    """A warning tag on a sentence that repeats a phrase (see ``repeated_trigram_share``)."""
+    return " <span class='repeats'>repeats a phrase</span> " if prediction.get("repeats") else ""
 
 
 def _counterfactual_html(counterfactual: dict[str, str]) -> str:
@@ -367,7 +377,8 @@ def _card_html(evaluation: Evaluation, i: int) -> str:
     if "class" in p:
         lines.append(f"<div class='cls'>{_breakable(p['class'])}</div>")
     lines.append(
-        f"<div><span class='label'>explanation</span><br>{html.escape(p['caption'])}</div>"
+        f"<div><span class='label'>explanation</span>{_repeats_tag(p)}<br>"
+        f"{html.escape(p['caption'])}</div>"
     )
     if "counterfactual" in p:
         lines.append(_counterfactual_html(p["counterfactual"]))
