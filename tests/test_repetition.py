@@ -12,13 +12,18 @@ from gvetool.evaluation.repetition import repeats_a_phrase, repetition
 
 from .test_train import _train
 
-DEGENERATE = "this bird has a short conical beak a short conical beak a short conical".split()
+
+def _words(sentence: str) -> list[str]:
+    return sentence.split()
+
+
+DEGENERATE = _words("this bird has a short conical beak a short conical beak a short conical")
 
 
 def test_a_repeated_trigram_is_found_and_shares_are_per_sentence():
     assert repeats_a_phrase(DEGENERATE)
-    assert not repeats_a_phrase("a red bird with a red crown".split())  # "a red" twice: bigram
-    sentences = [DEGENERATE, DEGENERATE, "a small blue bird".split(), [], "a b".split()]
+    assert not repeats_a_phrase(_words("a red bird with a red crown"))  # "a red" twice: bigram
+    sentences = [DEGENERATE, DEGENERATE, _words("a small blue bird"), [], ["a", "b"]]
     assert repetition(sentences) == {
         "repeated_trigram_share": pytest.approx(2 / 5),
         "distinct_sentences": pytest.approx(4 / 5),

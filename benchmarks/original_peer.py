@@ -1,0 +1,362 @@
+"""The original code as a live peer: gvetool and salaniz/pytorch-gve-lrcn, same data, same settings.
+
+    python benchmarks/original_peer.py --original PATH [--dataset reef|synth]
+        [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
+
+``PATH`` is a snapshot of the original repository (a checkout, or the git directory that
+the search tool's ``fetch`` brings). Everything the original needs lives under ``--work``,
+outside the project tree: a copy of its files (never imported by gvetool), its own venv
+(``--python`` to reuse one; otherwise one is made with torch, torchvision, numpy, pillow,
+pycocotools, pycocoevalcap and tensorboard from the package registry), the dataset in the
+original's ``<data-path>/cub`` layout.
+
+For each seed both implementations train the sentence classifier, LRCN and GVE with the
+original's hyper-parameters (embedding/hidden 1000, batch 128, Adam 1e-3, dropout 0.5,
+lambda 0.2; ``--hidden-size`` makes it smaller), keep the epoch of best validation CIDEr,
+and describe the test split. Both sides' test sentences are scored by the same code
+(pycocoevalcap's CIDEr, gvetool's independent judge, the repetition measures); per epoch
+the mean REINFORCE reward and the validation CIDEr of each are printed side by side.
+
+The original is run unchanged through a small harness (written into ``--work``) that
+does what this machine needs and records what the original does not log:
+
+* SPICE is skipped (its CoreNLP models cannot be downloaded here); the original reports
+  CIDEr, which picks its best checkpoint, without it;
+* the original's LRCN builds a torchvision CNN for any dataset; here, as its GVE does, it
+  reads the dataset's precomputed features;
+* its decoder ``squeeze()``s the sampled ``(batch, steps)`` arrays, which loses a
+  dimension when every sentence ends at the first token (a small untrained model does)
+  or a batch holds one image, and crashes; the harness puts the dimension back;
+* the mean reward of each epoch is recorded from the classifier probabilities the
+  original computes (its own values; nothing in its step changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MODELS = ("sc", "lrcn", "gve")
+DEPENDENCIES = ("torch", "torchvision", "numpy<2.3", "pillow", "pycocotools",
+                "pycocoevalcap==1.2", "tensorboard")  # fmt: skip
+
+HARNESS = '''
+"""Runs the original's main.py with this machine's adjustments (see original_peer.py)."""
+import json, os, runpy, sys
+import numpy as np
+import pycocoevalcap.eval as coco_eval
+
+class NoSpice:
+    def method(self):
+        return "SPICE"
+    def compute_score(self, gts, res):
+        return 0.0, [0.0] * len(res)
+
+coco_eval.Spice = NoSpice
+
+import models.model_loader as loader
+from models.lrcn import LRCN
+
+def lrcn_on_features(self):
+    return LRCN(self.dataset.input_size, self.args.embedding_size, self.args.hidden_size,
+                len(self.dataset.vocab), self.args.layers_to_truncate)
+
+loader.ModelLoader.lrcn = lrcn_on_features
+generate = LRCN.generate_sentence
+
+def keep_two_dimensions(self, image_inputs, *args, **kwargs):
+    out = generate(self, image_inputs, *args, **kwargs)
+    batch = image_inputs.size(0)
+    def fix(t):  # squeeze() dropped the steps (one step) or the batch (one image)
+        return t.unsqueeze(0 if batch == 1 else 1) if t.dim() == 1 else t
+    return (fix(out[0]), fix(out[1]), out[2]) if isinstance(out, tuple) else fix(out)
+
+LRCN.generate_sentence = keep_two_dimensions
+
+import train.gve_trainer as gve_trainer
+
+seen = {}
+
+class RecordingNumpy:
+    def __getattr__(self, name):
+        return getattr(np, name)
+    def argsort(self, *args, **kwargs):
+        seen["order"] = np.argsort(*args, **kwargs)
+        return seen["order"]
+
+class RecordingF:
+    def __getattr__(self, name):
+        return getattr(gve_trainer.torch.nn.functional, name)
+    def softmax(self, *args, **kwargs):
+        seen["probs"] = gve_trainer.torch.nn.functional.softmax(*args, **kwargs)
+        return seen["probs"]
+
+gve_trainer.np, gve_trainer.F = RecordingNumpy(), RecordingF()
+rewards = []
+step, epoch = gve_trainer.GVETrainer.train_step, gve_trainer.GVETrainer.train_epoch
+
+def train_step(self, image_input, word_inputs, word_targets, lengths, labels):
+    loss = step(self, image_input, word_inputs, word_targets, lengths, labels)
+    order = seen["order"]
+    sorted_labels = labels.cpu().numpy()[order]
+    probs = seen["probs"].detach().cpu().numpy()
+    rewards.append(float(probs[np.arange(len(order)), sorted_labels].mean()))
+    return loss
+
+def train_epoch(self):
+    result = epoch(self)
+    if self.train:
+        with open(os.environ["PEER_REWARDS"], "a") as handle:
+            handle.write(json.dumps(float(np.mean(rewards))) + "\\n")
+        rewards.clear()
+    return result
+
+gve_trainer.GVETrainer.train_step, gve_trainer.GVETrainer.train_epoch = train_step, train_epoch
+sys.argv = ["main.py", *sys.argv[1:]]
+runpy.run_path(os.path.join(os.environ["PEER_ORIGINAL"], "main.py"), run_name="__main__")
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original", type=Path, required=True)
+    parser.add_argument("--dataset", choices=("reef", "synth"), default="reef")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--hidden-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gvetool-peer"))
+    parser.add_argument("--python", type=Path, help="a venv's python with the original's deps")
+    args = parser.parse_args()
+    work = args.work.resolve()
+    if HERE.parent in (work, *work.parents):
+        raise SystemExit("--work must be outside the project tree")
+    python = args.python or _venv(work / "venv")
+    original = _checkout(args.original, work / "original", python)
+    data = _dataset(args.dataset, work / "data" / args.dataset)
+    (work / "harness.py").write_text(HARNESS)
+    settings = ["--embedding-size", str(args.hidden_size), "--hidden-size", str(args.hidden_size),
+                "--batch-size", str(args.batch_size), "--num-epochs", str(args.epochs)]  # fmt: skip
+    results = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        run = work / "runs" / args.dataset / f"seed{seed}"
+        peer = _run_original(python, original, work / "harness.py", data, run / "original",
+                             settings, seed)  # fmt: skip
+        ours = _run_gvetool(data / "cub", run / "gvetool", args, seed)
+        results.append({"seed": seed, "original": peer, "gvetool": ours})
+    (work / f"peer-{args.dataset}.json").write_text(json.dumps(results, indent=2))
+    _print(results, args)
+
+
+def _checkout(source: Path, target: Path, python: Path) -> Path:
+    """The original's files under ``target`` (from a checkout or a git directory).
+
+    A snapshot may lack its largest files: the PTB tokenizer's CoreNLP jar is then taken
+    from pycocoevalcap, which ships the same version (3.4.1).
+    """
+    if (target / "main.py").is_file():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    if (source / "main.py").is_file():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        git = ["git", "--git-dir", str(source)]
+        listing = subprocess.run([*git, "ls-tree", "-r", "HEAD"], check=True,
+                                 capture_output=True, text=True).stdout  # fmt: skip
+        for line in listing.splitlines():
+            meta, name = line.split("\t", 1)
+            blob = subprocess.run([*git, "cat-file", "blob", meta.split()[2]], capture_output=True)
+            if blob.returncode == 0:
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                (target / name).write_bytes(blob.stdout)
+    jar = target / "utils" / "tokenizer" / "stanford-corenlp-3.4.1.jar"
+    if not jar.is_file():
+        find = "import os, pycocoevalcap.tokenizer.ptbtokenizer as t; print(t.__file__)"
+        folder = subprocess.run([str(python), "-c", find], check=True, capture_output=True,
+                                text=True, cwd=target).stdout.strip()  # fmt: skip
+        shutil.copy(Path(folder).parent / jar.name, jar)
+    return target
+
+
+def _venv(target: Path) -> Path:
+    python = target / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *DEPENDENCIES], check=True)
+    return python
+
+
+def _dataset(name: str, root: Path) -> Path:
+    """``root/cub``: the dataset, as both read it (the original wants ``<path>/cub``)."""
+    folder = root / "cub"
+    if not (folder / "classes.txt").is_file():
+        if name == "reef":
+            sys.path.insert(0, str(HERE))
+            import reef
+
+            reef.write(folder, 20, 30, 10, 512, seed=0)
+        else:
+            from gvetool.datasets.synth import SynthOptions, generate
+
+            generate(folder, SynthOptions(feature_dim=512), force=True)
+    return root
+
+
+def _run_original(python: Path, original: Path, harness: Path, data: Path, run: Path,
+                  settings: list[str], seed: int) -> dict:  # fmt: skip
+    """Train sc, LRCN and GVE with the original; its per-epoch numbers and test sentences."""
+    out: dict = {}
+    sc = None
+    for model in MODELS:
+        folder = run / model
+        done = folder / "done.json"
+        if done.is_file():
+            out[model] = json.loads(done.read_text())
+            sc = out["sc"]["best"] if model == "sc" else sc
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        rewards = folder / "rewards.jsonl"
+        env = {
+            **os.environ,
+            "PEER_REWARDS": str(rewards),
+            "PYTHONPATH": str(original),
+            "PEER_ORIGINAL": str(original),
+        }
+        common = ["--model", model, "--dataset", "cub", "--data-path", str(data),
+                  "--checkpoint-path", str(folder), "--num-workers", "0", "--disable-cuda",
+                  "--torch-seed", str(seed), *settings]  # fmt: skip
+        if model == "gve":
+            common += ["--sc-ckpt", sc]
+        _call([str(python), str(harness), *common], original, env, folder / "train.log")
+        (job,) = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith(model)]
+        entry: dict = {}
+        if model != "sc":
+            entry["val_cider"] = [
+                json.loads((job / f"ckpt-e{e}-val-metrics-overall.json").read_text())["CIDEr"]
+                for e in range(1, len(list(job.glob("ckpt-e*.pth"))) + 1)
+            ]
+        # The original links best-ckpt.pth only when CIDEr beats 0; otherwise its first
+        # epoch, as gvetool's best.pt would be.
+        link = job / "best-ckpt.pth"
+        first_best = 1 + int(np.argmax(entry.get("val_cider", [0])))
+        best = str(link.resolve() if link.exists() else job / f"ckpt-e{first_best}.pth")
+        entry["best"] = best
+        if model != "sc":
+            evaluation = [*common, "--eval", best]
+            _call([str(python), str(harness), *evaluation], folder, env, folder / "test.log")
+            captions = json.loads((folder / "results-val-captions.json").read_text())
+            entry["test"] = {str(c["image_id"]): c["caption"] for c in captions}
+        if rewards.is_file():
+            entry["reward"] = [float(x) for x in rewards.read_text().split()]
+        done.write_text(json.dumps(entry))
+        out[model] = entry
+        sc = best if model == "sc" else sc
+    return out
+
+
+def _call(command: list[str], cwd: Path, env: dict, log: Path) -> None:
+    with open(log, "w") as handle:
+        done = subprocess.run(command, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise SystemExit(f"{command[2:6]} failed ({done.returncode}); see {log}")
+
+
+def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> dict:
+    """The same three runs with gvetool's CLI; per-epoch numbers and test sentences."""
+    from gvetool.cli import main as gvetool
+
+    os.environ.setdefault("GVETOOL_QUIET", "1")
+    common = ["--dataset", "cub", "--data-root", str(root), "--epochs", str(args.epochs),
+              "--hidden-size", str(args.hidden_size), "--embedding-size", str(args.hidden_size),
+              "--batch-size", str(args.batch_size), "--seed", str(seed),
+              "--val-metrics", "cider"]  # fmt: skip
+    result: dict = {}
+    for model in MODELS:
+        folder = out / model
+        runs = sorted(folder.glob(f"{model}-cub-*"))
+        if not runs or not (runs[-1] / "best.pt").is_file():
+            extra = (
+                ["--sc-ckpt", str(Path(result["sc"]["run"]) / "best.pt")] if model == "gve" else []
+            )
+            if gvetool(["train", model, *common, "--out", str(folder), *extra]) != 0:
+                raise SystemExit(f"gvetool train {model} failed")
+            runs = sorted(folder.glob(f"{model}-cub-*"))
+        run = runs[-1]
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        entry: dict = {"run": str(run)}
+        if model != "sc":
+            entry["val_cider"] = [h["val"]["CIDEr"] for h in history]
+            if model == "gve":
+                entry["reward"] = [h["train"]["reward"] for h in history]
+            if gvetool(["eval", str(run / "best.pt"), "--split", "test", "--force"]) != 0:
+                raise SystemExit(f"gvetool eval {model} failed")
+            predictions = json.loads((run / "predictions" / "test.json").read_text())
+            entry["test"] = {p["image_id"]: p["caption"] for p in predictions}
+        result[model] = entry
+    return result
+
+
+def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
+    """The test measures of one side's sentences, computed the same way for both."""
+    from gvetool.data.tokenize import sentence_tokens
+    from gvetool.datasets.cub import open_cub
+    from gvetool.evaluation.judge import judge_for
+    from gvetool.evaluation.metrics import CaptionScorer
+    from gvetool.evaluation.relevance import top_k_accuracy
+    from gvetool.evaluation.repetition import repetition
+
+    corpus = open_cub(root)
+    test, train = corpus.split("test"), corpus.split("train")
+    ordered = [sentences[i] for i in test.image_ids]
+    scorer = CaptionScorer(("cider",), ptb_tokenizer=True)
+    try:
+        totals, _ = scorer.score(dict(enumerate(test.captions)), dict(enumerate(ordered)))
+    finally:
+        scorer.close()
+    tokens = [sentence_tokens(s) for s in ordered]
+    classes = np.repeat(train.class_ids, [len(c) for c in train.captions])
+    judge = judge_for(train.tokens(), classes, len(corpus.class_names or []))
+    return {
+        "CIDEr": totals["CIDEr"],
+        "judge_top1": top_k_accuracy(judge.logits(tokens), test.class_ids, 1),
+        **repetition(tokens),
+    }
+
+
+def _print(results: list[dict], args: argparse.Namespace) -> None:
+    root = args.work.resolve() / "data" / args.dataset / "cub"
+
+    def spread(values: list[float]) -> str:
+        array = np.asarray(values, dtype=np.float64)
+        return f"{array.mean():.3f} ± {array.std(ddof=1) if len(array) > 1 else 0:.3f}"
+
+    print(f"\n{args.dataset}, {len(results)} seeds, {args.epochs} epochs, hidden "
+          f"{args.hidden_size}: mean ± std over seeds")  # fmt: skip
+    for key, label in (("reward", "GVE train reward"), ("val_cider", "GVE val CIDEr")):
+        print(f"\n{label:18}" + "".join(f"{'epoch ' + str(e + 1):>26}" for e in range(args.epochs)))
+        for side in ("original", "gvetool"):
+            rows = [r[side]["gve"][key] for r in results]
+            cells = "".join(f"{spread([row[e] for row in rows]):>26}" for e in range(args.epochs))
+            print(f"{side:18}{cells}")
+    print(f"\n{'test (best.pt)':22}{'CIDEr':>18}{'judge top-1':>18}{'repeats':>18}{'distinct':>18}")
+    for side in ("original", "gvetool"):
+        for model in ("lrcn", "gve"):
+            scored = [_scores(root, r[side][model]["test"]) for r in results]
+            cells = "".join(
+                f"{spread([s[k] for s in scored]):>18}"
+                for k in ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
+            )
+            print(f"{side + ' ' + model:22}{cells}")
+
+
+if __name__ == "__main__":
+    main()
