@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.table import Table
 
 from gvetool import console
@@ -76,14 +77,27 @@ QUICK = DemoPlan(
 COMPARED = ("METEOR", "CIDEr", "explanation_top1", "judge_top1", "class_similarity", "class_rank")
 
 
-def run_demo(out: Path, quick: bool = False) -> tuple[Path, list[Evaluation]]:
-    """Run the pipeline into ``out``; returns the report's path and both evaluations."""
-    plan = QUICK if quick else FULL
+def run_demo(out: Path, quick: bool = False, threads: int = 0) -> tuple[Path, list[Evaluation]]:
+    """Run the pipeline into ``out``; returns the report's path and both evaluations.
+
+    ``threads`` (0: torch's default) applies to training and evaluation alike, and the
+    caller's thread count is restored afterwards.
+    """
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _run(out, QUICK if quick else FULL, threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(out: Path, plan: DemoPlan, threads: int) -> tuple[Path, list[Evaluation]]:
     started = time.perf_counter()
     data, runs = out / "data", out / "runs"
     if not (data / "classes.txt").is_file():
         get_plugins().datasets.get(DATASET).load_step("generate")(data, force=True, **plan.data)
-    common = {"dataset": DATASET, "data_root": str(data), "out": str(runs),
+    common = {"dataset": DATASET, "data_root": str(data), "out": str(runs), "threads": threads,
               "val_metrics": ",".join(m for m in plan.metrics if m != "spice")}  # fmt: skip
     train(_config("sc", common, plan.sentence_classifier))
     evaluations = []

@@ -205,7 +205,11 @@ def test_missing_java_skips_meteor_with_one_line_and_the_rest_runs(
 
 
 def test_quick_demo_runs_end_to_end(tmp_path, capsys):
-    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    threads = torch.get_num_threads()
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--threads", "1"]) == 0
+    assert torch.get_num_threads() == threads  # restored for the caller
+    for config in (tmp_path / "demo" / "runs").glob("*/config.toml"):
+        assert "threads = 1" in config.read_text()
     out = capsys.readouterr().out
     assert "LRCN vs GVE" in out and "report:" in out
     assert (tmp_path / "demo" / "report.html").is_file()

@@ -10,9 +10,12 @@ import typer
 def demo(
     out: Path = typer.Option(Path("gvetool-demo"), help="Folder for data, runs and report."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: a smoke run in under a minute."),
+    threads: int = typer.Option(
+        0, min=0, help="Torch threads (0: torch's default, one per core); 1 on a busy machine."
+    ),
 ) -> None:
     """Run the whole pipeline on the embedded synthetic dataset, no download needed, and
     compare LRCN and GVE."""
     from gvetool.demo import run_demo
 
-    run_demo(out, quick)
+    run_demo(out, quick, threads)
