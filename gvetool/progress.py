@@ -53,7 +53,7 @@ def progress_bar(total: int | None, description: str) -> Iterator[Advance]:
 
     ``status`` is a short text shown after the bar (e.g. the running loss). On a terminal
     this is a live bar; in a log file or CI (stderr not a terminal) it is plain lines, one
-    every tenth of the work or :data:`PLAIN_EVERY` seconds, and one at the end.
+    every :data:`PLAIN_EVERY` seconds and one at the end (a short loop: just that one).
     """
     stream = console.err()
     if quiet() or console.drawing():  # a bar inside a bar: the outer one shows progress
@@ -98,16 +98,12 @@ class PlainLines:
         self.total, self.description, self.stream = total, description, stream
         self.done, self.status = 0, ""
         self.started = self.last = time.monotonic()
-        self.tenths = 0
 
     def advance(self, n: int = 1, status: str | None = None) -> None:
         self.done += n
         self.status = status if status is not None else self.status
         now = time.monotonic()
-        tenths = 10 * self.done // self.total if self.total else 0
-        new_tenth = tenths > self.tenths and self.done < (self.total or 0)
-        if new_tenth or now - self.last >= PLAIN_EVERY:
-            self.tenths = max(self.tenths, tenths)
+        if now - self.last >= PLAIN_EVERY:
             self._line(now)
 
     def finish(self) -> None:
