@@ -395,3 +395,14 @@ def test_unreadable_images_leave_a_report_without_their_pictures(
     assert "the report shows no picture of" in capsys.readouterr().err
     report = (out / "report.html").read_text()
     assert "data:image/jpeg;base64," not in report and (out / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(("load", "threads"), [(0.0, 4), (1.2, 3), (3.9, 1), (9.0, 1)])
+def test_the_demo_uses_the_cores_idle_when_it_starts(monkeypatch, load, threads):
+    import os
+
+    from gvetool import demo
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert demo.idle_cores() == threads
