@@ -8,7 +8,6 @@ LRCN's descriptions of the same images.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,32 +77,23 @@ QUICK = DemoPlan(
 COMPARED = ("METEOR", "CIDEr", "explanation_top1", "judge_top1", "class_similarity", "class_rank")
 
 
-def run_demo(out: Path, quick: bool = False, threads: int = 0) -> tuple[Path, list[Evaluation]]:
+def run_demo(out: Path, quick: bool = False, threads: int = 1) -> tuple[Path, list[Evaluation]]:
     """Run the pipeline into ``out``; returns the report's path and both evaluations.
 
-    ``threads`` (0: :func:`idle_cores`) applies to training and evaluation alike, and the
-    caller's thread count is restored afterwards.
+    ``threads`` (0: torch's default, one per core) applies to training and evaluation
+    alike, and the caller's thread count is restored afterwards. One thread by default:
+    the demo's numbers then do not depend on the core count (summation order depends
+    on the thread count), and it does not thrash beside other work. Measured on 2 cores, one GVE
+    epoch at the demo's sizes: idle, 13.6 s on 2 threads and 17.9 s on 1; beside two busy
+    processes, 138 s on 2 threads and 32 s on 1.
     """
     before = torch.get_num_threads()
-    threads = threads or idle_cores()
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     try:
         return _run(out, QUICK if quick else FULL, threads)
     finally:
         torch.set_num_threads(before)
-
-
-def idle_cores() -> int:
-    """The cores not busy when asked (their count less the 1-minute load average), at
-    least 1. Measured on 2 cores, one GVE epoch at the demo's sizes: idle, 13.6 s on 2
-    threads and 17.9 s on 1; beside two busy processes, 138 s on 2 threads (they thrash)
-    and 32 s on 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # no load average on this system: torch's default
-        return torch.get_num_threads()
-    return max(1, int((cores or 1) - busy + 0.5))
 
 
 def _run(out: Path, plan: DemoPlan, threads: int) -> tuple[Path, list[Evaluation]]:

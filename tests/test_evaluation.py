@@ -206,7 +206,7 @@ def test_missing_java_skips_meteor_with_one_line_and_the_rest_runs(
 
 def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     threads = torch.get_num_threads()
-    assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--threads", "1"]) == 0
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0  # one thread
     assert torch.get_num_threads() == threads  # restored for the caller
     for config in (tmp_path / "demo" / "runs").glob("*/config.toml"):
         assert "threads = 1" in config.read_text()
@@ -395,14 +395,3 @@ def test_unreadable_images_leave_a_report_without_their_pictures(
     assert "the report shows no picture of" in capsys.readouterr().err
     report = (out / "report.html").read_text()
     assert "data:image/jpeg;base64," not in report and (out / "metrics.json").is_file()
-
-
-@pytest.mark.parametrize(("load", "threads"), [(0.0, 4), (1.2, 3), (3.9, 1), (9.0, 1)])
-def test_the_demo_uses_the_cores_idle_when_it_starts(monkeypatch, load, threads):
-    import os
-
-    from gvetool import demo
-
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert demo.idle_cores() == threads

@@ -11,10 +11,10 @@ def demo(
     out: Path = typer.Option(Path("gvetool-demo"), help="Folder for data, runs and report."),
     quick: bool = typer.Option(False, "--quick", help="Tiny sizes: a smoke run in under a minute."),
     threads: int = typer.Option(
-        0,
+        1,
         min=0,
-        help="Torch threads (0: the cores idle when the demo starts, at least 1; torch's "
-        "own default of one per core thrashes when other processes compete).",
+        help="Torch threads (0: torch's default, one per core). One makes the numbers "
+        "independent of the core count and does not thrash beside other work.",
     ),
 ) -> None:
     """Run the whole pipeline on the embedded synthetic dataset, no download needed, and
