@@ -85,11 +85,11 @@ def load_for_evaluation(
             f"model ({', '.join(get_plugins().captioners())})"
         )
     run_dir = path if path.is_dir() else path.parent
-    config = relocated(TrainConfig(**checkpoint["config"]), run_dir)
+    saved = TrainConfig(**checkpoint["config"])
+    config = relocated(saved, run_dir)
     if data_root is not None:
         config = dataclasses.replace(config, data_root=str(data_root))
     elif config.data_root and not os.path.exists(config.data_root):
-        saved = TrainConfig(**checkpoint["config"])
         beside = beside_run(saved.data_root or "", written_in(saved, run_dir), run_dir)
         raise GvetoolError(
             f"the '{config.dataset}' data this run was trained on is not at {config.data_root} "
@@ -250,9 +250,8 @@ def evaluate(
     for prediction, words in zip(evaluation.predictions, tokens, strict=True):
         prediction["repeats"] = repeats_a_phrase(words)
     if split.class_ids is not None and corpus.class_names:
-        _class_relevance(
-            evaluation, loaded, sentences, path, sc_ckpt, beam, max_len, batch_size, length_penalty
-        )
+        _class_relevance(evaluation, loaded, sentences, tokens, path, sc_ckpt, beam, max_len,
+                         batch_size, length_penalty)  # fmt: skip
     evaluation.metrics["images"] = len(sentences)
     evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
     evaluation.metrics["decoding"] = decoded  # type: ignore[assignment]
@@ -271,6 +270,7 @@ def _class_relevance(
     evaluation: Evaluation,
     loaded: Loaded,
     sentences: list[str],
+    candidates: list[list[str]],
     path: Path,
     sc_ckpt: Path | None,
     beam: int,
@@ -283,7 +283,6 @@ def _class_relevance(
     train = loaded.corpus.split("train")
     tokens = iter(train.tokens())  # tokenised once per split, shared with the vocabulary check
     documents = [[next(tokens) for _ in captions] for captions in train.captions]
-    candidates = [sentence_tokens(sentence) for sentence in sentences]
     similarity = class_similarity(candidates, documents, train.class_ids, len(names))
     ranks = class_rank(similarity, true)
     metrics = evaluation.metrics
