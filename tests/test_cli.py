@@ -231,6 +231,13 @@ def test_help_shows_defaults_one_way_no_types_on_flags_and_completes_names(capsy
     assert main(["eval", "--help"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "--force" in line]
     assert lines and "<bool>" not in lines[0] and "--no-force" not in lines[0]
+    assert main(["data", "synth", "--help"]) == 0
+    assert "<bool>" not in capsys.readouterr().out  # Typer's own --help too
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    assert "<bool>" not in listing  # nor --install-completion
+    one_line = [line for line in listing.splitlines() if "every run can be resumed" in line]
+    assert one_line  # a command's first paragraph flows, not broken where its docstring is
     assert main(["data", "features", "--help"]) == 0
     assert "--encoder-weights" in capsys.readouterr().out  # named as train names it
     from gvetool.cli.config_options import COMPLETIONS

@@ -435,6 +435,14 @@ def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path, mon
     assert rundir.new_run_dir(tmp_path, "lrcn", "cub").name == "lrcn-cub-20261126-120000-3"
 
 
+def test_a_run_is_named_by_its_folder_or_by_a_checkpoint_in_it(tmp_path):
+    from gvetool.engine.rundir import run_dir_of
+
+    (tmp_path / "best.pt").write_bytes(b"")
+    assert run_dir_of(tmp_path) == tmp_path
+    assert run_dir_of(tmp_path / "best.pt") == tmp_path
+
+
 def test_fp64_trains_gve_in_float64_and_its_checkpoint_evaluates(tiny_cub_master, tmp_path):
     sc_run = _train(tiny_cub_master, tmp_path, "sc")
     run = _train(tiny_cub_master, tmp_path, "gve", "--precision", "fp64",

@@ -86,14 +86,20 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _untyped_flags(command: Any) -> None:
+def _tidy_help(command: Any) -> None:
     """Help shows no value type for on/off flags (Typer labels them ``<bool>``, as if
-    they took a value); walks every subcommand."""
-    for param in command.params:
+    they took a value), and a group lists each subcommand by its docstring's first
+    paragraph as one flowing line (Typer keeps the docstring's line breaks there, which
+    leaves a word alone on a line); walks every subcommand. ``--help`` is made here, as
+    the command would make it on first use, so that it is untyped too."""
+    help_option = command.get_help_option(command.context_class(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+    if command.help and command.short_help is None:
+        command.short_help = " ".join(command.help.split("\n\n")[0].split())
     for sub in getattr(command, "commands", {}).values():
-        _untyped_flags(sub)
+        _tidy_help(sub)
 
 
 def _debug_requested(argv: Sequence[str]) -> bool:
@@ -106,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = _debug_requested(args)
     try:
         command = get_command(build_app())
-        _untyped_flags(command)
+        _tidy_help(command)
         command(args=args, prog_name="gvetool")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

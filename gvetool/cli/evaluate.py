@@ -37,6 +37,7 @@ def evaluate_command(
     """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE) and the class relevance of
     explanations; writes metrics.json, predictions/<split>.json and report.html (with the
     training curves; several checkpoints: one report with their examples side by side)."""
+    from gvetool.engine.rundir import run_dir_of
     from gvetool.evaluation.evaluate import decoding, evaluate
     from gvetool.evaluation.report import (
         print_summary,
@@ -49,7 +50,7 @@ def evaluate_command(
     decoded = decoding(beam, max_len, length_penalty)
     sc_path = sc_ckpt.absolute() if sc_ckpt else None
     for checkpoint in checkpoints:  # before any work: each run's own outputs
-        run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        run_dir = run_dir_of(checkpoint)
         target = (out or run_dir) if len(checkpoints) == 1 else run_dir
         refuse_other_settings(target, split, decoded, sc_path, force)
     evaluations = []
@@ -58,7 +59,7 @@ def evaluate_command(
             checkpoint, split, beam, max_len, data_root, sc_ckpt, batch_size, length_penalty,
             device,
         )  # fmt: skip
-        run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        run_dir = run_dir_of(checkpoint)
         title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
         alone = len(checkpoints) == 1
         report = write_outputs(evaluation, (out or run_dir) if alone else run_dir, title)

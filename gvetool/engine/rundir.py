@@ -35,6 +35,12 @@ def new_run_dir(out: Path, model: str, dataset: str) -> Path:
             raise GvetoolError(f"cannot create run directory {path}: {exc.strerror}") from None
 
 
+def run_dir_of(path: Path) -> Path:
+    """The run directory ``path`` names: itself, or the folder of a checkpoint file in it."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
 def digest(items: Sequence[str] | None) -> str | None:
     if items is None:
         return None

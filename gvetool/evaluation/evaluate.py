@@ -32,7 +32,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from gvetool.engine.distributed import checked_device
 from gvetool.engine.generate import batches, generate_split
-from gvetool.engine.rundir import find_runs
+from gvetool.engine.rundir import find_runs, run_dir_of
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.judge import judge_for
 from gvetool.evaluation.metrics import CaptionScorer
@@ -84,7 +84,7 @@ def load_for_evaluation(
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
             f"model ({', '.join(get_plugins().captioners())})"
         )
-    run_dir = path if path.is_dir() else path.parent
+    run_dir = run_dir_of(path)
     saved = TrainConfig(**checkpoint["config"])
     config = relocated(saved, run_dir)
     if data_root is not None:
@@ -151,7 +151,7 @@ def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -
     """``--sc-ckpt``, else the one the explainer trained with, else the newest matching run."""
     if sc_ckpt is not None:
         return sc_ckpt
-    run_dir = path if path.is_dir() else path.parent
+    run_dir = run_dir_of(path)
     used = loaded.checkpoint.get("sentence_classifier")
     if used:
         written = written_in(TrainConfig(**loaded.checkpoint["config"]), run_dir)
@@ -190,7 +190,7 @@ def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.n
 def run_history(path: Path, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
     """Every epoch of the checkpoint's run: its ``metrics.jsonl`` where the run directory
     has one (``best.pt``'s own history stops at the best epoch), else the checkpoint's."""
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    folder = run_dir_of(path)
     metrics = folder / "metrics.jsonl"
     if metrics.is_file():
         try:
