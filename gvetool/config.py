@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from gvetool.errors import GvetoolError
+from gvetool.errors import ConfigError
 from gvetool.io import write_text
 
 if sys.version_info >= (3, 11):
@@ -135,55 +135,55 @@ class TrainConfig:
         for key, declared in KEYS.items():
             value = getattr(self, key)
             if "float" in declared.type and value is not None and not math.isfinite(value):
-                raise GvetoolError(f"{key} must be a finite number, got {value}")
+                raise ConfigError(f"{key} must be a finite number, got {value}")
         positive = ("epochs", "batch_size", "embedding_size", "hidden_size", "min_count", "max_len")
         for key in positive:
             if getattr(self, key) < 1:
-                raise GvetoolError(f"{key} must be >= 1, got {getattr(self, key)}")
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         non_negative = ("weight_decay", "grad_clip", "reinforce_weight", "reinforce_tokens",
                         "max_caption_len",
                         "checkpoint_every", "num_workers", "threads")  # fmt: skip
         for key in non_negative:
             if getattr(self, key) is not None and getattr(self, key) < 0:
-                raise GvetoolError(f"{key} must be >= 0, got {getattr(self, key)}")
+                raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}")
         if not 0 <= self.seed < 2**32:
-            raise GvetoolError(f"seed must be between 0 and {2**32 - 1}, got {self.seed}")
+            raise ConfigError(f"seed must be between 0 and {2**32 - 1}, got {self.seed}")
         if not self.lr > 0:
-            raise GvetoolError(f"lr must be > 0, got {self.lr}")
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
-            raise GvetoolError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.folds == 1 or self.folds < 0:
-            raise GvetoolError(f"folds must be 0 (off) or >= 2, got {self.folds}")
+            raise ConfigError(f"folds must be 0 (off) or >= 2, got {self.folds}")
         if self.freeze not in ("none", "embeddings", "lstm", "all-but-output"):
-            raise GvetoolError(
+            raise ConfigError(
                 f"freeze must be none, embeddings, lstm or all-but-output, got {self.freeze!r}"
             )
         if self.vocab_mode not in ("source", "extend"):
-            raise GvetoolError(f"vocab must be source or extend, got {self.vocab_mode!r}")
+            raise ConfigError(f"vocab must be source or extend, got {self.vocab_mode!r}")
         if self.max_caption_len == 1:
-            raise GvetoolError("max_caption_len must be 0 (off) or >= 2")
+            raise ConfigError("max_caption_len must be 0 (off) or >= 2")
         if self.precision not in PRECISION_NAMES:
-            raise GvetoolError(
+            raise ConfigError(
                 f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}"
             )
         if self.reward_dropout not in REWARD_DROPOUT:
-            raise GvetoolError(
+            raise ConfigError(
                 f"reward_dropout must be one of {', '.join(REWARD_DROPOUT)}, "
                 f"got {self.reward_dropout!r}"
             )
         if self.baseline not in BASELINES:
-            raise GvetoolError(
+            raise ConfigError(
                 f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}"
             )
         if not self.metric_names():
-            raise GvetoolError("val_metrics is empty; name at least one of " + ", ".join(METRICS))
+            raise ConfigError("val_metrics is empty; name at least one of " + ", ".join(METRICS))
         unknown = [m for m in self.metric_names() if m not in METRICS]
         if unknown:
-            raise GvetoolError(
+            raise ConfigError(
                 f"val_metrics: unknown {unknown[0]!r}; choose from {', '.join(METRICS)}"
             )
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise GvetoolError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+            raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
 
     def encoder_options(self) -> dict[str, Any]:
         """The options given for the encoder, to pass to its factory."""
@@ -282,7 +282,7 @@ def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> Trai
     frozen = sorted(set(given) - set(RESUMABLE))
     if frozen:
         allowed = ", ".join(flag(key) for key in RESUMABLE)
-        raise GvetoolError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
+        raise ConfigError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
     saved = {**LEGACY_VALUES, **saved}
     return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
 
@@ -302,14 +302,14 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         return None
     if key == MODEL_OPTIONS:
         if not isinstance(value, dict):
-            raise GvetoolError(f"{source}: {key} must be a table of model options")
+            raise ConfigError(f"{source}: {key} must be a table of model options")
         return {str(k).replace("-", "_"): v for k, v in value.items()}
     if "float" in expected and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     kind = {"int": int, "float": float, "str": str, "bool": bool}.get(expected.split(" |")[0])
     wrong_bool = isinstance(value, bool) and kind is not bool
     if kind is not None and (not isinstance(value, kind) or wrong_bool):
-        raise GvetoolError(f"{source}: {key} must be {expected.split(' |')[0]}, got {value!r}")
+        raise ConfigError(f"{source}: {key} must be {expected.split(' |')[0]}, got {value!r}")
     return value
 
 
@@ -321,7 +321,7 @@ def check_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
         if key not in KEYS:
             close = difflib.get_close_matches(key, list(KEYS), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise GvetoolError(f"{source}: unknown config key '{raw_key}'{hint}")
+            raise ConfigError(f"{source}: unknown config key '{raw_key}'{hint}")
         checked[key] = _coerce(key, value, source)
     return checked
 
@@ -331,20 +331,20 @@ def load_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise GvetoolError(f"config file {path} does not exist") from None
+        raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
-        raise GvetoolError(f"{path} is not valid TOML ({exc})") from None
+        raise ConfigError(f"{path} is not valid TOML ({exc})") from None
     except UnicodeDecodeError:
-        raise GvetoolError(f"{path} is not UTF-8 text; TOML files must be UTF-8") from None
+        raise ConfigError(f"{path} is not UTF-8 text; TOML files must be UTF-8") from None
     except PermissionError:
-        raise GvetoolError(f"cannot read config file {path}: permission denied") from None
+        raise ConfigError(f"cannot read config file {path}: permission denied") from None
     except IsADirectoryError:
-        raise GvetoolError(f"config file {path} is a folder") from None
+        raise ConfigError(f"config file {path} is a folder") from None
     nested = [
         k for k, v in data.items() if isinstance(v, dict) and k.replace("-", "_") != MODEL_OPTIONS
     ]
     if nested:
-        raise GvetoolError(
+        raise ConfigError(
             f"{path}: the only table is [{MODEL_OPTIONS}], not [{nested[0]}]; use plain keys"
         )
     return check_keys(data, str(path))

@@ -2,8 +2,14 @@
 
 The consoles are created on each call so that they follow ``sys.stdout``/``sys.stderr``
 as they are at that moment (tests capture them, ``--quiet`` may replace them).
+
+Called from Python (:mod:`gvetool.library`) the tool is :func:`silent` unless the
+caller asks for progress: nothing is printed, and warnings become Python warnings
+(:class:`GvetoolWarning`), which the caller's warning filters control.
 """
 
+import io
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,9 +17,35 @@ from rich.console import Console
 from rich.markup import escape
 
 
+class GvetoolWarning(UserWarning):
+    """A warning gvetool gives while it is used from Python without progress output."""
+
+
+_silent: list[bool] = []  # innermost last: whether output is suppressed
+
+
+def silenced() -> bool:
+    """Whether output is suppressed now (a library call without ``progress=True``)."""
+    return bool(_silent) and _silent[-1]
+
+
+@contextmanager
+def silent(enabled: bool = True) -> Iterator[None]:
+    """Inside the block nothing is printed (``enabled``) or everything is, as the CLI does."""
+    _silent.append(enabled)
+    try:
+        yield
+    finally:
+        _silent.pop()
+
+
+def _nowhere() -> Console:
+    return Console(file=io.StringIO(), soft_wrap=True)
+
+
 def out() -> Console:
     """Console for results (tables, paths): stdout, so they can be piped."""
-    return Console(soft_wrap=True)
+    return _nowhere() if silenced() else Console(soft_wrap=True)
 
 
 _live: list[Console] = []  # the console of the progress bar being drawn, if one is
@@ -25,6 +57,8 @@ def err() -> Console:
     While a progress bar is drawn it is that bar's console, so that a warning or the
     Ctrl-C notice prints on its own line above the bar instead of into it.
     """
+    if silenced():
+        return _nowhere()
     return _live[-1] if _live else Console(stderr=True, soft_wrap=True)
 
 
@@ -45,6 +79,9 @@ def live(console: Console) -> Iterator[None]:
 
 def warn(message: str) -> None:
     """One warning line on stderr; the message is shown literally, never as markup."""
+    if silenced():
+        warnings.warn(message, GvetoolWarning, stacklevel=2)
+        return
     err().print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True, highlight=False)
 
 

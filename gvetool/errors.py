@@ -14,6 +14,22 @@ class GvetoolError(Exception):
     exit_code = 1
 
 
+class ConfigError(GvetoolError):
+    """A configuration value or key that cannot be used (out of range, unknown, mistyped)."""
+
+
+class UnknownNameError(GvetoolError):
+    """A model, dataset or encoder name that no installed plugin registers (or two do)."""
+
+
+class CheckpointError(GvetoolError):
+    """A file that is not a usable gvetool checkpoint, or one of another kind than needed."""
+
+
+class DataError(GvetoolError):
+    """A dataset, feature store or image that is missing, damaged or not the run's."""
+
+
 # Faults of the user's filesystem, not of gvetool: what to do about each.
 _ADVICE = {
     errno.EEXIST: "a file stands where a folder is needed; choose another path",

@@ -111,11 +111,13 @@ def _free_space(target: Path) -> str:
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically: readers see the old file or the whole new one."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
 
 
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = None) -> None:
+    """Write ``obj`` as JSON (one trailing newline) to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 

@@ -31,7 +31,7 @@ QUIET_ENV = "GVETOOL_QUIET"
 
 
 def quiet() -> bool:
-    return os.environ.get(QUIET_ENV, "") not in ("", "0")
+    return console.silenced() or os.environ.get(QUIET_ENV, "") not in ("", "0")
 
 
 Advance = Callable[..., None]

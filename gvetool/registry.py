@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from gvetool.errors import GvetoolError
+from gvetool.errors import UnknownNameError
 from gvetool.specs import Spec
 
 DISABLE_ENV = "GVETOOL_DISABLE_PLUGINS"
@@ -79,14 +79,14 @@ class Registry(Generic[S]):
         """The spec called ``name``; an unknown name lists the known ones, a name two
         plugins registered is refused naming both."""
         if name in self._clashes:
-            raise GvetoolError(self._clashes[name])
+            raise UnknownNameError(self._clashes[name])
         try:
             return self._specs[name]
         except KeyError:
             known = ", ".join(sorted(self._specs)) or "none (is gvetool installed correctly?)"
             close = difflib.get_close_matches(name, list(self._specs), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise GvetoolError(
+            raise UnknownNameError(
                 f"unknown {self.kind} '{name}'; known {self.kind}s: {known}.{hint}"
             ) from None
 

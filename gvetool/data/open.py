@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gvetool.data.class_split import apply_class_split
 from gvetool.data.corpus import Corpus
 from gvetool.data.folds import fold_view
-from gvetool.errors import GvetoolError
+from gvetool.errors import DataError, GvetoolError
 from gvetool.plugins import get_plugins
 
 if TYPE_CHECKING:
@@ -23,7 +23,12 @@ def open_dataset(
     ``class_split`` (``FILE:1|2``) restricts it to one part of a class split.
     """
     spec = get_plugins().datasets.get(name)
-    corpus = spec.load()(data_root)
+    try:
+        corpus = spec.load()(data_root)
+    except GvetoolError as exc:
+        if type(exc) is not GvetoolError:
+            raise
+        raise DataError(str(exc)) from None  # a loader's plain error is about its data
     if not isinstance(corpus, Corpus):
         raise GvetoolError(
             f"dataset plugin '{name}' returned {type(corpus).__name__}, not a Corpus; "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gvetool.errors import GvetoolError
+from gvetool.errors import CheckpointError, GvetoolError
 from gvetool.io import atomic_write
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _check_entries(path: Path) -> None:
         return  # torch.load says what is wrong with it
     packed = [e.filename for e in entries if e.compress_type != zipfile.ZIP_STORED]
     if packed or sum(e.file_size for e in entries) > size:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} was refused unread: its entries expand beyond its {size} bytes "
             f"(compressed: {', '.join(packed[:3]) or 'none'}), which torch.save never "
             "writes; it is damaged or crafted"
@@ -77,14 +77,14 @@ def load_checkpoint(
     if path.is_dir():
         path = path / "best.pt"
     if not path.is_file():
-        raise GvetoolError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         with open(path, "rb") as handle:
             magic = handle.read(4)
     except OSError as exc:
-        raise GvetoolError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     if magic != ZIP_MAGIC:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is not a checkpoint (not a file torch.save writes); give a run's "
             "best.pt or last.pt, or its folder"
         )
@@ -92,13 +92,13 @@ def load_checkpoint(
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # refused before anything in it could run
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} was refused unread: it holds {_refused_content(exc)}, which a gvetool "
             "checkpoint never contains"
         ) from None
     except Exception as exc:  # whatever else torch.load trips over: damaged
         first = str(exc).strip().split(". ")[0] if str(exc).strip() else type(exc).__name__
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is not a readable gvetool checkpoint (truncated or corrupt: {first})"
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
@@ -111,10 +111,10 @@ def load_checkpoint(
             if found == "gvetool-checkpoint/1"
             else ""
         )
-        raise GvetoolError(f"{path} is not a {FORMAT} checkpoint (found {found!r}){hint}")
+        raise CheckpointError(f"{path} is not a {FORMAT} checkpoint (found {found!r}){hint}")
     missing = [key for key in REQUIRED if key not in checkpoint]
     if missing or not isinstance(checkpoint.get("config"), dict):
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is a damaged {FORMAT} checkpoint (it lacks {', '.join(missing) or 'config'}); "
             "use another checkpoint of the run (best.pt / last.pt) or train again"
         )
@@ -124,12 +124,12 @@ def load_checkpoint(
     try:
         TrainConfig(**checkpoint["config"]).validate()
     except GvetoolError as exc:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is a damaged checkpoint: its config is impossible ({exc})"
         ) from None
     _check_shapes(path, checkpoint)
     if expect_model is not None and checkpoint.get("model") != expect_model:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint, but a '{expect_model}' "
             "checkpoint is needed here"
         )
@@ -137,7 +137,7 @@ def load_checkpoint(
         from gvetool.plugins import get_plugins
 
         if get_plugins().models.get(checkpoint["model"]).task is not expect_task:
-            raise GvetoolError(
+            raise CheckpointError(
                 f"{path} is a '{checkpoint['model']}' checkpoint, but a {expect_task.name} "
                 "model's checkpoint is needed here"
             )
@@ -163,7 +163,7 @@ def _check_shapes(path: Path, checkpoint: dict[str, Any]) -> None:
     elif not isinstance(checkpoint["metrics"], list):
         wrong = "metrics (a list of epochs)"
     if wrong:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is a damaged checkpoint: its {wrong} is not what gvetool writes; use "
             "another checkpoint of the run (best.pt / last.pt) or train again"
         )
@@ -187,7 +187,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
     )
     bad = [k for k, v in checkpoint["state_dict"].items() if not bool(torch.isfinite(v).all())]
     if bad:
-        raise GvetoolError(
+        raise CheckpointError(
             f"the checkpoint's weights are not finite ({bad[0]} has NaN or infinite values); "
             "it cannot describe anything — use an earlier checkpoint or train again"
         )
@@ -195,7 +195,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise GvetoolError(
+        raise CheckpointError(
             f"the weights in the checkpoint do not fit model '{checkpoint['model']}' ({first})"
         ) from None
     return model.eval()

@@ -33,7 +33,7 @@ from gvetool.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from gvetool.engine.distributed import checked_device
 from gvetool.engine.generate import batches, generate_split
 from gvetool.engine.rundir import find_runs, run_dir_of
-from gvetool.errors import GvetoolError
+from gvetool.errors import CheckpointError, DataError, GvetoolError
 from gvetool.evaluation.judge import judge_for
 from gvetool.evaluation.metrics import CaptionScorer
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
@@ -80,7 +80,7 @@ def load_for_evaluation(
     checked_device(device)
     checkpoint = load_checkpoint(path)
     if not get_plugins().models.get(checkpoint["model"]).task.generates:
-        raise GvetoolError(
+        raise CheckpointError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
             f"model ({', '.join(get_plugins().captioners())})"
         )
@@ -91,14 +91,14 @@ def load_for_evaluation(
         config = dataclasses.replace(config, data_root=str(data_root))
     elif config.data_root and not os.path.exists(config.data_root):
         beside = beside_run(saved.data_root or "", written_in(saved, run_dir), run_dir)
-        raise GvetoolError(
+        raise DataError(
             f"the '{config.dataset}' data this run was trained on is not at {config.data_root} "
             f"(nor at {beside}, beside the run); pass --data-root with its folder"
         )
     corpus = open_configured(config)
     if checkpoint["class_names"] != corpus.class_names:
         ours, theirs = corpus.class_names or [], checkpoint["class_names"] or []
-        raise GvetoolError(
+        raise DataError(
             f"the checkpoint's classes ({len(theirs)}) are not dataset '{corpus.name}'s classes "
             f"({len(ours)}) at {corpus.root}; evaluate it on the dataset it was trained on"
         )
@@ -108,7 +108,7 @@ def load_for_evaluation(
     if not config.transfer_from:
         expected = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), config.min_count)
     if expected is not None and expected != vocab:
-        raise GvetoolError(
+        raise DataError(
             f"the checkpoint's vocabulary ({len(vocab)} words) does not match the training "
             f"captions of '{corpus.name}' at {corpus.root} ({len(expected)} words); is this "
             "the dataset it was trained on?"
@@ -119,7 +119,7 @@ def load_for_evaluation(
     provider = build_encoder(config.encoder, **config.encoder_options())
     store = provider.open_store(corpus, cache_dir, ExtractionOptions(device=device))
     if store.dim != checkpoint["feature_dim"]:
-        raise GvetoolError(
+        raise DataError(
             f"the checkpoint expects {checkpoint['feature_dim']}-d features, the "
             f"'{config.encoder}' features of '{corpus.name}' are {store.dim}-d"
         )

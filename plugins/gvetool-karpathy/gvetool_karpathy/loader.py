@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gvetool.data.corpus import Corpus, Split
-from gvetool.errors import GvetoolError
-from gvetool.io import read_json
-from gvetool.paths import default_data_root
+from gvetool.api import Corpus, GvetoolError, Split, default_data_root, read_json
 
 FILES = {"flickr8k": "dataset_flickr8k.json", "flickr30k": "dataset_flickr30k.json",
          "coco-karpathy": "dataset_coco.json"}  # fmt: skip

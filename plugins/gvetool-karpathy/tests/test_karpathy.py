@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gvetool.cli import main
+from gvetool.api import run_cli as main
 
 WORDS = ["a", "dog", "runs", "on", "grass", "the", "man", "rides", "bike", "red", "blue", "ball"]
 

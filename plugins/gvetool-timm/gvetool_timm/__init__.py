@@ -1,6 +1,6 @@
 """The gvetool plugin: registers the ``timm`` encoder family (timm is imported on use)."""
 
-from gvetool import EncoderSpec, hookimpl
+from gvetool.api import EncoderSpec, hookimpl
 
 
 @hookimpl

@@ -11,8 +11,7 @@ import timm
 import torch
 from timm.data import create_transform, resolve_data_config
 
-from gvetool.data.encoder import ImageEncoder
-from gvetool.errors import GvetoolError
+from gvetool.api import GvetoolError, ImageEncoder
 
 
 def build(variant: str, weights: str = "pretrained") -> ImageEncoder:

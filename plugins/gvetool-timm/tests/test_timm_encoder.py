@@ -10,8 +10,9 @@ import pytest
 import timm
 import torch
 
-from gvetool.cli import main
-from gvetool.datasets.synth import SynthOptions, generate
+from gvetool.api import SynthOptions
+from gvetool.api import generate_synth as generate
+from gvetool.api import run_cli as main
 
 
 @pytest.fixture(autouse=True)

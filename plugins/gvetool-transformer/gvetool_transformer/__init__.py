@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gvetool import ModelSpec, hookimpl
+from gvetool.api import ModelSpec, hookimpl
 
 __version__ = "0.1.0"
 

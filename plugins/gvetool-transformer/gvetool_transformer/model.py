@@ -23,13 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gvetool.config import REWARD_DROPOUT
-from gvetool.data.captions import CaptionBatch
-from gvetool.data.vocab import Vocabulary
-from gvetool.decoding import beam_search, decode
-from gvetool.errors import GvetoolError
-from gvetool.models.execution import execution_for
-from gvetool.reward import SentenceClassifierReward
+from gvetool.api import (
+    REWARD_DROPOUT,
+    CaptionBatch,
+    GvetoolError,
+    SentenceClassifierReward,
+    Vocabulary,
+    beam_search,
+    decode,
+    execution_for,
+)
 from gvetool_transformer import TransformerOptions
 
 

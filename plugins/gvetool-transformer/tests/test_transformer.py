@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from gvetool.cli import main
-from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionBatch
-from gvetool.datasets.synth import SynthOptions, generate
-from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.plugins import get_plugins, reset_plugins
+from gvetool.api import (
+    CaptionBatch,
+    SynthOptions,
+    TrainConfig,
+    get_plugins,
+    load_checkpoint,
+    reset_plugins,
+)
+from gvetool.api import generate_synth as generate
+from gvetool.api import run_cli as main
 
 TINY = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.01",
         "--val-metrics", "bleu"]  # fmt: skip

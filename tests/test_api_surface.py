@@ -1,0 +1,75 @@
+"""The plugin facade: the one module plugin packages import, documented and kept to."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gvetool.api as api
+
+ROOT = Path(__file__).parents[1]
+PLUGINS = ROOT / "plugins"
+
+
+def _gvetool_imports(path: Path) -> list[str]:
+    """Every gvetool module a file imports (at any depth, lazily too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append(node.module)
+    return [name for name in found if name == "gvetool" or name.startswith("gvetool.")]
+
+
+def _plugin_files(part: str) -> list[Path]:
+    return sorted(p for p in PLUGINS.glob(f"*/{part}/**/*.py") if "build" not in p.parts)
+
+
+def test_plugin_packages_import_only_the_facade():
+    sources = [p for p in _plugin_files("gvetool_*")]
+    assert len(sources) >= 6  # the three packages' modules were found
+    wrong = {str(p.relative_to(ROOT)): m for p in sources for m in _gvetool_imports(p)
+             if m != "gvetool.api"}  # fmt: skip
+    assert wrong == {}
+
+
+def test_plugin_tests_use_only_the_facade_or_the_public_api():
+    tests = _plugin_files("tests")
+    assert len(tests) >= 3
+    wrong = {str(p.relative_to(ROOT)): m for p in tests for m in _gvetool_imports(p)
+             if m not in ("gvetool", "gvetool.api")}  # fmt: skip
+    assert wrong == {}
+
+
+def test_the_import_check_sees_a_forbidden_import(tmp_path):
+    module = tmp_path / "bad.py"
+    module.write_text("def f():\n    from gvetool.data.vocab import Vocabulary\n")
+    assert _gvetool_imports(module) == ["gvetool.data.vocab"]
+
+
+@pytest.mark.parametrize("name", api.__all__)
+def test_every_facade_name_resolves_is_described_and_documented(name):
+    value = getattr(api, name)
+    assert api.SURFACE[name][2]
+    if inspect.isclass(value) or inspect.isfunction(value):
+        assert (value.__doc__ or "").strip(), f"{name} has no docstring"
+    assert f"| `{name}` |" in (ROOT / "docs" / "plugins.md").read_text()
+
+
+def test_an_unknown_facade_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        api.Nothing  # noqa: B018
+
+
+def test_importing_the_facade_does_not_import_torch():
+    code = (
+        "import sys, gvetool.api; from gvetool.api import hookimpl; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
