@@ -350,12 +350,15 @@ def load_toml(path: Path) -> dict[str, Any]:
     return check_keys(data, str(path))
 
 
-def resolve(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
-    """Defaults, then the config file, then the command-line values that were given."""
+def resolve(
+    config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
+) -> TrainConfig:
+    """Defaults, then the config file, then the values that were given (``source`` names
+    where they came from in errors: the command line, or a Python call's options)."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
-    given = check_keys({k: v for k, v in overrides.items() if v is not None}, "command line")
+    given = check_keys({k: v for k, v in overrides.items() if v is not None}, source)
     if MODEL_OPTIONS in given and MODEL_OPTIONS in values:  # the file's, some overridden
         given[MODEL_OPTIONS] = {**values[MODEL_OPTIONS], **given[MODEL_OPTIONS]}
     values.update(given)

@@ -8,10 +8,12 @@ caller asks for progress: nothing is printed, and warnings become Python warning
 (:class:`GvetoolWarning`), which the caller's warning filters control.
 """
 
+import functools
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -37,6 +39,20 @@ def silent(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _silent.pop()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def quiet_unless_asked(function: F) -> F:
+    """``function`` gains a keyword ``progress=False``: without it, it runs :func:`silent`."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, progress: bool = False, **kwargs: Any) -> Any:
+        with silent(not progress):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _nowhere() -> Console:

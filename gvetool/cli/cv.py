@@ -30,9 +30,8 @@ def cv(
 ) -> None:
     """Cross-validate over images (all captions of an image in one fold): one run per fold
     from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume."""
-    from gvetool.config import resolve
-    from gvetool.cv import cross_validate
+    from gvetool.library import cross_validate
 
     given.update(model_options_given(model_option))
-    resolved = resolve(config, {**given, "model": model})
-    cross_validate(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)
+    cross_validate(model, folds=folds, stratified=stratified, same_model=same_model,
+                   sc_ckpt=sc_ckpt, config=config, progress=True, **given)  # fmt: skip

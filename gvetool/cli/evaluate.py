@@ -38,32 +38,24 @@ def evaluate_command(
     explanations; writes metrics.json, predictions/<split>.json and report.html (with the
     training curves; several checkpoints: one report with their examples side by side)."""
     from gvetool.engine.rundir import run_dir_of
-    from gvetool.evaluation.evaluate import decoding, evaluate
-    from gvetool.evaluation.report import (
-        print_summary,
-        refuse_other_settings,
-        render_html,
-        write_outputs,
-    )
+    from gvetool.evaluation.evaluate import decoding
+    from gvetool.evaluation.report import print_summary, refuse_other_settings, render_html
     from gvetool.io import write_json, write_text
+    from gvetool.library import evaluate
 
     decoded = decoding(beam, max_len, length_penalty)
     sc_path = sc_ckpt.absolute() if sc_ckpt else None
-    for checkpoint in checkpoints:  # before any work: each run's own outputs
-        run_dir = run_dir_of(checkpoint)
-        target = (out or run_dir) if len(checkpoints) == 1 else run_dir
+    alone = len(checkpoints) == 1
+    targets = [(out or run_dir_of(c)) if alone else run_dir_of(c) for c in checkpoints]
+    for target in targets:  # before any work: each run's own outputs
         refuse_other_settings(target, split, decoded, sc_path, force)
-    evaluations = []
-    for checkpoint in checkpoints:
-        evaluation = evaluate(
-            checkpoint, split, beam, max_len, data_root, sc_ckpt, batch_size, length_penalty,
-            device,
-        )  # fmt: skip
-        run_dir = run_dir_of(checkpoint)
-        title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
-        alone = len(checkpoints) == 1
-        report = write_outputs(evaluation, (out or run_dir) if alone else run_dir, title)
-        evaluations.append(evaluation)
+    evaluations = [
+        evaluate(checkpoint, split=split, beam=beam, max_len=max_len,
+                 length_penalty=length_penalty, data_root=data_root, sc_ckpt=sc_ckpt,
+                 batch_size=batch_size, device=device, out=target, force=force, progress=True)
+        for checkpoint, target in zip(checkpoints, targets, strict=True)
+    ]  # fmt: skip
+    report = evaluations[-1].report
     title = " vs ".join(e.model for e in evaluations) + f" on {evaluations[0].dataset} ({split})"
     if len(evaluations) > 1:
         folder = out or Path("comparison")

@@ -23,8 +23,7 @@ def reproduce(
     """Train the sentence classifier and the paper's five models (description, definition,
     explanation-label, explanation-discriminative, explanation), evaluate them on the test
     split and write the paper-style table; rerun to resume."""
-    from gvetool.config import resolve
-    from gvetool.reproduce import reproduce as run_reproduce
+    from gvetool.library import reproduce as run_reproduce
 
-    chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
-    run_reproduce(resolve(config, {**given, "dataset": dataset}), chosen)
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    run_reproduce(dataset, models=chosen, config=config, progress=True, **given)

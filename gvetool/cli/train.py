@@ -11,7 +11,6 @@ from gvetool import console
 from gvetool.cli.config_options import COMPLETIONS, config_options
 from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
 from gvetool.cli.model_option import given as model_options_given
-from gvetool.errors import GvetoolError
 
 TRAIN_KEYS = (
     "dataset", "data_root", "class_split", "epochs", "batch_size", "lr", "weight_decay",
@@ -37,28 +36,13 @@ def train(
     """Train LRCN, GVE, the sentence classifier or the paper's ablations; best.pt is kept by
     validation CIDEr (else the first --val-metrics given; accuracy for sc) and every run can
     be resumed exactly."""
-    from gvetool.config import resolve, resumed
-    from gvetool.engine.checkpoint import load_checkpoint
     from gvetool.engine.distributed import Distributed
-    from gvetool.engine.trainer import train as run_training
+    from gvetool.library import train as train_run
 
     given.update(model_options_given(model_option))
-    if resume is not None:
-        if not (resume / "last.pt").is_file():
-            raise GvetoolError(f"no checkpoint to resume in {resume} (last.pt is missing)")
-        if config is not None:
-            raise GvetoolError("--config cannot change when resuming; the run keeps its own")
-        saved = load_checkpoint(resume / "last.pt", expect_model=model)
-        resolved = resumed(saved["config"], given, resume)
-    else:
-        if model is None:
-            raise GvetoolError("name a model to train (lrcn, gve, sc) or pass --resume RUN_DIR")
-        resolved = resolve(config, {**given, "model": model})
-        if not resolved.dataset:
-            raise GvetoolError("--dataset is required (or set dataset in the config file)")
-    run_dir = run_training(resolved, resume)
+    run = train_run(model, config=config, resume=resume, progress=True, **given)
     if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
-        console.out().print(saved_line(run_dir))
+        console.out().print(saved_line(run.directory))
 
 
 def saved_line(run_dir: Path) -> str:

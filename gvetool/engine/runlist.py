@@ -72,7 +72,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
         return None
     if not isinstance(info, dict):
         info = {}
-    history = _history(run_dir / "metrics.jsonl")
+    history = read_history(run_dir)
     key = _best_metric(config) if history else None
     scores = [
         h["val"][key]
@@ -90,11 +90,11 @@ def summarise(run_dir: Path) -> RunSummary | None:
     )  # fmt: skip
 
 
-def _history(path: Path) -> list[dict[str, Any]]:
-    """The epochs ``metrics.jsonl`` records; damaged lines (a disk that filled up, an
-    edit) are left out rather than hiding the whole run."""
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """The epochs the run's ``metrics.jsonl`` records; damaged lines (a disk that filled
+    up, an edit) are left out rather than hiding the whole run."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
     history = []

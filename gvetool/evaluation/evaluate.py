@@ -9,7 +9,6 @@ explain each image as its most-confused other class (the counterfactual).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -57,6 +56,7 @@ class Evaluation:
     skipped: dict[str, str] = field(default_factory=dict)
     image_paths: list[Path] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # the run's metrics.jsonl
+    report: Path | None = None  # report.html, once written
 
 
 @dataclass
@@ -73,23 +73,56 @@ class Loaded:
     class_conditioned: bool
 
 
-def load_for_evaluation(
-    path: Path, split_name: str, data_root: Path | None, cache_dir: Path | None, device: str
-) -> Loaded:
-    """Open the checkpoint and its dataset, refusing any mismatch between the two."""
+@dataclass
+class Trained:
+    """A captioning checkpoint loaded with its model, without its dataset: enough to
+    describe features from anywhere (photos through the run's encoder)."""
+
+    path: Path
+    checkpoint: dict[str, Any]
+    config: TrainConfig  # its paths found again if the run moved; data_root as asked
+    model: torch.nn.Module
+    vocab: Vocabulary
+    class_conditioned: bool
+    data_root_given: bool = False
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.checkpoint["class_names"] or [])
+
+
+def load_trained(path: Path, data_root: Path | None, device: str) -> Trained:
+    """Open a captioning checkpoint (refusing any other kind) and build its model."""
     checked_device(device)
     checkpoint = load_checkpoint(path)
-    if not get_plugins().models.get(checkpoint["model"]).task.generates:
+    spec = get_plugins().models.get(checkpoint["model"])
+    if not spec.task.generates:
         raise CheckpointError(
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
             f"model ({', '.join(get_plugins().captioners())})"
         )
-    run_dir = run_dir_of(path)
-    saved = TrainConfig(**checkpoint["config"])
-    config = relocated(saved, run_dir)
+    config = relocated(TrainConfig(**checkpoint["config"]), run_dir_of(path))
     if data_root is not None:
         config = dataclasses.replace(config, data_root=str(data_root))
-    elif config.data_root and not os.path.exists(config.data_root):
+    model = model_from_checkpoint(checkpoint).to(device)
+    vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
+    conditioned = spec.class_conditioned
+    return Trained(path, checkpoint, config, model, vocab, conditioned, data_root is not None)
+
+
+def load_for_evaluation(
+    path: Path, split_name: str, data_root: Path | None, cache_dir: Path | None, device: str
+) -> Loaded:
+    """Open the checkpoint and its dataset, refusing any mismatch between the two."""
+    return with_data(load_trained(path, data_root, device), split_name, cache_dir, device)
+
+
+def with_data(trained: Trained, split_name: str, cache_dir: Path | None, device: str) -> Loaded:
+    """``trained`` with the split it is evaluated on and that split's features."""
+    path, checkpoint, config = trained.path, trained.checkpoint, trained.config
+    if not trained.data_root_given and config.data_root and not os.path.exists(config.data_root):
+        saved = TrainConfig(**checkpoint["config"])
+        run_dir = run_dir_of(path)
         beside = beside_run(saved.data_root or "", written_in(saved, run_dir), run_dir)
         raise DataError(
             f"the '{config.dataset}' data this run was trained on is not at {config.data_root} "
@@ -102,7 +135,7 @@ def load_for_evaluation(
             f"the checkpoint's classes ({len(theirs)}) are not dataset '{corpus.name}'s classes "
             f"({len(ours)}) at {corpus.root}; evaluate it on the dataset it was trained on"
         )
-    vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
+    vocab = trained.vocab
     # A transfer keeps its source's words; any other run's must be its training captions'.
     expected = None
     if not config.transfer_from:
@@ -123,11 +156,10 @@ def load_for_evaluation(
             f"the checkpoint expects {checkpoint['feature_dim']}-d features, the "
             f"'{config.encoder}' features of '{corpus.name}' are {store.dim}-d"
         )
-    model = model_from_checkpoint(checkpoint).to(device)
-    conditioned = get_plugins().models.get(checkpoint["model"]).class_conditioned
     return Loaded(
-        checkpoint, config, corpus, split, ImageExamples(split, store), model, vocab, conditioned
-    )
+        checkpoint, config, corpus, split, ImageExamples(split, store), trained.model, vocab,
+        trained.class_conditioned,
+    )  # fmt: skip
 
 
 def describe(
@@ -147,7 +179,9 @@ def describe(
     )  # fmt: skip
 
 
-def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -> Path | None:
+def find_sentence_classifier(
+    path: Path, loaded: Loaded | Trained, sc_ckpt: Path | None
+) -> Path | None:
     """``--sc-ckpt``, else the one the explainer trained with, else the newest matching run."""
     if sc_ckpt is not None:
         return sc_ckpt
@@ -164,7 +198,7 @@ def find_sentence_classifier(path: Path, loaded: Loaded, sc_ckpt: Path | None) -
     for name in names:
         if models.get(name).task is CLASSIFICATION:
             runs = find_runs(run_dir.parent, name, loaded.config.dataset,
-                             loaded.corpus.class_names)  # fmt: skip
+                             loaded.checkpoint["class_names"])  # fmt: skip
             if runs:
                 return runs[0] / "best.pt"
     return None
@@ -351,83 +385,3 @@ def _most_confused(logits: np.ndarray, true: np.ndarray, num_classes: int) -> np
         mean[c] = -1.0
         confused[c] = int(mean.argmax())
     return confused
-
-
-def explain(
-    path: Path,
-    image_ids: list[str],
-    class_name: str | None = None,
-    beam: int = 1,
-    max_len: int = 50,
-    data_root: Path | None = None,
-    device: str = "cpu",
-) -> list[dict[str, Any]]:
-    """Explanations of the given images for their true class (or ``class_name``)."""
-    loaded = load_for_evaluation(path, "train", data_root, None, device)
-    corpus, names = loaded.corpus, loaded.corpus.class_names
-    where = {i: (s, n) for s in corpus.splits.values() for n, i in enumerate(s.image_ids)}
-    unknown = [i for i in image_ids if i not in where]
-    if unknown:
-        some = "1 image id is" if len(unknown) == 1 else f"{len(unknown)} image ids are"
-        example = next(iter(where), "?")
-        raise GvetoolError(
-            f"{some} not in '{corpus.name}' ({', '.join(unknown[:3])}"
-            f"{', ...' if len(unknown) > 3 else ''}); ids look like {example!r} "
-            "(all of a split's are in predictions/<split>.json after gvetool eval)"
-        )
-    chosen = [where[i] for i in image_ids]
-    true = np.array([-1 if s.class_ids is None else s.class_ids[n] for s, n in chosen])
-    classes = true.copy()
-    if class_name is not None:
-        if not loaded.class_conditioned:
-            raise GvetoolError(
-                f"--class needs a class-conditioned model; '{loaded.checkpoint['model']}' is not"
-            )
-        classes[:] = class_index(class_name, names or [])
-    subset = Split(
-        "explain",
-        list(image_ids),
-        [s.captions[n] for s, n in chosen],
-        [s.image_files[n] for s, n in chosen],
-        classes,
-    )
-    images = ImageExamples(subset, loaded.images.store)
-    sentences = describe(
-        dataclasses.replace(loaded, split=subset, images=images), classes, beam, max_len
-    )
-
-    def name(c: int) -> str | None:
-        return names[c] if names and c >= 0 else None
-
-    rows = zip(image_ids, true.tolist(), classes.tolist(), sentences, strict=True)
-    return [
-        {"image_id": i, "true_class": name(t), "class": name(c), "explanation": sentence}
-        for i, t, c, sentence in rows
-    ]
-
-
-def _plain_name(name: str) -> str:
-    """A class name without its number and underscores: ``002.Laysan_Albatross`` ->
-    ``laysan albatross``."""
-    head, dot, rest = name.partition(".")
-    return (rest if dot and head.isdigit() else name).replace("_", " ").strip().lower()
-
-
-def class_index(name: str, names: list[str]) -> int:
-    """The index of class ``name``, also given without its number (``Laysan Albatross``);
-    an unknown name is refused with the closest ones."""
-    if name in names:
-        return names.index(name)
-    plain = [_plain_name(n) for n in names]
-    matches = [i for i, p in enumerate(plain) if p == _plain_name(name)]
-    if len(matches) == 1:
-        return matches[0]
-    close = difflib.get_close_matches(_plain_name(name), plain, n=3, cutoff=0.6)
-    hint = (
-        "; did you mean " + " or ".join(repr(names[plain.index(c)]) for c in close) + "?"
-        if close
-        else f"; classes look like {names[0]!r}"
-        if names
-        else ""
-    )
-    raise GvetoolError(f"unknown class {name!r}{hint}")

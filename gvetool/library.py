@@ -1,0 +1,269 @@
+"""gvetool from Python: every command's work as a function with typed results.
+
+    import gvetool
+    sc = gvetool.train("sc", dataset="synth", data_root="birds", epochs=5)
+    run = gvetool.train("gve", dataset="synth", data_root="birds", epochs=5, hidden_size=256)
+    result = gvetool.evaluate(run.best, split="test")
+    gvetool.load(run.best).explain(["..."])
+
+The keyword options are the configuration keys the CLI's options are built from
+(:class:`gvetool.config.TrainConfig`, ``--hidden-size`` is ``hidden_size=``), checked the
+same way. A user error raises :class:`gvetool.errors.GvetoolError` (or a subclass) with the
+line the CLI prints, never ``SystemExit``. Nothing is printed unless ``progress=True``;
+warnings are Python warnings (:class:`gvetool.console.GvetoolWarning`). Ctrl-C stops a
+training run after its step, saves ``last.pt`` and raises
+:class:`gvetool.engine.interrupt.Interrupted`; ``train(resume=run.directory)`` continues it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gvetool.console import quiet_unless_asked
+from gvetool.errors import CheckpointError, GvetoolError
+
+if TYPE_CHECKING:
+    from gvetool.config import TrainConfig
+
+SOURCE = "options"  # how errors name where a bad key came from (a call or the CLI)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A training run's folder and what it recorded."""
+
+    directory: Path
+    model: str
+    dataset: str
+    epochs_done: int
+    epochs_planned: int
+    best_metric: str | None  # the validation number that chose best.pt
+    best_score: float | None
+    state: str  # finished | interrupted | running
+    history: list[dict[str, Any]] = field(repr=False)  # one entry per epoch (metrics.jsonl)
+
+    @property
+    def best(self) -> Path | None:
+        """``best.pt`` (``None`` if no validation score was ever computed)."""
+        path = self.directory / "best.pt"
+        return path if path.is_file() else None
+
+    @property
+    def last(self) -> Path:
+        return self.directory / "last.pt"
+
+    @classmethod
+    def open(cls, directory: str | Path) -> Run:
+        """The run in ``directory``, read from its small files (no checkpoint is loaded)."""
+        from gvetool.engine.runlist import read_history, summarise
+
+        directory = Path(directory)
+        summary = summarise(directory)
+        if summary is None:
+            raise GvetoolError(f"{directory} is not a gvetool run (no readable run.json)")
+        return cls(directory, summary.model, summary.dataset, summary.epochs_done,
+                   summary.epochs_planned, summary.best_metric, summary.best, summary.state,
+                   read_history(directory))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-validation fold: its run and its validation numbers."""
+
+    fold: int
+    run: Path
+    val: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """``cv.json`` as an object: every fold, and mean and std over them."""
+
+    directory: Path
+    model: str
+    dataset: str
+    folds: list[Fold]
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """The paper-style table of ``gvetool reproduce``: one row per model."""
+
+    directory: Path
+    dataset: str
+    sentence_classifier: Path
+    rows: list[dict[str, Any]]  # model, plugin and the table's measures
+
+
+def _resolve(model: str | None, config: str | Path | None, options: dict[str, Any]) -> TrainConfig:
+    from gvetool.config import resolve
+
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    return resolve(Path(config) if config else None, {**given, "model": model}, SOURCE)
+
+
+@quiet_unless_asked
+def train(
+    model: str | None = None,
+    *,
+    config: str | Path | None = None,
+    resume: str | Path | None = None,
+    **options: Any,
+) -> Run:
+    """Train ``model`` (``lrcn``, ``gve``, ``sc`` or a plugin's) and return its run.
+
+    ``options``: any configuration key (``dataset``, ``data_root``, ``epochs``,
+    ``hidden_size``, ..., ``model_options={...}``); ``config``: a TOML file of them.
+    ``resume``: a run directory to continue (then only resumable keys may be given).
+    """
+    from gvetool.config import resumed
+    from gvetool.engine.checkpoint import load_checkpoint
+    from gvetool.engine.trainer import train as run_training
+
+    if resume is not None:
+        resume = Path(resume)
+        if not (resume / "last.pt").is_file():
+            raise CheckpointError(f"no checkpoint to resume in {resume} (last.pt is missing)")
+        if config is not None:
+            raise GvetoolError("--config cannot change when resuming; the run keeps its own")
+        saved = load_checkpoint(resume / "last.pt", expect_model=model)
+        given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+        resolved = resumed(saved["config"], given, resume)
+    else:
+        if model is None:
+            raise GvetoolError("name a model to train (lrcn, gve, sc) or pass --resume RUN_DIR")
+        resolved = _resolve(model, config, options)
+        if not resolved.dataset:
+            raise GvetoolError("--dataset is required (or set dataset in the config file)")
+    return Run.open(run_training(resolved, resume))
+
+
+@quiet_unless_asked
+def evaluate(
+    checkpoint: str | Path,
+    *,
+    split: str = "test",
+    beam: int = 1,
+    max_len: int = 50,
+    length_penalty: float = 0.0,
+    data_root: str | Path | None = None,
+    sc_ckpt: str | Path | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    out: str | Path | None = None,
+    force: bool = False,
+    write: bool = True,
+) -> Any:
+    """Score a captioning checkpoint (``best.pt``, ``last.pt`` or a run directory) on
+    ``split``; returns a :class:`gvetool.evaluation.evaluate.Evaluation` (metrics,
+    per-image predictions, per-class measures). With ``write`` (the default) its
+    ``metrics.json``, ``predictions/<split>.json`` and ``report.html`` are written to
+    ``out`` (default: the run directory), as ``gvetool eval`` writes them; results of
+    other decoding settings are kept unless ``force``."""
+    from gvetool.engine.rundir import run_dir_of
+    from gvetool.evaluation.evaluate import decoding
+    from gvetool.evaluation.evaluate import evaluate as run_evaluation
+    from gvetool.evaluation.report import refuse_other_settings, write_outputs
+
+    checkpoint = Path(checkpoint)
+    target = Path(out) if out else run_dir_of(checkpoint)
+    sc_path = Path(sc_ckpt).absolute() if sc_ckpt else None
+    if write:
+        refuse_other_settings(target, split, decoding(beam, max_len, length_penalty), sc_path,
+                              force)  # fmt: skip
+    evaluation = run_evaluation(
+        checkpoint, split, beam, max_len, Path(data_root) if data_root else None, sc_path,
+        batch_size, length_penalty, device,
+    )  # fmt: skip
+    if write:
+        title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
+        evaluation.report = write_outputs(evaluation, target, title)
+    return evaluation
+
+
+@quiet_unless_asked
+def cross_validate(
+    model: str,
+    *,
+    folds: int = 3,
+    stratified: bool = False,
+    same_model: bool = False,
+    sc_ckpt: str | Path | None = None,
+    config: str | Path | None = None,
+    **options: Any,
+) -> CrossValidation:
+    """k-fold cross-validation over images, as ``gvetool cv``; a rerun resumes."""
+    from gvetool.cv import cross_validate as run_cv
+    from gvetool.cv import cv_directory
+
+    resolved = _resolve(model, config, options)
+    if not resolved.dataset:
+        raise GvetoolError("--dataset is required (or set dataset in the config file)")
+    summary = run_cv(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)
+    return CrossValidation(
+        cv_directory(resolved, folds, stratified), summary["model"], summary["dataset"],
+        [Fold(r["fold"], Path(r["run"]), r["val"]) for r in summary["per_fold"]],
+        summary["mean"], summary["std"],
+    )  # fmt: skip
+
+
+@quiet_unless_asked
+def reproduce(
+    dataset: str,
+    *,
+    models: list[str] | tuple[str, ...] | None = None,
+    config: str | Path | None = None,
+    **options: Any,
+) -> Reproduction:
+    """The sentence classifier and the paper's ablations trained and evaluated, as
+    ``gvetool reproduce``; a rerun skips finished runs."""
+    from gvetool.reproduce import reproduce as run_reproduce
+    from gvetool.reproduce import reproduce_directory
+
+    resolved = _resolve(None, config, {**options, "dataset": dataset})
+    table = run_reproduce(resolved, tuple(models) if models else None)
+    return Reproduction(reproduce_directory(resolved), table["dataset"],
+                        Path(table["sentence_classifier"]), table["rows"])  # fmt: skip
+
+
+@quiet_unless_asked
+def generate_dataset(name: str, out: str | Path, *, force: bool = False, **options: Any) -> Path:
+    """Write a generated dataset (``synth``: the embedded birds) to ``out``, as ``gvetool
+    data synth`` does; ``options`` are the generator's (``classes=``, ``images_per_class=``,
+    ...). Returns ``out``, ready for ``train(..., dataset=name, data_root=out)``."""
+    from gvetool.plugins import get_plugins
+
+    get_plugins().datasets.get(name).load_step("generate")(Path(out), force=force, **options)
+    return Path(out)
+
+
+def runs(out: str | Path = "runs") -> list[Run]:
+    """Every run below ``out`` (cv folds and reproduce runs included), newest first."""
+    from gvetool.engine.runlist import list_runs
+
+    return [Run.open(summary.path) for summary in list_runs(Path(out))]
+
+
+def _names(kind: str) -> list[str]:
+    from gvetool.plugins import get_plugins
+
+    return getattr(get_plugins(), kind).names()
+
+
+def list_models() -> list[str]:
+    """Names of every model an installed plugin registers (built-ins included)."""
+    return _names("models")
+
+
+def list_datasets() -> list[str]:
+    """Names of every dataset an installed plugin registers."""
+    return _names("datasets")
+
+
+def list_encoders() -> list[str]:
+    """Names of every image encoder (family) an installed plugin registers."""
+    return _names("encoders")
