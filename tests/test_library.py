@@ -189,3 +189,31 @@ def test_importing_gvetool_stays_free(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert Path(gvetool.__file__).name == "__init__.py"
+
+
+def test_ctrl_c_stops_training_after_its_step_and_the_run_resumes(tiny_cub_master, tmp_path,
+                                                                  monkeypatch):  # fmt: skip
+    import signal
+
+    from gvetool.engine.trainer import Trainer
+
+    real_step = Trainer.step
+    calls = []
+
+    def interrupted_step(self, batch):
+        calls.append(1)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)  # as a notebook's interrupt button sends it
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, "step", interrupted_step)
+    options = {"dataset": "cub", "data_root": tiny_cub_master, "out": tmp_path, **SIZES}
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(gvetool.Interrupted, match="stopped at epoch 1, step 1") as caught:
+        gvetool.train("lrcn", **options)
+    run_dir = Path(str(caught.value).split("continue with: gvetool train --resume ")[1])
+    assert (run_dir / "last.pt").is_file()
+    assert signal.getsignal(signal.SIGINT) is handler  # the caller's Ctrl-C is given back
+    monkeypatch.setattr(Trainer, "step", real_step)
+    run = gvetool.train(resume=run_dir)
+    assert run.state == "finished" and run.best is not None
