@@ -149,7 +149,8 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
 
 
 def test_shell_completion_is_offered_and_completes_commands(capsys, monkeypatch):
-    assert main(["--show-completion", "bash"]) == 0
+    code = main(["--show-completion", "bash"])
+    assert code == 0, capsys.readouterr()
     assert "_gvetool_completion" in capsys.readouterr().out
     monkeypatch.setenv("_GVETOOL_COMPLETE", "complete_bash")
     monkeypatch.setenv("COMP_WORDS", "gvetool tr")
