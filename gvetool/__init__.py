@@ -28,6 +28,7 @@ _NAMES = {
     "train": "gvetool.library",
     "evaluate": "gvetool.library",
     "cross_validate": "gvetool.library",
+    "transfer": "gvetool.library",
     "reproduce": "gvetool.library",
     "runs": "gvetool.library",
     "generate_dataset": "gvetool.library",

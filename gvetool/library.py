@@ -186,6 +186,30 @@ def evaluate(
 
 
 @quiet_unless_asked
+def transfer(
+    source: str | Path,
+    *,
+    dataset: str,
+    freeze: str = "none",
+    vocab: str = "source",
+    **options: Any,
+) -> Run:
+    """A captioner trained from ``source``'s weights (checkpoint or run directory) on
+    ``dataset``, as ``gvetool transfer``: class inputs re-initialised for the target's
+    classes, the vocabulary kept (``vocab="source"``) or extended (``"extend"``)."""
+    from gvetool.config import transferred
+    from gvetool.engine.checkpoint import load_checkpoint
+    from gvetool.engine.trainer import train as run_training
+
+    source = Path(source)
+    path = source / "best.pt" if source.is_dir() else source
+    saved = load_checkpoint(path)["config"]
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    target = {"dataset": dataset, "freeze": freeze, "vocab_mode": vocab, "transfer_from": str(path)}
+    return Run.open(run_training(transferred(saved, {**given, **target})))
+
+
+@quiet_unless_asked
 def cross_validate(
     model: str,
     *,

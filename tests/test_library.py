@@ -217,3 +217,11 @@ def test_ctrl_c_stops_training_after_its_step_and_the_run_resumes(tiny_cub_maste
     monkeypatch.setattr(Trainer, "step", real_step)
     run = gvetool.train(resume=run_dir)
     assert run.state == "finished" and run.best is not None
+
+
+def test_transfer_returns_the_new_run(runs, home, tiny_cub_master, tmp_path):
+    run = gvetool.transfer(
+        runs["gve"].best, dataset="cub", data_root=tiny_cub_master, out=tmp_path, epochs=1,
+        sc_ckpt=runs["sc"].best, freeze="embeddings",
+    )  # fmt: skip
+    assert run.model == "gve" and run.directory.parent == tmp_path and run.best is not None

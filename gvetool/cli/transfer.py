@@ -29,14 +29,9 @@ def transfer(
     """Train a captioner that starts from another one's weights: class inputs re-initialised
     for the target's classes, vocabulary kept or extended, the target's classifier as reward."""
     from gvetool.cli.train import saved_line
-    from gvetool.config import transferred
-    from gvetool.engine.checkpoint import load_checkpoint
     from gvetool.engine.distributed import Distributed
-    from gvetool.engine.trainer import train
+    from gvetool.library import transfer as transfer_run
 
-    path = source / "best.pt" if source.is_dir() else source
-    saved = load_checkpoint(path)["config"]
-    target = {"dataset": dataset, "freeze": freeze, "vocab_mode": vocab, "transfer_from": str(path)}
-    run_dir = train(transferred(saved, {**given, **target}))
+    run = transfer_run(source, dataset=dataset, freeze=freeze, vocab=vocab, progress=True, **given)
     if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
-        console.out().print(saved_line(run_dir))
+        console.out().print(saved_line(run.directory))
