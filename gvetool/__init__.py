@@ -1,6 +1,6 @@
 """gvetool: train and evaluate image describers (LRCN) and visual explainers (GVE).
 
-The Python API (:mod:`gvetool.library`, :mod:`gvetool.explainer`)::
+The Python API (:mod:`gvetool.user_api`, :mod:`gvetool.explainer`)::
 
     import gvetool
     run = gvetool.train("gve", dataset="synth", data_root="birds", epochs=5)
@@ -25,20 +25,20 @@ _NAMES = {
     "Description": "gvetool.explainer",
     "Explanation": "gvetool.explainer",
     "Counterfactual": "gvetool.explainer",
-    "train": "gvetool.library",
-    "evaluate": "gvetool.library",
-    "cross_validate": "gvetool.library",
-    "transfer": "gvetool.library",
-    "reproduce": "gvetool.library",
-    "runs": "gvetool.library",
-    "generate_dataset": "gvetool.library",
-    "list_models": "gvetool.library",
-    "list_datasets": "gvetool.library",
-    "list_encoders": "gvetool.library",
-    "Run": "gvetool.library",
-    "CrossValidation": "gvetool.library",
-    "Fold": "gvetool.library",
-    "Reproduction": "gvetool.library",
+    "train": "gvetool.user_api",
+    "evaluate": "gvetool.user_api",
+    "cross_validate": "gvetool.user_api",
+    "transfer": "gvetool.user_api",
+    "reproduce": "gvetool.user_api",
+    "runs": "gvetool.user_api",
+    "generate_dataset": "gvetool.user_api",
+    "list_models": "gvetool.user_api",
+    "list_datasets": "gvetool.user_api",
+    "list_encoders": "gvetool.user_api",
+    "Run": "gvetool.user_api",
+    "CrossValidation": "gvetool.user_api",
+    "Fold": "gvetool.user_api",
+    "Reproduction": "gvetool.user_api",
     "Evaluation": "gvetool.evaluation.evaluate",
     "GvetoolError": "gvetool.errors",
     "ConfigError": "gvetool.errors",

@@ -3,7 +3,7 @@
 The consoles are created on each call so that they follow ``sys.stdout``/``sys.stderr``
 as they are at that moment (tests capture them, ``--quiet`` may replace them).
 
-Called from Python (:mod:`gvetool.library`) the tool is :func:`silent` unless the
+Called from Python (:mod:`gvetool.user_api`) the tool is :func:`silent` unless the
 caller asks for progress: nothing is printed, and warnings become Python warnings
 (:class:`GvetoolWarning`), which the caller's warning filters control.
 """

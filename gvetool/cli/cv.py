@@ -30,7 +30,7 @@ def cv(
 ) -> None:
     """Cross-validate over images (all captions of an image in one fold): one run per fold
     from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume."""
-    from gvetool.library import cross_validate
+    from gvetool.user_api import cross_validate
 
     given.update(model_options_given(model_option))
     cross_validate(model, folds=folds, stratified=stratified, same_model=same_model,

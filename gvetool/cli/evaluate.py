@@ -41,7 +41,7 @@ def evaluate_command(
     from gvetool.evaluation.evaluate import decoding
     from gvetool.evaluation.report import print_summary, refuse_other_settings, render_html
     from gvetool.io import write_json, write_text
-    from gvetool.library import evaluate
+    from gvetool.user_api import evaluate
 
     decoded = decoding(beam, max_len, length_penalty)
     sc_path = sc_ckpt.absolute() if sc_ckpt else None

@@ -23,7 +23,7 @@ def reproduce(
     """Train the sentence classifier and the paper's five models (description, definition,
     explanation-label, explanation-discriminative, explanation), evaluate them on the test
     split and write the paper-style table; rerun to resume."""
-    from gvetool.library import reproduce as run_reproduce
+    from gvetool.user_api import reproduce as run_reproduce
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     run_reproduce(dataset, models=chosen, config=config, progress=True, **given)

@@ -37,7 +37,7 @@ def train(
     validation CIDEr (else the first --val-metrics given; accuracy for sc) and every run can
     be resumed exactly."""
     from gvetool.engine.distributed import Distributed
-    from gvetool.library import train as train_run
+    from gvetool.user_api import train as train_run
 
     given.update(model_options_given(model_option))
     run = train_run(model, config=config, resume=resume, progress=True, **given)

@@ -30,7 +30,7 @@ def transfer(
     for the target's classes, vocabulary kept or extended, the target's classifier as reward."""
     from gvetool.cli.train import saved_line
     from gvetool.engine.distributed import Distributed
-    from gvetool.library import transfer as transfer_run
+    from gvetool.user_api import transfer as transfer_run
 
     run = transfer_run(source, dataset=dataset, freeze=freeze, vocab=vocab, progress=True, **given)
     if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run
