@@ -43,7 +43,7 @@ def main() -> None:
     os.environ.setdefault("GVETOOL_QUIET", "1")
 
     from gvetool.config import TrainConfig
-    from gvetool.reproduce import reproduce
+    from gvetool.reproduction import reproduce
 
     out = args.out / args.dataset
     data = out / "data"

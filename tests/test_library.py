@@ -225,3 +225,27 @@ def test_transfer_returns_the_new_run(runs, home, tiny_cub_master, tmp_path):
         sc_ckpt=runs["sc"].best, freeze="embeddings",
     )  # fmt: skip
     assert run.model == "gve" and run.directory.parent == tmp_path and run.best is not None
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    import pkgutil
+
+    modules = {module.name for module in pkgutil.iter_modules(gvetool.__path__)}
+    assert modules & set(gvetool.__all__) == set()  # importing one would replace the name
+    assert callable(gvetool.reproduce) and callable(gvetool.run_demo)
+
+
+def test_data_commands_from_python(tiny_cub_master, tmp_path):
+    info = gvetool.dataset_info("cub", data_root=tiny_cub_master)
+    assert info["classes"] == 4 and info["feature_dim"] == 16
+    assert set(info["splits"]) == {"train", "val", "test"}
+    path = gvetool.split_classes("cub", data_root=tiny_cub_master, out=tmp_path / "split.json")
+    run = gvetool.train("lrcn", dataset="cub", data_root=tiny_cub_master, out=tmp_path,
+                        class_split=f"{path}:1", **SIZES)  # fmt: skip
+    assert run.best is not None
+    store = gvetool.compute_features(
+        "cub", "resnet18", encoder_weights="none", data_root=tiny_cub_master, cache_dir=tmp_path
+    )
+    assert isinstance(store, gvetool.FeatureStoreInfo) and store.images == 20 and store.dim == 512
+    with pytest.raises(gvetool.GvetoolError, match="has no prepare step"):
+        gvetool.prepare_dataset("synth", tmp_path)

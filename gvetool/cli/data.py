@@ -11,7 +11,7 @@ from rich.table import Table
 from gvetool import console
 from gvetool.cli.plugin_commands import command_names
 from gvetool.errors import GvetoolError
-from gvetool.plugins import Plugins, get_plugins
+from gvetool.plugins import Plugins
 from gvetool.specs import DatasetSpec
 
 DATA_ROOT_HELP = "Dataset folder (default: $GVETOOL_HOME/data/<dataset>)."
@@ -55,7 +55,9 @@ def prepare(
     data_root: Path = typer.Option(..., help="Folder holding the raw release files."),
 ) -> None:
     """Turn a dataset's raw release files into the layout gvetool reads."""
-    counts = get_plugins().datasets.get(dataset).load_step("prepare")(data_root)
+    from gvetool.user_api import prepare_dataset
+
+    counts = prepare_dataset(dataset, data_root, progress=True)
     console.out().print(
         ", ".join(f"{key}: {value}" for key, value in counts.items()) + f" -> {data_root}"
     )
@@ -70,35 +72,15 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Images, captions, classes, vocabulary size and feature dim per split."""
-    from gvetool.data.features import open_precomputed
-    from gvetool.data.open import open_dataset
-    from gvetool.data.vocab import Vocabulary
+    from gvetool.user_api import dataset_info
 
-    corpus = open_dataset(dataset, data_root, class_split)
-    vocab = Vocabulary.from_tokens(corpus.vocabulary_source().tokens(), min_count=min_count)
-    store = open_precomputed(corpus, cache_dir) if corpus.features is not None else None
-    report = {
-        "dataset": corpus.name,
-        "root": str(corpus.root),
-        "classes": len(corpus.class_names) if corpus.class_names else None,
-        "vocabulary": len(vocab),
-        "feature_dim": store.dim if store else None,
-        "feature_store": str(store.directory) if store else None,
-        "splits": {},
-        "notes": corpus.notes,
-    }
-    for name, split in corpus.splits.items():
-        if store:
-            store.rows(split.image_ids, what=f"{name} images")
-        report["splits"][name] = {
-            "images": len(split.image_ids),
-            "captions": split.num_captions,
-            "classes": len(set(split.class_ids.tolist())) if split.class_ids is not None else None,
-        }
+    report = dataset_info(dataset, data_root=data_root, cache_dir=cache_dir,
+                          class_split=class_split, min_count=min_count, progress=True)  # fmt: skip
+    vocab_size, store_dim = report["vocabulary"], report["feature_dim"]
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    table = Table(title=f"{corpus.name} at {corpus.root}")
+    table = Table(title=f"{report['dataset']} at {report['root']}")
     for column in ("split", "images", "captions", "classes"):
         table.add_column(column, justify="right" if column != "split" else "left")
     for name, row in report["splits"].items():
@@ -106,15 +88,15 @@ def info(
     out = console.out()
     out.print(table)
     out.print(f"classes: {report['classes'] or 'none'}")
-    out.print(f"vocabulary (train, min-count {min_count}): {len(vocab)} words incl. 4 special")
-    if store:
-        out.print(f"features: {store.dim}-d, store {store.directory}")
+    out.print(f"vocabulary (train, min-count {min_count}): {vocab_size} words incl. 4 special")
+    if store_dim:
+        out.print(f"features: {store_dim}-d, store {report['feature_store']}")
     else:
         out.print(
             f"features: none precomputed; `gvetool data features --dataset {dataset} "
             "--encoder resnet50` computes them"
         )
-    for note in corpus.notes:
+    for note in report["notes"]:
         out.print(f"note: {note}")
 
 
@@ -126,10 +108,9 @@ def download(
     ),
 ) -> None:
     """Download a dataset's public release (resumable; archives extracted safely)."""
-    from gvetool.paths import default_data_root
+    from gvetool.user_api import download_dataset
 
-    root = data_root or default_data_root(dataset)
-    get_plugins().datasets.get(dataset).load_step("download")(root, mirror)
+    root = download_dataset(dataset, data_root, mirror=mirror, progress=True)
     console.out().print(f"{dataset} downloaded to {root}")
 
 
@@ -155,13 +136,11 @@ def features(
     num_workers: int = typer.Option(0, min=0, help="Image-decoding worker processes."),
 ) -> None:
     """Compute (once, resumably) the features of every image into the feature store."""
-    from gvetool.data.encoder import ExtractionOptions, build_encoder
-    from gvetool.data.open import open_dataset
+    from gvetool.user_api import compute_features
 
-    options = {"weights": weights, "remove_last": remove_last}
-    provider = build_encoder(encoder, **{k: v for k, v in options.items() if v is not None})
-    corpus = open_dataset(dataset, data_root)
-    store = provider.open_store(
-        corpus, cache_dir, ExtractionOptions(batch_size, device, num_workers)
-    )
-    console.out().print(f"{len(store)} images, {store.dim}-d features in {store.directory}")
+    store = compute_features(
+        dataset, encoder, encoder_weights=weights, encoder_remove_last=remove_last,
+        data_root=data_root, cache_dir=cache_dir, batch_size=batch_size, device=device,
+        num_workers=num_workers, progress=True,
+    )  # fmt: skip
+    console.out().print(f"{store.images} images, {store.dim}-d features in {store.directory}")

@@ -23,16 +23,11 @@ def classes(
 ) -> None:
     """Partition the classes into two disjoint sets, written as a small JSON file; use a
     part with --class-split FILE:1 or FILE:2."""
-    from gvetool.data.class_split import make_class_split, save_class_split
-    from gvetool.data.open import open_dataset
-    from gvetool.errors import GvetoolError
+    from gvetool.data.class_split import load_class_split
+    from gvetool.user_api import split_classes
 
-    corpus = open_dataset(dataset, data_root)
-    if corpus.class_names is None:
-        raise GvetoolError(f"dataset '{dataset}' has no classes to split")
-    split = make_class_split(corpus.class_names, ratio, seed)
-    path = out or Path(f"class-split-{dataset}-{ratio:g}-{seed}.json")
-    save_class_split(path, split)
+    path = split_classes(dataset, ratio=ratio, seed=seed, data_root=data_root, out=out)
+    split = load_class_split(path)
     first, second = (len(part) for part in split["parts"])
     console.out().print(
         f"{first} + {second} classes of '{dataset}' -> {path} "
