@@ -2,6 +2,7 @@
 
     python benchmarks/original_peer.py --original PATH [--dataset reef|synth]
         [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
+        [--device cpu|cuda]
 
 ``PATH`` is a snapshot of the original repository (a checkout, or the git directory that
 the search tool's ``fetch`` brings). Everything the original needs lives under ``--work``,
@@ -135,6 +136,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--work", type=Path, default=Path("/tmp/gvetool-peer"))
     parser.add_argument("--python", type=Path, help="a venv's python with the original's deps")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="both sides on this device (cuda: the original's sizes in minutes)",
+    )
     args = parser.parse_args()
     work = args.work.resolve()
     if HERE.parent in (work, *work.parents):
@@ -145,6 +152,8 @@ def main() -> None:
     (work / "harness.py").write_text(HARNESS)
     settings = ["--embedding-size", str(args.hidden_size), "--hidden-size", str(args.hidden_size),
                 "--batch-size", str(args.batch_size), "--num-epochs", str(args.epochs)]  # fmt: skip
+    if args.device == "cpu":
+        settings.append("--disable-cuda")
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         run = work / "runs" / args.dataset / f"seed{seed}"
@@ -232,7 +241,7 @@ def _run_original(python: Path, original: Path, harness: Path, data: Path, run: 
             "PEER_ORIGINAL": str(original),
         }
         common = ["--model", model, "--dataset", "cub", "--data-path", str(data),
-                  "--checkpoint-path", str(folder), "--num-workers", "0", "--disable-cuda",
+                  "--checkpoint-path", str(folder), "--num-workers", "0",
                   "--torch-seed", str(seed), *settings]  # fmt: skip
         if model == "gve":
             common += ["--sc-ckpt", sc]
@@ -278,7 +287,7 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
     common = ["--dataset", "cub", "--data-root", str(root), "--epochs", str(args.epochs),
               "--hidden-size", str(args.hidden_size), "--embedding-size", str(args.hidden_size),
               "--batch-size", str(args.batch_size), "--seed", str(seed),
-              "--val-metrics", "cider"]  # fmt: skip
+              "--val-metrics", "cider", "--device", args.device]  # fmt: skip
     result: dict = {}
     for model in MODELS:
         folder = out / model
@@ -297,7 +306,8 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
             entry["val_cider"] = [h["val"]["CIDEr"] for h in history]
             if model == "gve":
                 entry["reward"] = [h["train"]["reward"] for h in history]
-            if gvetool(["eval", str(run / "best.pt"), "--split", "test", "--force"]) != 0:
+            evaluation = ["eval", str(run / "best.pt"), "--split", "test", "--force"]
+            if gvetool([*evaluation, "--device", args.device]) != 0:
                 raise SystemExit(f"gvetool eval {model} failed")
             predictions = json.loads((run / "predictions" / "test.json").read_text())
             entry["test"] = {p["image_id"]: p["caption"] for p in predictions}
