@@ -21,7 +21,7 @@ from pathlib import Path
 start = time.perf_counter()
 root, mode, cache = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 if mode == "pickle":
-    from gvetool.io import load_pickle
+    from gvetool.safe_pickle import load_pickle
     data = load_pickle(root / "CUB_feature_dict.p")
     count = len(data)
 else:

@@ -63,8 +63,12 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "write_json": ("gvetool.io", "write_json", "writes JSON atomically"),
     "write_text": ("gvetool.io", "write_text", "writes text atomically"),
     "atomic_write": ("gvetool.io", "atomic_write", "opens a file that appears only when done"),
-    "load_pickle": ("gvetool.io", "load_pickle", "unpickles legacy data without running code"),
-    "safe_extract": ("gvetool.io", "safe_extract", "extracts an archive inside a folder only"),
+    "load_pickle": (
+        "gvetool.safe_pickle", "load_pickle", "unpickles legacy data without running code",
+    ),
+    "safe_extract": (
+        "gvetool.archives", "safe_extract", "extracts an archive inside a folder only",
+    ),
     "GvetoolError": ("gvetool.errors", "GvetoolError", "a user error: one line, exit 1"),
     "DataError": ("gvetool.errors", "DataError", "a GvetoolError about missing/damaged data"),
     "default_data_root": (

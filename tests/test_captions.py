@@ -9,7 +9,7 @@ from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
 from gvetool.data.features import open_precomputed
 from gvetool.data.vocab import Vocabulary
 from gvetool.datasets import cub
-from gvetool.io import load_pickle
+from gvetool.safe_pickle import load_pickle
 
 
 def _setup(root):

@@ -13,7 +13,7 @@ from gvetool.data.features import open_precomputed
 from gvetool.datasets import cub
 from gvetool.datasets.captions_json import read_captions
 from gvetool.errors import GvetoolError
-from gvetool.io import load_pickle
+from gvetool.safe_pickle import load_pickle
 
 
 def test_loads_splits_classes_labels_and_features(tiny_cub):

@@ -13,16 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from gvetool.archives import safe_extract
 from gvetool.errors import GvetoolError
-from gvetool.io import (
-    atomic_write,
-    load_pickle,
-    read_json,
-    safe_extract,
-    sha256,
-    write_json,
-    write_text,
-)
+from gvetool.io import atomic_write, read_json, sha256, write_json, write_text
+from gvetool.safe_pickle import load_pickle
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -273,7 +267,7 @@ def test_a_billion_laughs_pickle_is_refused_quickly_in_little_memory(tmp_path):
     code = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-        "from gvetool.io import load_pickle\n"
+        "from gvetool.safe_pickle import load_pickle\n"
         "from gvetool.errors import GvetoolError\n"
         f"try:\n    load_pickle({str(path)!r})\nexcept GvetoolError as exc:\n    print(exc)\n"
     )

@@ -15,7 +15,7 @@ from gvetool.datasets import coco, cub
 from gvetool.datasets.synth import SynthOptions, generate, open_synth
 from gvetool.datasets.synth_birds import COLOURS
 from gvetool.errors import GvetoolError
-from gvetool.io import load_pickle
+from gvetool.safe_pickle import load_pickle
 
 from .conftest import TINY
 

@@ -240,7 +240,7 @@ def test_non_finite_hyper_parameters_are_refused_before_any_work(args, message, 
 
 
 def test_nan_features_are_refused_naming_the_first_bad_image(tiny_cub, tmp_path, capsys):
-    from gvetool.io import load_pickle
+    from gvetool.safe_pickle import load_pickle
 
     path = tiny_cub / "CUB_feature_dict.p"
     features = load_pickle(path)

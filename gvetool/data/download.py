@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
+from gvetool.archives import safe_extract
 from gvetool.errors import GvetoolError
-from gvetool.io import file_digest, safe_extract
+from gvetool.io import file_digest
 from gvetool.locking import exclusive
 from gvetool.progress import progress_bar
 

@@ -32,8 +32,9 @@ from gvetool.data.corpus import Corpus, Split
 from gvetool.data.download import Resource, download_all, drive_resource
 from gvetool.datasets.captions_json import read_captions, write_captions
 from gvetool.errors import GvetoolError
-from gvetool.io import load_pickle, read_text
+from gvetool.io import read_text
 from gvetool.paths import default_data_root
+from gvetool.safe_pickle import load_pickle
 
 SPLITS = ("train", "val", "test")
 FEATURES_FILE = "CUB_feature_dict.p"
