@@ -21,7 +21,7 @@ def explain_command(
         ...,
         help="Image ids (e.g. 001.Red_crowned_Finch/...) or image files; files go through "
         "the run's image encoder.",
-        metavar="IMAGES...",
+        metavar="images",
     ),
     class_name: str | None = typer.Option(
         None,
