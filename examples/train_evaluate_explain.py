@@ -19,8 +19,9 @@ parser.add_argument("--out", type=Path, default=Path("gvetool-example"))
 parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
 args, _ = parser.parse_known_args()  # known only: a notebook kernel passes its own
 OUT = args.out
-DATA = {"classes": 6, "images_per_class": 10, "captions_per_image": 5}
-SIZES = {"epochs": 3, "hidden_size": 64, "embedding_size": 64, "batch_size": 32}
+DATA: dict = {}  # the demo's birds: 20 classes x 30 images, 10 descriptions each
+SIZES = {"epochs": 5, "hidden_size": 256, "embedding_size": 128, "batch_size": 64,
+         "lr": 0.002, "dropout": 0.3, "threads": 1}  # the demo's sizes, fewer epochs  # fmt: skip
 if args.quick:
     DATA = {"classes": 4, "images_per_class": 5, "captions_per_image": 3, "image_size": 32}
     SIZES = {"epochs": 1, "hidden_size": 8, "embedding_size": 8, "batch_size": 8}
@@ -51,7 +52,7 @@ for counterfactual in explainer.counterfactual(ids[:1]):
 
 # %% Explain a photo: a run whose features come from an image encoder encodes any image
 cnn = gvetool.train("gve", **common, sc_ckpt=sc.best, encoder="resnet18", encoder_weights="none")
-photo = OUT / "photo.png"
-Image.open(result.image_paths[0]).save(photo)  # any PNG or JPEG file would do
+photo = OUT / "photo.png"  # any PNG or JPEG file would do; a random-init ResNet's features
+Image.open(result.image_paths[0]).save(photo)  # explain worse than ImageNet weights would
 [from_file] = gvetool.load(cnn.best).explain(images=[photo], classes=result.predictions[0]["class"])
 print(from_file)
