@@ -2,7 +2,7 @@
 
     python benchmarks/original_peer.py --original PATH [--dataset reef|synth]
         [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
-        [--device cpu|cuda]
+        [--device cpu|cuda] [--sampler inverse-cdf|categorical]
 
 ``PATH`` is a snapshot of the original repository (a checkout, or the git directory that
 the search tool's ``fetch`` brings). Everything the original needs lives under ``--work``,
@@ -41,8 +41,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("sc", "lrcn", "gve")
@@ -137,6 +141,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/gvetool-peer"))
     parser.add_argument("--python", type=Path, help="a venv's python with the original's deps")
     parser.add_argument(
+        "--sampler",
+        choices=("inverse-cdf", "categorical"),
+        default="inverse-cdf",
+        help="gvetool's sampled words: its own draw, or torch's Categorical as the original "
+        "draws them (an ablation; its runs go to gvetool-categorical)",
+    )
+    parser.add_argument(
         "--device",
         choices=("cpu", "cuda"),
         default="cpu",
@@ -159,9 +170,10 @@ def main() -> None:
         run = work / "runs" / args.dataset / f"seed{seed}"
         peer = _run_original(python, original, work / "harness.py", data, run / "original",
                              settings, seed)  # fmt: skip
-        ours = _run_gvetool(data / "cub", run / "gvetool", args, seed)
+        ours = _run_gvetool(data / "cub", _gvetool_folder(run, args.sampler), args, seed)
         results.append({"seed": seed, "original": peer, "gvetool": ours})
-    (work / f"peer-{args.dataset}.json").write_text(json.dumps(results, indent=2))
+    suffix = "" if args.sampler == "inverse-cdf" else f"-{args.sampler}"
+    (work / f"peer-{args.dataset}{suffix}.json").write_text(json.dumps(results, indent=2))
     _print(results, args)
 
 
@@ -279,9 +291,33 @@ def _call(command: list[str], cwd: Path, env: dict, log: Path) -> None:
         raise SystemExit(f"{command[2:6]} failed ({done.returncode}); see {log}")
 
 
+def _gvetool_folder(run: Path, sampler: str) -> Path:
+    """Where gvetool's runs of a seed go. With ``--sampler categorical`` the sentence
+    classifier and LRCN (which sample nothing) are copied from the default runs when
+    those exist: the same seed trains the same weights."""
+    if sampler == "inverse-cdf":
+        return run / "gvetool"
+    folder = run / f"gvetool-{sampler}"
+    for model in ("sc", "lrcn"):
+        if (run / "gvetool" / model).is_dir() and not (folder / model).is_dir():
+            shutil.copytree(run / "gvetool" / model, folder / model)
+    return folder
+
+
+def _categorical_words(logits: torch.Tensor, generator: object = None) -> torch.Tensor:
+    """The original's draw: ``torch.distributions.Categorical(logits=...).sample()``."""
+    from torch.distributions import Categorical
+
+    return Categorical(logits=logits.float()).sample()
+
+
 def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> dict:
     """The same three runs with gvetool's CLI; per-epoch numbers and test sentences."""
+    import gvetool.decoding
     from gvetool.cli import main as gvetool
+
+    if args.sampler == "categorical":
+        gvetool.decoding.draw_words = _categorical_words
 
     os.environ.setdefault("GVETOOL_QUIET", "1")
     common = ["--dataset", "cub", "--data-root", str(root), "--epochs", str(args.epochs),
