@@ -313,11 +313,11 @@ def _categorical_words(logits: torch.Tensor, generator: object = None) -> torch.
 
 def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> dict:
     """The same three runs with gvetool's CLI; per-epoch numbers and test sentences."""
-    import gvetool.decoding
+    import gvetool.decoding as decoding
     from gvetool.cli import main as gvetool
 
     if args.sampler == "categorical":
-        gvetool.decoding.draw_words = _categorical_words
+        decoding.draw_words = _categorical_words
 
     os.environ.setdefault("GVETOOL_QUIET", "1")
     common = ["--dataset", "cub", "--data-root", str(root), "--epochs", str(args.epochs),
