@@ -275,27 +275,6 @@ def flag(key: str) -> str:
     return "--model-option" if key == MODEL_OPTIONS else "--" + key.replace("_", "-")
 
 
-def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> TrainConfig:
-    """The config of the run in ``run_dir`` resumed: the saved one (its paths found again
-    if the run was moved), where only the ``resumable`` keys may change (how the run
-    continues, never what it trains)."""
-    frozen = sorted(set(given) - set(RESUMABLE))
-    if frozen:
-        allowed = ", ".join(flag(key) for key in RESUMABLE)
-        raise ConfigError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
-    saved = {**LEGACY_VALUES, **saved}
-    return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
-
-
-def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
-    """A transfer's config: the source's, except where it trained and wrote (``location``
-    keys, never inherited), overridden by what was given."""
-    inherited = {
-        k: v for k, v in saved.items() if not (k in KEYS and KEYS[k].metadata.get("location"))
-    }
-    return resolve(None, {**inherited, **given})
-
-
 def _coerce(key: str, value: Any, source: str) -> Any:
     expected = KEYS[key].type
     if value is None:
@@ -350,11 +329,13 @@ def load_toml(path: Path) -> dict[str, Any]:
     return check_keys(data, str(path))
 
 
-def resolve(
+def merged(
     config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
 ) -> TrainConfig:
     """Defaults, then the config file, then the values that were given (``source`` names
-    where they came from in errors: the command line, or a Python call's options)."""
+    where they came from in errors: the command line, or a Python call's options); paths
+    made absolute and every generic key validated. The model's own options are checked
+    one layer up, where the plugins are known (:func:`gvetool.resolution.resolve`)."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_toml(config_file))
@@ -364,10 +345,4 @@ def resolve(
     values.update(given)
     config = absolute_paths(TrainConfig(**values))
     config.validate()
-    if config.model:  # the model's own options, checked against what its spec declares
-        from gvetool.model_options import resolve_model_options
-        from gvetool.plugins import get_plugins
-
-        spec = get_plugins().models.get(config.model)
-        config.model_options = resolve_model_options(spec, config.model_options)
     return config

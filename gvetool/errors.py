@@ -7,6 +7,8 @@ shows the traceback only with ``--debug``. Everything else is a bug and is repor
 
 import errno
 
+INTERRUPTED_EXIT = 130  # a process stopped by Ctrl-C (SIGINT) exits 128 + 2
+
 
 class GvetoolError(Exception):
     """A problem the user can fix; the message says what is wrong and how to fix it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-INTERRUPTED_EXIT = 130
+from gvetool.errors import INTERRUPTED_EXIT  # standard library only, like this module
 
 
 def main() -> int:

@@ -100,7 +100,7 @@ class Reproduction:
 
 
 def _resolve(model: str | None, config: str | Path | None, options: dict[str, Any]) -> TrainConfig:
-    from gvetool.config import resolve
+    from gvetool.resolution import resolve
 
     given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
     return resolve(Path(config) if config else None, {**given, "model": model}, SOURCE)
@@ -120,9 +120,9 @@ def train(
     ``hidden_size``, ..., ``model_options={...}``); ``config``: a TOML file of them.
     ``resume``: a run directory to continue (then only resumable keys may be given).
     """
-    from gvetool.config import resumed
     from gvetool.engine.checkpoint import load_checkpoint
     from gvetool.engine.trainer import train as run_training
+    from gvetool.resolution import resumed
 
     if resume is not None:
         resume = Path(resume)
@@ -197,9 +197,9 @@ def transfer(
     """A captioner trained from ``source``'s weights (checkpoint or run directory) on
     ``dataset``, as ``gvetool transfer``: class inputs re-initialised for the target's
     classes, the vocabulary kept (``vocab="source"``) or extended (``"extend"``)."""
-    from gvetool.config import transferred
     from gvetool.engine.checkpoint import load_checkpoint
     from gvetool.engine.trainer import train as run_training
+    from gvetool.resolution import transferred
 
     source = Path(source)
     path = source / "best.pt" if source.is_dir() else source

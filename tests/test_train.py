@@ -17,11 +17,12 @@ import pytest
 import torch
 
 from gvetool.cli import main
-from gvetool.config import TrainConfig, resolve
+from gvetool.config import TrainConfig
 from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.steps import epoch_batches
 from gvetool.errors import GvetoolError
+from gvetool.resolution import resolve
 
 from .conftest import TINY
 

@@ -30,8 +30,7 @@ from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
 from gvetool.cli.plugin_commands import add_plugin_commands
-from gvetool.errors import GvetoolError, filesystem_fault
-from gvetool.launch import INTERRUPTED_EXIT
+from gvetool.errors import INTERRUPTED_EXIT, GvetoolError, filesystem_fault
 from gvetool.plugins import get_plugins
 from gvetool.progress import QUIET_ENV
 

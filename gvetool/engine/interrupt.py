@@ -16,13 +16,13 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from gvetool import console
-from gvetool.errors import GvetoolError
+from gvetool.errors import INTERRUPTED_EXIT, GvetoolError
 
 
 class Interrupted(GvetoolError):
     """Training stopped on the user's request (exit code 130, as for SIGINT)."""
 
-    exit_code = 130
+    exit_code = INTERRUPTED_EXIT
 
 
 class GracefulStop:

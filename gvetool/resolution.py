@@ -1,0 +1,58 @@
+"""A run's configuration resolved: the generic keys (:mod:`gvetool.config`) and the
+model's own options, checked against what its plugin's spec declares.
+
+It sits above the plugin manager because a model's options are known only to its spec;
+:mod:`gvetool.config` below it never looks a plugin up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from gvetool.config import (
+    KEYS,
+    LEGACY_VALUES,
+    RESUMABLE,
+    TrainConfig,
+    flag,
+    merged,
+    relocated,
+)
+from gvetool.errors import ConfigError
+from gvetool.model_options import resolve_model_options
+from gvetool.plugins import get_plugins
+
+
+def resolve(
+    config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
+) -> TrainConfig:
+    """Defaults, then the config file, then the values given; the model's options filled
+    in from its spec's defaults and checked."""
+    config = merged(config_file, overrides, source)
+    if config.model:
+        spec = get_plugins().models.get(config.model)
+        config.model_options = resolve_model_options(spec, config.model_options)
+    return config
+
+
+def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> TrainConfig:
+    """The config of the run in ``run_dir`` resumed: the saved one (its paths found again
+    if the run was moved), where only the ``resumable`` keys may change (how the run
+    continues, never what it trains)."""
+    frozen = sorted(set(given) - set(RESUMABLE))
+    if frozen:
+        allowed = ", ".join(flag(key) for key in RESUMABLE)
+        raise ConfigError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
+    saved = {**LEGACY_VALUES, **saved}
+    return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
+
+
+def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """A transfer's config: the source's, except where it trained and wrote (``location``
+    keys, never inherited), overridden by what was given."""
+    inherited = {
+        k: v for k, v in saved.items() if not (k in KEYS and KEYS[k].metadata.get("location"))
+    }
+    return resolve(None, {**inherited, **given})
