@@ -108,7 +108,10 @@ def test_vocabulary_modes_and_token_map():
 
 def test_bad_freeze_choice(tiny_cub_master, halves, capsys):
     assert main([*_args(halves, tiny_cub_master, "lrcn-cub1", "z"), "--freeze", "everything"]) == 1
-    assert "freeze must be none, embeddings, lstm or all-but-output" in _one_line(capsys)
+    assert (
+        "--freeze must be one of none, embeddings, lstm, all-but-output for 'lrcn', "
+        "got 'everything'" in _one_line(capsys)
+    )
 
 
 def test_a_transferred_checkpoint_evaluates(tiny_cub_master, halves, tmp_path):

@@ -20,7 +20,9 @@ def transfer(
     source: Path = typer.Argument(..., help="The lrcn/gve checkpoint (or run dir) to start from."),
     dataset: str = typer.Option(..., help="Target dataset, e.g. cub2."),
     freeze: str = typer.Option(
-        "none", help="Keep frozen: none | embeddings | lstm | all-but-output (the original's)."
+        "none",
+        help="Keep this parameter group frozen; each model names its own (lrcn/gve: none | "
+        "embeddings | lstm | all-but-output, the original's; transformer: decoder for lstm).",
     ),
     vocab: str = typer.Option(
         "source", help="source: keep its words (new ones -> <unk>); extend: add the new words."

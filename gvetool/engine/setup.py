@@ -203,7 +203,7 @@ def _starting_weights(
                 f"'{corpus.name}' has {store.dim}-d; use the same encoder"
             )
         adapt_weights(model, source, vocab)
-    apply_freeze(model, config.freeze)
+    apply_freeze(model, config.freeze, config.model)
     if config.init_from and not previous:
         model.load_state_dict(load_checkpoint(Path(config.init_from), config.model)["state_dict"])
     if not previous:

@@ -68,11 +68,16 @@ def adapt_weights(model: nn.Module, source: dict[str, Any], vocab: Vocabulary) -
     model.load_state_dict(state)
 
 
-def apply_freeze(model: nn.Module, mode: str) -> int:
-    """Stop training the parameter groups ``mode`` names; returns how many were frozen."""
+def apply_freeze(model: nn.Module, mode: str, model_name: str = "this model") -> int:
+    """Stop training the parameter groups ``mode`` names; returns how many were frozen.
+
+    The groups are the model's own (its ``freeze_groups``): the engine knows no names.
+    """
     groups = getattr(model, "freeze_groups", {"none": ()})
     if mode not in groups:
-        raise GvetoolError(f"--freeze must be one of {', '.join(groups)}, got {mode!r}")
+        raise GvetoolError(
+            f"--freeze must be one of {', '.join(groups)} for '{model_name}', got {mode!r}"
+        )
     frozen = 0
     for name, parameter in model.named_parameters():
         if name.startswith(groups[mode]):

@@ -41,12 +41,14 @@ class TransformerCaptioner(SentenceClassifierReward, nn.Module):
 
     vocabulary_parameters = ("embed.weight", "out.weight", "out.bias")
     class_parameters = ("class_memory.weight",)
-    # gvetool's --freeze choices; "lstm" (the built-ins' recurrent body) is the decoder here.
+    # Its own --freeze choices. "lstm" names the decoder too, for transfer runs saved when
+    # gvetool knew only the built-ins' names (they resume as they were trained).
     freeze_groups: ClassVar[dict[str, tuple[str, ...]]] = {
         "none": (),
         "embeddings": ("embed.",),
-        "lstm": ("embed.", "image.", "decoder.", "norm."),
+        "decoder": ("embed.", "image.", "decoder.", "norm."),
         "all-but-output": ("embed.", "image.", "decoder.", "norm."),
+        "lstm": ("embed.", "image.", "decoder.", "norm."),
     }
 
     def __init__(

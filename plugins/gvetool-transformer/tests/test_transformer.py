@@ -169,11 +169,15 @@ def test_gve_style_training_explains_counterfactuals_and_cross_validates(birds, 
 def test_transfer_keeps_the_architecture_and_its_options(birds, tmp_path):
     source = _train(birds, tmp_path / "source", "transformer", "--epochs", "1")
     args = ["transfer", str(source), "--dataset", "cub", "--data-root", str(birds), "--epochs",
-            "1", "--freeze", "embeddings", "--out", str(tmp_path / "target")]  # fmt: skip
-    assert main(args) == 0
+            "1", "--freeze", "decoder", "--out", str(tmp_path / "target")]  # fmt: skip
+    assert main(args) == 0  # a group the Transformer names itself
     target = next((tmp_path / "target").glob("transformer-cub-*"))
-    config = load_checkpoint(target / "last.pt")["config"]
-    assert config["model_options"] == {"layers": 1, "heads": 2, "feedforward": 0}
+    saved = load_checkpoint(target / "last.pt")
+    assert saved["config"]["model_options"] == {"layers": 1, "heads": 2, "feedforward": 0}
+    before = load_checkpoint(source / "best.pt")["state_dict"]
+    after = saved["state_dict"]
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("decoder."))
+    assert not torch.equal(before["out.weight"], after["out.weight"])  # trained on
 
 
 def test_two_gloo_processes_equal_one_process(birds, tmp_path):
