@@ -287,6 +287,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         return {str(k).replace("-", "_"): v for k, v in value.items()}
     if "float" in expected and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if KEYS[key].metadata.get("path") and isinstance(value, os.PathLike):
+        value = os.fspath(value)  # a Path from Python or the command line: kept as text
     kind = {"int": int, "float": float, "str": str, "bool": bool}.get(expected.split(" |")[0])
     wrong_bool = isinstance(value, bool) and kind is not bool
     if kind is not None and (not isinstance(value, kind) or wrong_bool):

@@ -102,8 +102,10 @@ class Reproduction:
 def _resolve(model: str | None, config: str | Path | None, options: dict[str, Any]) -> TrainConfig:
     from gvetool.resolution import resolve
 
-    given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
-    return resolve(Path(config) if config else None, {**given, "model": model}, SOURCE)
+    resolved = resolve(Path(config) if config else None, {**options, "model": model}, SOURCE)
+    if not resolved.dataset:
+        raise GvetoolError("--dataset is required (or set dataset in the config file)")
+    return resolved
 
 
 @quiet_unless_asked
@@ -131,14 +133,11 @@ def train(
         if config is not None:
             raise GvetoolError("--config cannot change when resuming; the run keeps its own")
         saved = load_checkpoint(resume / "last.pt", expect_model=model)
-        given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
-        resolved = resumed(saved["config"], given, resume)
+        resolved = resumed(saved["config"], options, resume)
     else:
         if model is None:
             raise GvetoolError("name a model to train (lrcn, gve, sc) or pass --resume RUN_DIR")
         resolved = _resolve(model, config, options)
-        if not resolved.dataset:
-            raise GvetoolError("--dataset is required (or set dataset in the config file)")
     return Run.open(run_training(resolved, resume))
 
 
@@ -204,9 +203,8 @@ def transfer(
     source = Path(source)
     path = source / "best.pt" if source.is_dir() else source
     saved = load_checkpoint(path)["config"]
-    given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
     target = {"dataset": dataset, "freeze": freeze, "vocab_mode": vocab, "transfer_from": str(path)}
-    return Run.open(run_training(transferred(saved, {**given, **target})))
+    return Run.open(run_training(transferred(saved, {**options, **target})))
 
 
 @quiet_unless_asked
@@ -225,8 +223,6 @@ def cross_validate(
     from gvetool.cv import cv_directory
 
     resolved = _resolve(model, config, options)
-    if not resolved.dataset:
-        raise GvetoolError("--dataset is required (or set dataset in the config file)")
     summary = run_cv(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)
     return CrossValidation(
         cv_directory(resolved, folds, stratified), summary["model"], summary["dataset"],

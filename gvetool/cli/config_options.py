@@ -84,8 +84,7 @@ def config_options(
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
             given = {key: kwargs.pop(key) for key in keys}
-            given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()
-                     if v is not None}  # fmt: skip
+            given = {k: v for k, v in given.items() if v is not None}
             return command(given=given, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
