@@ -12,6 +12,7 @@ through the run's image encoder (:mod:`gvetool.photos`). Results are typed recor
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ class Explainer:
         self._sc_ckpt = sc_ckpt
         self._batch_size = batch_size
         self._loaded: Loaded | None = None
-        self._where: dict[str, tuple[int, int]] | None = None
+        self._classes_of: dict[str, int] | None = None
         self._encoder: ImageEncoder | None = None
 
     @property
@@ -118,7 +119,7 @@ class Explainer:
 
     def has_image(self, image_id: str) -> bool:
         """Whether ``image_id`` is an image of the run's dataset (opens the dataset)."""
-        return image_id in self._image_index()
+        return image_id in self._image_classes()
 
     @quiet_unless_asked
     def describe(
@@ -135,7 +136,7 @@ class Explainer:
         A class-conditioned model describes a dataset image as its true class, a photo as
         the class given in ``classes`` (one name for all, or one per image).
         """
-        labels, sentences, _, _ = self._generate(image_ids, images, classes, beam, max_len)
+        labels, sentences, *_ = self._generate(image_ids, images, classes, beam, max_len)
         return [Description(label, s) for label, s in zip(labels, sentences, strict=True)]
 
     @quiet_unless_asked
@@ -149,7 +150,7 @@ class Explainer:
         max_len: int = 50,
     ) -> list[Explanation]:
         """Explain each image as its true class (dataset images) or as ``classes``."""
-        labels, sentences, true, explained = self._generate(
+        labels, sentences, true, explained, _ = self._generate(
             image_ids, images, classes, beam, max_len
         )
         read = self._classifier_reading(sentences)
@@ -182,7 +183,7 @@ class Explainer:
             raise GvetoolError(
                 f"counterfactuals need a class-conditioned model; '{self.model}' is not"
             )
-        labels, sentences, true, explained = self._generate(
+        labels, sentences, true, explained, features = self._generate(
             image_ids, images, classes, beam, max_len
         )
         if counter_classes is not None:
@@ -196,7 +197,6 @@ class Explainer:
                 )
             read[np.arange(len(labels)), explained] = -np.inf
             counter = read.argmax(axis=1)
-        features = self._features(image_ids, images)
         others = generate_from_features(
             self._trained.model, features, counter, self._trained.vocab, self._batch_size,
             max_len, beam, label="counterfactuals",
@@ -214,8 +214,9 @@ class Explainer:
         classes: str | Sequence[str] | None,
         beam: int,
         max_len: int,
-    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-        """Labels, sentences, true class ids (-1: unknown) and the class ids explained."""
+    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray, torch.Tensor]:
+        """Labels, sentences, true class ids (-1: unknown), the class ids explained and the
+        images' features (a counterfactual generates again from them)."""
         if isinstance(image_ids, str):
             image_ids = [image_ids]
         if isinstance(images, (str, Path)) or not isinstance(images, Sequence):
@@ -247,7 +248,7 @@ class Explainer:
             max_len, beam, label="explaining",
         )  # fmt: skip
         labels = [*image_ids, *(label_of(image, i) for i, image in enumerate(images))]
-        return labels, sentences, true, explained
+        return labels, sentences, true, explained, features
 
     def _features(self, image_ids: Sequence[str], images: Sequence[ImageInput]) -> torch.Tensor:
         parts = []
@@ -271,32 +272,28 @@ class Explainer:
             self._loaded = with_data(self._trained, "train", None, self._device)
         return self._loaded
 
-    def _image_index(self) -> dict[str, tuple[int, int]]:
-        """Image id -> (its split's position among the dataset's splits, its row there)."""
-        if self._where is None:
-            splits = list(self._dataset().corpus.splits.values())
-            self._where = {i: (s, n) for s, split in enumerate(splits)
-                           for n, i in enumerate(split.image_ids)}  # fmt: skip
-        return self._where
+    def _image_classes(self) -> dict[str, int]:
+        """Each image id of the dataset -> its class id (-1 where the split has none)."""
+        if self._classes_of is None:
+            self._classes_of = {}
+            for split in self._dataset().corpus.splits.values():
+                ids = split.class_ids
+                for n, image_id in enumerate(split.image_ids):
+                    self._classes_of[image_id] = -1 if ids is None else int(ids[n])
+        return self._classes_of
 
     def _true_classes(self, image_ids: Sequence[str]) -> np.ndarray:
-        where = self._image_index()
-        unknown = [i for i in image_ids if i not in where]
+        classes = self._image_classes()
+        unknown = [i for i in image_ids if i not in classes]
         if unknown:
             some = "1 image id is" if len(unknown) == 1 else f"{len(unknown)} image ids are"
-            example = next(iter(where), "?")
+            example = next(iter(classes), "?")
             raise DataError(
                 f"{some} not in '{self.dataset}' ({', '.join(unknown[:3])}"
                 f"{', ...' if len(unknown) > 3 else ''}); ids look like {example!r} "
                 "(all of a split's are in predictions/<split>.json after gvetool eval)"
             )
-        splits = list(self._dataset().corpus.splits.values())
-        out = []
-        for image_id in image_ids:
-            s, n = where[image_id]
-            ids = splits[s].class_ids
-            out.append(-1 if ids is None else int(ids[n]))
-        return np.array(out, dtype=np.int64)
+        return np.array([classes[i] for i in image_ids], dtype=np.int64)
 
     def _class_ids(self, classes: str | Sequence[str], count: int) -> np.ndarray:
         names = [classes] * count if isinstance(classes, str) else list(classes)
@@ -308,9 +305,13 @@ class Explainer:
 
     def _classifier_reading(self, sentences: list[str]) -> np.ndarray | None:
         """The run's sentence classifier's logits for each sentence, if one is found."""
-        trained = self._trained
-        found = find_sentence_classifier(trained.path, trained, self._sc_ckpt)
+        found = self._classifier_path
         return classify(found, sentences) if found is not None and sentences else None
+
+    @functools.cached_property
+    def _classifier_path(self) -> Path | None:
+        """The sentence classifier that reads explanations, searched for once."""
+        return find_sentence_classifier(self._trained.path, self._trained, self._sc_ckpt)
 
 
 @quiet_unless_asked
