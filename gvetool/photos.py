@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from gvetool.data.encoder import FeatureProvider, ImageEncoder
+from gvetool.data.encoder import FeatureProvider, ImageEncoder, read_image
 from gvetool.engine.generate import batches
 from gvetool.errors import DataError, GvetoolError
 from gvetool.progress import progress_bar
@@ -52,21 +52,7 @@ def _as_tensor(image: ImageInput, index: int, encoder: ImageEncoder) -> torch.Te
     if isinstance(image, Image.Image):
         return encoder.transform(image.convert("RGB"))
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        try:
-            with Image.open(path) as opened:
-                return encoder.transform(opened.convert("RGB"))
-        except FileNotFoundError:
-            raise DataError(f"image file {path} does not exist") from None
-        except IsADirectoryError:
-            raise DataError(f"{path} is a folder, not an image file") from None
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            reason = (
-                "not an image Pillow can read"
-                if isinstance(exc, UnidentifiedImageError)
-                else str(exc)
-            )
-            raise DataError(f"cannot read image {path}: {reason}") from None
+        return read_image(Path(image), encoder.transform)
     raise DataError(
         f"image {index} is a {type(image).__name__}; give a file path, a PIL image or a tensor"
     )

@@ -30,7 +30,7 @@ from gvetool.data.features import (
     is_complete,
     store_directory,
 )
-from gvetool.errors import GvetoolError
+from gvetool.errors import DataError, GvetoolError
 from gvetool.io import read_json, write_json
 from gvetool.progress import progress_bar
 
@@ -67,6 +67,22 @@ def all_images(corpus: Corpus) -> tuple[list[str], list[Path]]:
     return ids, [paths[i] for i in ids]
 
 
+def read_image(path: Path, transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+    """The image file at ``path`` as RGB through ``transform``; a file that is missing, a
+    folder or not an image is one line naming it."""
+    try:
+        with Image.open(path) as image:
+            return transform(image.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError(f"image file {path} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not an image file") from None
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {path}: not an image Pillow can read") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+
+
 class _ImageFiles(Dataset[torch.Tensor]):
     def __init__(self, paths: list[Path], transform: Callable[[Image.Image], torch.Tensor]):
         self.paths, self.transform = paths, transform
@@ -75,12 +91,7 @@ class _ImageFiles(Dataset[torch.Tensor]):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        path = self.paths[index]
-        try:
-            with Image.open(path) as image:
-                return self.transform(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise GvetoolError(f"cannot read image {path}: {exc}") from None
+        return read_image(self.paths[index], self.transform)
 
 
 @dataclass
