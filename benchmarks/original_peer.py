@@ -352,30 +352,27 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
 
 
 def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
-    """The test measures of one side's sentences, computed the same way for both."""
-    from gvetool.data.tokenize import sentence_tokens
+    """The test measures of one side's sentences, computed the same way for both: the
+    metric plugins gvetool eval uses, on the test split's references and classes."""
     from gvetool.datasets.cub import open_cub
-    from gvetool.evaluation.judge import judge_for
-    from gvetool.evaluation.metrics import CaptionScorer
-    from gvetool.evaluation.relevance import top_k_accuracy
-    from gvetool.evaluation.repetition import repetition
+    from gvetool.evaluation.evaluate import training_captions
+    from gvetool.evaluation.scoring import Scorer, scoring_input
 
     corpus = open_cub(root)
-    test, train = corpus.split("test"), corpus.split("train")
+    test = corpus.split("test")
     ordered = [sentences[i] for i in test.image_ids]
-    scorer = CaptionScorer(("cider",), ptb_tokenizer=True)
+    scorer = Scorer(("cider", "judge", "repetition"))
     try:
-        totals, _ = scorer.score(dict(enumerate(test.captions)), dict(enumerate(ordered)))
+        scoring = scoring_input(
+            ordered, test.captions, True, scorer.needs, class_ids=test.class_ids,
+            class_names=list(corpus.class_names or []),
+            load_training=lambda: training_captions(corpus.split("train")),
+        )  # fmt: skip
+        totals = scorer.score(scoring).totals
     finally:
         scorer.close()
-    tokens = [sentence_tokens(s) for s in ordered]
-    classes = np.repeat(train.class_ids, [len(c) for c in train.captions])
-    judge = judge_for(train.tokens(), classes, len(corpus.class_names or []))
-    return {
-        "CIDEr": totals["CIDEr"],
-        "judge_top1": top_k_accuracy(judge.logits(tokens), test.class_ids, 1),
-        **repetition(tokens),
-    }
+    keys = ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
+    return {key: totals[key] for key in keys}
 
 
 def _print(results: list[dict], args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "ModelSpec": ("gvetool.specs", "ModelSpec", "registers a model (its factory and task)"),
     "DatasetSpec": ("gvetool.specs", "DatasetSpec", "registers a dataset and its steps"),
     "EncoderSpec": ("gvetool.specs", "EncoderSpec", "registers an image encoder (family)"),
+    "MetricSpec": ("gvetool.specs", "MetricSpec", "registers a metric: its keys, needs, ranking"),
     "Task": ("gvetool.tasks", "Task", "a kind of model: contract, validation, best metric"),
     "CAPTIONING": ("gvetool.tasks", "CAPTIONING", "the task of sentence generators"),
     "CLASSIFICATION": ("gvetool.tasks", "CLASSIFICATION", "the task of sentence classifiers"),
@@ -58,6 +59,19 @@ SURFACE: dict[str, tuple[str, str, str]] = {
         "gvetool.config", "REWARD_DROPOUT", "--reward-dropout's schedules (first epoch or None)",
     ),
     "TrainConfig": ("gvetool.config", "TrainConfig", "the configuration a factory receives"),
+    # metrics
+    "ScoringInput": (
+        "gvetool.evaluation.scoring", "ScoringInput", "what a metric scores: sentences, needs",
+    ),
+    "MetricResult": (
+        "gvetool.evaluation.scoring", "MetricResult", "what a metric returns: totals, per image",
+    ),
+    "TrainingCaptions": (
+        "gvetool.evaluation.scoring", "TrainingCaptions", "the training captions a metric needs",
+    ),
+    "MetricUnavailable": (
+        "gvetool.errors", "MetricUnavailable", "raised by a metric that cannot run: skipped",
+    ),
     # files, errors, places
     "read_json": ("gvetool.io", "read_json", "reads JSON with a one-line error if damaged"),
     "write_json": ("gvetool.io", "write_json", "writes JSON atomically"),

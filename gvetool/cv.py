@@ -24,10 +24,9 @@ from gvetool.data.open import open_configured
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.resumable import best_validation, train_or_resume
 from gvetool.evaluation.evaluate import evaluate
+from gvetool.evaluation.scoring import metric_spec, metric_specs
 from gvetool.io import write_json
 from gvetool.plugins import get_plugins
-
-RELEVANCE = ("class_similarity", "class_rank", "judge_top1", "explanation_top1")
 
 
 def cv_directory(config: TrainConfig, folds: int, stratified: bool) -> Path:
@@ -94,11 +93,14 @@ def cross_validate(
 
 
 def _class_relevance(run: Path, sc_ckpt: str | None) -> dict[str, float]:
-    """The fold's best captioner on its validation images: the class-relevance measures
-    (the independent judge among them), which validation during training does not give."""
-    evaluation = evaluate(run / "best.pt", "val", sc_ckpt=Path(sc_ckpt) if sc_ckpt else None,
-                          metrics=("cider",))  # fmt: skip
-    return {k: float(v) for k, v in evaluation.metrics.items() if k in RELEVANCE}
+    """The fold's best captioner on its validation images: the evaluation metrics that
+    validation during training cannot compute (class relevance, the independent judge,
+    explanation accuracy: they need the training captions or the classifier)."""
+    metrics = tuple(s.name for s in metric_specs() if s.evaluation and not s.validates_each_epoch)
+    evaluation = evaluate(run / "best.pt", "val", metrics=metrics,
+                          sc_ckpt=Path(sc_ckpt) if sc_ckpt else None)  # fmt: skip
+    keys = {key for name in metrics for key in metric_spec(name).keys}
+    return {k: float(v) for k, v in evaluation.metrics.items() if k in keys}
 
 
 def _summarise(

@@ -20,7 +20,8 @@ from gvetool import console
 from gvetool.config import TrainConfig
 from gvetool.engine.trainer import train
 from gvetool.evaluation.evaluate import Evaluation, evaluate
-from gvetool.evaluation.report import measure_notes, render_html, write_outputs
+from gvetool.evaluation.report import render_html, write_outputs
+from gvetool.evaluation.scoring import meanings, metric_specs, table_keys
 from gvetool.io import write_json, write_text
 from gvetool.plugins import get_plugins
 
@@ -32,8 +33,18 @@ class DemoPlan:
     data: dict[str, Any]
     sentence_classifier: dict[str, Any]
     captioners: dict[str, Any]
-    metrics: tuple[str, ...]
     gve: dict[str, Any] = field(default_factory=dict)
+    java_metrics: bool = True  # False: leave out the metrics that start Java (seconds each)
+
+    def metrics(self) -> tuple[str, ...]:
+        """The registered evaluation metrics this plan computes."""
+        return tuple(s.name for s in metric_specs()
+                     if s.evaluation and (self.java_metrics or "java" not in s.needs))  # fmt: skip
+
+    def validation_metrics(self) -> str:
+        """Those of them validation after each epoch can compute."""
+        return ",".join(s.name for s in metric_specs()
+                        if s.name in self.metrics() and s.validation)  # fmt: skip
 
 
 FULL = DemoPlan(
@@ -54,7 +65,6 @@ FULL = DemoPlan(
         "batch_size": 64,
         "dropout": 0.3,
     },
-    metrics=("bleu", "meteor", "rouge", "cider", "spice"),
 )
 QUICK = DemoPlan(
     data={
@@ -72,9 +82,8 @@ QUICK = DemoPlan(
         "batch_size": 16,
     },
     captioners={"epochs": 2, "embedding_size": 16, "hidden_size": 16, "lr": 0.01, "batch_size": 16},
-    metrics=("bleu", "rouge", "cider"),
+    java_metrics=False,
 )
-COMPARED = ("METEOR", "CIDEr", "explanation_top1", "judge_top1", "class_similarity", "class_rank")
 
 
 def run_demo(out: Path, quick: bool = False, threads: int = 1) -> tuple[Path, list[Evaluation]]:
@@ -102,21 +111,21 @@ def _run(out: Path, plan: DemoPlan, threads: int) -> tuple[Path, list[Evaluation
     if not (data / "classes.txt").is_file():
         get_plugins().datasets.get(DATASET).load_step("generate")(data, force=True, **plan.data)
     common = {"dataset": DATASET, "data_root": str(data), "out": str(runs), "threads": threads,
-              "val_metrics": ",".join(m for m in plan.metrics if m != "spice")}  # fmt: skip
+              "val_metrics": plan.validation_metrics()}  # fmt: skip
     train(_config("sc", common, plan.sentence_classifier))
     evaluations = []
     for model in ("lrcn", "gve"):
         run = train(
             _config(model, common, {**plan.captioners, **(plan.gve if model == "gve" else {})})
         )
-        evaluation = evaluate(run / "best.pt", "test", metrics=plan.metrics)
+        evaluation = evaluate(run / "best.pt", "test", metrics=plan.metrics())
         write_outputs(evaluation, run, f"{model} on synthetic birds (test)")
         evaluations.append(evaluation)
     title = "gvetool demo: LRCN vs GVE on synthetic birds (test split)"
     report = out / "report.html"
     write_text(report, render_html(evaluations, title))
     write_json(out / "metrics.json", {e.model: e.metrics for e in evaluations}, indent=2)
-    _print_comparison(evaluations, time.perf_counter() - started, report)
+    _print_comparison(evaluations, plan, time.perf_counter() - started, report)
     return report, evaluations
 
 
@@ -126,16 +135,19 @@ def _config(model: str, common: dict[str, Any], sizes: dict[str, Any]) -> TrainC
     return config
 
 
-def _print_comparison(evaluations: list[Evaluation], seconds: float, report: Path) -> None:
+def _print_comparison(
+    evaluations: list[Evaluation], plan: DemoPlan, seconds: float, report: Path
+) -> None:
     table = Table(title="LRCN vs GVE (test split)")
     table.add_column("metric")
     for evaluation in evaluations:
         table.add_column(evaluation.model.upper(), justify="right")
-    for key in COMPARED:
+    compared = table_keys(plan.metrics())
+    for key in compared:
         values = [e.metrics.get(key) for e in evaluations]
         table.add_row(key, *("-" if v is None else f"{v:.3f}" for v in values))
     out = console.out()
     out.print(table)
-    for note in measure_notes(COMPARED):
+    for note in meanings(compared):
         out.print(note, highlight=False)
     out.print(f"finished in {seconds / 60:.1f} min; report: {report}", highlight=False)

@@ -21,7 +21,12 @@ class ConfigError(GvetoolError):
 
 
 class UnknownNameError(GvetoolError):
-    """A model, dataset or encoder name that no installed plugin registers (or two do)."""
+    """A model, dataset, encoder or metric name that no installed plugin registers (or two do)."""
+
+
+class MetricUnavailable(GvetoolError):
+    """A metric that cannot run here (no Java, no SPICE models, a scorer that crashed): it
+    is skipped with one warning saying why, and the other metrics still run."""
 
 
 class CheckpointError(GvetoolError):

@@ -28,7 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from gvetool.specs import DatasetSpec, EncoderSpec, ModelSpec
+    from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec
 
 PROJECT_NAME = "gvetool"
 
@@ -83,6 +83,22 @@ def gvetool_register_encoders(register: Callable[[EncoderSpec], None]) -> None:
     The target is called with the options the user gave (``weights=...``,
     ``remove_last=...``) and returns a :class:`gvetool.data.encoder.FeatureProvider`; an
     :class:`gvetool.data.encoder.ImageEncoder` (module, transform, fingerprint) is one.
+    """
+
+
+@hookspec
+def gvetool_register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    """Register measures of generated sentences, e.g. ``register(MetricSpec(name="lexical",
+    keys=("distinct_2", ...), ...))``.
+
+    Why: ``gvetool eval --metrics``, ``--val-metrics`` (which also picks ``best.pt``), the
+    report and the summary tables take any registered metric, so a new measure needs no
+    change to the core. The built-in BLEU, METEOR, ROUGE-L, CIDEr, SPICE, class relevance,
+    judge, explanation accuracy and repetition measures are registered this way.
+
+    The target is called with no arguments and returns an object with
+    ``score(scoring) -> MetricResult`` (``scoring``: :class:`gvetool.api.ScoringInput`, the
+    sentences with what the spec's ``needs`` asked for) and ``close()``.
     """
 
 

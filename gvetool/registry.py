@@ -1,4 +1,4 @@
-"""The name registries: model, dataset and encoder specs by name, and who gave each.
+"""The name registries: model, dataset, encoder and metric specs by name, and who gave each.
 
 Names are global: a name registered twice is refused when it is used, with an error
 naming both distributions, because silently picking one would make runs irreproducible;
@@ -38,7 +38,7 @@ class PluginInfo:
 
 
 class Registry(Generic[S]):
-    """Name -> spec for one kind (model, dataset or encoder), remembering who gave what."""
+    """Name -> spec for one kind (model, dataset, encoder or metric), remembering who gave what."""
 
     def __init__(self, spec_type: type[S]) -> None:
         self.spec_type = spec_type
@@ -96,6 +96,11 @@ class Registry(Generic[S]):
 
     def names(self) -> list[str]:
         return sorted(self._specs)
+
+    def in_order(self) -> list[S]:
+        """The usable specs in the order registered (built-ins first): the order a
+        kind's defaults and table columns follow."""
+        return [spec for name, spec in self._specs.items() if name not in self._clashes]
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

@@ -23,6 +23,7 @@ from gvetool.config import (
 from gvetool.errors import ConfigError
 from gvetool.model_options import resolve_model_options
 from gvetool.plugins import get_plugins
+from gvetool.specs import MetricSpec
 
 
 def resolve(
@@ -34,7 +35,36 @@ def resolve(
     if config.model:
         spec = get_plugins().models.get(config.model)
         config.model_options = resolve_model_options(spec, config.model_options)
+    config.val_metrics = ",".join(spec.name for spec in validation_metrics(config))
     return config
+
+
+def default_validation_metrics() -> list[str]:
+    """The default ``--val-metrics``: every metric registered for validation."""
+    return [spec.name for spec in get_plugins().metrics.in_order() if spec.validation]
+
+
+def validation_metrics(config: TrainConfig) -> list[MetricSpec]:
+    """The run's ``--val-metrics`` (the registered defaults where none were given),
+    refused with one line if one cannot be computed after an epoch or none can pick
+    ``best.pt``."""
+    metrics = get_plugins().metrics
+    names = config.metric_names() or default_validation_metrics()
+    specs = [metrics.get(name) for name in dict.fromkeys(names)]
+    for spec in specs:
+        if not spec.validates_each_epoch:
+            needs = ", ".join(sorted(spec.needs - {"references", "java"}))
+            raise ConfigError(
+                f"val_metrics: '{spec.name}' needs {needs}, which validation after each "
+                "epoch does not have; use it in gvetool eval --metrics"
+            )
+    if not any(spec.best for spec in specs):
+        choosers = [s.name for s in metrics.in_order() if s.best and s.validates_each_epoch]
+        raise ConfigError(
+            f"val_metrics: none of {', '.join(names)} can pick best.pt; add one of "
+            + ", ".join(choosers)
+        )
+    return specs
 
 
 def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> TrainConfig:

@@ -9,8 +9,8 @@ the heavy module is imported only when the thing is actually used.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gvetool.errors import GvetoolError
@@ -142,3 +142,67 @@ class EncoderSpec(Spec):
     kind: ClassVar[str] = "encoder"
 
     variants: bool = False
+
+
+# What a metric may need besides the generated sentences, each given to it by the core:
+# the evaluated split's reference captions, its images' true classes, the training
+# split's captions with their classes, the sentence classifier's logits of each sentence;
+# and a Java runtime (pycocoevalcap's METEOR and SPICE), so the core can say it is missing.
+METRIC_NEEDS = frozenset({"references", "classes", "training", "classifier", "java"})
+
+
+@dataclass(frozen=True)
+class MetricSpec(Spec):
+    """A measure of generated sentences: what it writes, what it needs, how it ranks.
+
+    The target is called with no arguments and returns an object with
+    ``score(scoring: gvetool.api.ScoringInput) -> gvetool.api.MetricResult`` and
+    ``close()``; it may raise ``gvetool.api.MetricUnavailable`` (no Java, no models) to be
+    skipped with one warning while the other metrics still run.
+
+    ``keys`` are the numbers it adds to ``metrics.json``, ``meanings`` a legend line for
+    the ones a reader needs explained. ``needs`` is a subset of :data:`METRIC_NEEDS`; a
+    metric whose needs a run cannot meet (no classes, no sentence classifier) is skipped
+    there. ``best`` is the key that can pick ``best.pt`` when the metric is among
+    ``--val-metrics`` (``None``: it cannot), ``higher_is_better`` its direction and
+    ``best_priority`` which metric wins when several given can (the highest; CIDEr's is
+    highest, as the original picks by CIDEr; ties: the first given). ``validation``:
+    among the default ``--val-metrics``; ``evaluation``: computed by ``gvetool eval``
+    unless ``--metrics`` says otherwise; ``table``: the keys that are columns of the
+    summary tables (``reproduce``, ``demo``; ``None``: all of them, ``()``: none), with
+    ``headers`` as their short titles.
+    """
+
+    kind: ClassVar[str] = "metric"
+
+    keys: tuple[str, ...] = ()
+    needs: frozenset[str] = frozenset({"references"})
+    best: str | None = None
+    higher_is_better: bool = True
+    best_priority: int = 0
+    validation: bool = False
+    evaluation: bool = True
+    table: tuple[str, ...] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    meanings: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.keys:
+            raise ValueError(f"metric {self.name!r}: keys must name the numbers it writes")
+        unknown = sorted(set(self.needs) - METRIC_NEEDS)
+        if unknown:
+            raise ValueError(
+                f"metric {self.name!r}: unknown need {unknown[0]!r}; "
+                f"choose from {', '.join(sorted(METRIC_NEEDS))}"
+            )
+        for key in (self.best, *(self.table or ()), *self.headers, *self.meanings):
+            if key is not None and key not in self.keys:
+                raise ValueError(f"metric {self.name!r}: {key!r} is not one of its keys")
+
+    @property
+    def validates_each_epoch(self) -> bool:
+        """Whether validation after each epoch can compute it: it has the split's
+        references (and Java where installed), not its classes, the training captions or a
+        classifier."""
+        return self.needs <= {"references", "java"}

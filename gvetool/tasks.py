@@ -10,13 +10,10 @@ defines its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gvetool.contracts import CaptioningModel, SentenceClassifierModel
 from gvetool.targets import resolve_target
-
-if TYPE_CHECKING:
-    from gvetool.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -26,9 +23,10 @@ class Task:
     ``validation`` (a callable or ``"module:attribute"``) is called as
     ``validation(config, split, vocab, store, device)`` and returns a callable
     ``validate(model) -> dict[str, float]`` with a ``close()``; ``best`` names the number
-    that picks ``best.pt`` (higher is better), or ``None`` for the first of the run's
-    ``--val-metrics`` (CIDEr when given, as the original). ``generates`` says the model
-    writes sentences, which evaluation, explanation and transfer need.
+    that picks ``best.pt`` (higher is better), or ``None`` for the run's ``--val-metrics``
+    to choose (:func:`gvetool.evaluation.scoring.best_for_run`: CIDEr when given, as the
+    original). ``generates`` says the model writes sentences, which evaluation,
+    explanation and transfer need.
     """
 
     name: str
@@ -36,15 +34,6 @@ class Task:
     validation: Any
     generates: bool
     best: str | None = None
-
-    def best_metric(self, config: TrainConfig) -> str:
-        """The validation number that picks ``best.pt`` for a run of ``config``."""
-        if self.best is not None:
-            return self.best
-        from gvetool.config import METRIC_KEYS
-
-        names = config.metric_names()
-        return METRIC_KEYS["cider" if "cider" in names else names[0]]
 
     def make_validation(self, *args: Any) -> Any:
         return resolve_target(self.validation, f"task '{self.name}' validation")(*args)

@@ -17,6 +17,7 @@ training run after its step, saves ``last.pt`` and raises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,10 +157,13 @@ def evaluate(
     out: str | Path | None = None,
     force: bool = False,
     write: bool = True,
+    metrics: str | Sequence[str] | None = None,
 ) -> Any:
     """Score a captioning checkpoint (``best.pt``, ``last.pt`` or a run directory) on
-    ``split``; returns a :class:`gvetool.evaluation.evaluate.Evaluation` (metrics,
-    per-image predictions, per-class measures). With ``write`` (the default) its
+    ``split`` with the metric plugins ``metrics`` (names, or ``"a,b"``; default: every
+    metric registered for evaluation, :func:`list_metrics`); returns a
+    :class:`gvetool.evaluation.evaluate.Evaluation` (metrics, per-image predictions,
+    per-class measures). With ``write`` (the default) its
     ``metrics.json``, ``predictions/<split>.json`` and ``report.html`` are written to
     ``out`` (default: the run directory), as ``gvetool eval`` writes them; results of
     other decoding settings are kept unless ``force``."""
@@ -167,7 +171,9 @@ def evaluate(
     from gvetool.evaluation.evaluate import decoding
     from gvetool.evaluation.evaluate import evaluate as run_evaluation
     from gvetool.evaluation.report import refuse_other_settings, write_outputs
+    from gvetool.evaluation.scoring import parse_names
 
+    names = None if metrics is None else parse_names(metrics)
     checkpoint = Path(checkpoint)
     target = Path(out) if out else run_dir_of(checkpoint)
     sc_path = Path(sc_ckpt).absolute() if sc_ckpt else None
@@ -176,7 +182,7 @@ def evaluate(
                               force)  # fmt: skip
     evaluation = run_evaluation(
         checkpoint, split, beam, max_len, Path(data_root) if data_root else None, sc_path,
-        batch_size, length_penalty, device,
+        batch_size, length_penalty, device, metrics=names,
     )  # fmt: skip
     if write:
         title = f"{evaluation.model} on {evaluation.dataset} ({split}, beam {beam})"
@@ -236,16 +242,21 @@ def reproduce(
     dataset: str,
     *,
     models: list[str] | tuple[str, ...] | None = None,
+    metrics: str | Sequence[str] | None = None,
     config: str | Path | None = None,
     **options: Any,
 ) -> Reproduction:
     """The sentence classifier and the paper's ablations trained and evaluated, as
-    ``gvetool reproduce``; a rerun skips finished runs."""
+    ``gvetool reproduce``, with the metric plugins ``metrics`` (default: every one
+    registered for evaluation; the table has their table columns); a rerun skips
+    finished runs."""
+    from gvetool.evaluation.scoring import parse_names
     from gvetool.reproduction import reproduce as run_reproduce
     from gvetool.reproduction import reproduce_directory
 
+    names = None if metrics is None else parse_names(metrics)
     resolved = _resolve(None, config, {**options, "dataset": dataset})
-    table = run_reproduce(resolved, tuple(models) if models else None)
+    table = run_reproduce(resolved, tuple(models) if models else None, names)
     return Reproduction(reproduce_directory(resolved), table["dataset"],
                         Path(table["sentence_classifier"]), table["rows"])  # fmt: skip
 
@@ -416,3 +427,9 @@ def list_datasets() -> list[str]:
 def list_encoders() -> list[str]:
     """Names of every image encoder (family) an installed plugin registers."""
     return _names("encoders")
+
+
+def list_metrics() -> list[str]:
+    """Names of every metric an installed plugin registers (``evaluate(metrics=...)``,
+    ``val_metrics``)."""
+    return _names("metrics")

@@ -199,7 +199,7 @@ def test_missing_java_skips_meteor_with_one_line_and_the_rest_runs(
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "java" else real_which(name))
     assert main(["eval", str(trained["lrcn"]), "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err
-    assert "METEOR skipped: the program 'java' was not found" in err
+    assert "meteor skipped: it needs the program 'java', which was not found" in err
     metrics = json.loads((tmp_path / "metrics.json").read_text())["test"]
     assert "METEOR" not in metrics and "CIDEr" in metrics and "BLEU-4" in metrics
 

@@ -42,6 +42,10 @@ def test_reproduce_trains_and_tables_the_five_models_and_a_rerun_trains_nothing(
     assert _reproduce(tiny_cub_master, out, config) == 0
     assert "already trained" in capsys.readouterr().err
     assert sorted(p.name for p in directory.glob("*/*-cub-*")) == runs
+    assert _reproduce(tiny_cub_master, out, config, "--metrics", "cider,repetition") == 0
+    table = json.loads((directory / "table.json").read_text())  # the chosen metrics' columns
+    assert table["columns"] == ["CIDEr", "repeated_trigram_share", "distinct_sentences"]
+    assert "judge_top1" not in table["rows"][0] and "class_similarity" not in table["rows"][0]
 
 
 def test_reproduce_refuses_an_unknown_model(tiny_cub_master, tmp_path, capsys):

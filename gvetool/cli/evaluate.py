@@ -33,10 +33,16 @@ def evaluate_command(
     force: bool = typer.Option(
         False, "--force", help="Replace earlier results of this split decoded with other settings."
     ),
+    metrics: str | None = typer.Option(
+        None,
+        help="Metric plugins, comma-separated (default: every one registered for evaluation; "
+        "gvetool plugins lists them).",
+    ),
 ) -> None:
-    """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE) and the class relevance of
-    explanations; writes metrics.json, predictions/<split>.json and report.html (with the
-    training curves; several checkpoints: one report with their examples side by side)."""
+    """Caption metrics (BLEU, METEOR, ROUGE-L, CIDEr, SPICE), the class relevance of
+    explanations and any metric a plugin adds; writes metrics.json, predictions/<split>.json
+    and report.html (with the training curves; several checkpoints: one report with their
+    examples side by side)."""
     from gvetool.engine.rundir import run_dir_of
     from gvetool.evaluation.evaluate import decoding
     from gvetool.evaluation.report import print_summary, refuse_other_settings, render_html
@@ -52,7 +58,8 @@ def evaluate_command(
     evaluations = [
         evaluate(checkpoint, split=split, beam=beam, max_len=max_len,
                  length_penalty=length_penalty, data_root=data_root, sc_ckpt=sc_ckpt,
-                 batch_size=batch_size, device=device, out=target, force=force, progress=True)
+                 batch_size=batch_size, device=device, out=target, force=force, metrics=metrics,
+                 progress=True)
         for checkpoint, target in zip(checkpoints, targets, strict=True)
     ]  # fmt: skip
     report = evaluations[-1].report

@@ -47,7 +47,7 @@ def plugins(
             status,
         )
     console.out().print(table)
-    for line in _model_option_lines():
+    for line in [*_model_option_lines(), *_metric_lines()]:
         console.out().print(line, highlight=False, markup=False)
 
 
@@ -63,3 +63,20 @@ def _model_option_lines() -> list[str]:
             help_text = declared.metadata.get("help", "")
             lines.append(f"  {name}: --model-option {declared.name}=... [{default}] {help_text}")
     return ["model options:", *lines] if lines else []
+
+
+def _metric_lines() -> list[str]:
+    """Each metric with the numbers it writes and where it can be used: ``--metrics`` of
+    eval and reproduce, ``--val-metrics`` (and which of those pick best.pt)."""
+    lines = []
+    for spec in get_plugins().metrics.in_order():
+        uses = ["eval" + (" (default)" if spec.evaluation else "")]
+        if spec.validates_each_epoch:
+            uses.append("val" + (" (default)" if spec.validation else ""))
+        if spec.best:
+            direction = "highest" if spec.higher_is_better else "lowest"
+            uses.append(f"best.pt by {direction} {spec.best}")
+        lines.append(
+            f"  {spec.name}: {', '.join(spec.keys)} [{'; '.join(uses)}] {spec.description}"
+        )
+    return ["metrics (gvetool eval --metrics, gvetool train --val-metrics):", *lines]

@@ -18,6 +18,11 @@ def reproduce(
     models: str | None = typer.Option(
         None, help="Only these, comma-separated (default: all five ablations)."
     ),
+    metrics: str | None = typer.Option(
+        None,
+        help="Metric plugins evaluated, comma-separated; the table has their columns "
+        "(default: every one registered for evaluation).",
+    ),
     config: Path | None = typer.Option(None, help="TOML file with training options."),
 ) -> None:
     """Train the sentence classifier and the paper's five models (description, definition,
@@ -26,4 +31,4 @@ def reproduce(
     from gvetool.user_api import reproduce as run_reproduce
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    run_reproduce(dataset, models=chosen, config=config, progress=True, **given)
+    run_reproduce(dataset, models=chosen, metrics=metrics, config=config, progress=True, **given)

@@ -20,7 +20,9 @@ from gvetool import console
 from gvetool.config import TrainConfig, load_toml
 from gvetool.engine.rundir import RUN_INFO
 from gvetool.errors import GvetoolError
+from gvetool.evaluation.scoring import Best, best_for_run
 from gvetool.io import read_json, write_json
+from gvetool.plugins import get_plugins
 
 RUNNING = ".running"
 
@@ -73,7 +75,8 @@ def summarise(run_dir: Path) -> RunSummary | None:
     if not isinstance(info, dict):
         info = {}
     history = read_history(run_dir)
-    key = _best_metric(config) if history else None
+    choice = _best_choice(config) if history else None
+    key = choice.key if choice else None
     scores = [
         h["val"][key]
         for h in history
@@ -85,7 +88,8 @@ def summarise(run_dir: Path) -> RunSummary | None:
         state = "finished" if len(history) >= config.epochs else "interrupted"
     return RunSummary(
         str(run_dir), info.get("model", config.model), info.get("dataset", config.dataset),
-        len(history), config.epochs, key if scores else None, max(scores) if scores else None,
+        len(history), config.epochs, key if scores else None,
+        choice.best_of(scores) if choice and scores else None,
         state,
     )  # fmt: skip
 
@@ -108,12 +112,15 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     return history
 
 
-def _best_metric(config: TrainConfig) -> str | None:
-    """The run's best-checkpoint metric, from its model's task (``None``: not installed)."""
-    from gvetool.plugins import get_plugins
-
+def _best_choice(config: TrainConfig) -> Best | None:
+    """The run's best-checkpoint metric (``None``: its model or a metric is not installed)."""
     models = get_plugins().models
-    return models.get(config.model).task.best_metric(config) if config.model in models else None
+    if config.model not in models:
+        return None
+    try:
+        return best_for_run(config, models.get(config.model).task)
+    except GvetoolError:
+        return None
 
 
 def list_runs(out: Path) -> list[RunSummary]:

@@ -12,6 +12,7 @@ run restores the RNG state last, so both take the same random numbers from there
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from gvetool.engine.steps import LossModule
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
+from gvetool.resolution import validation_metrics
 from gvetool.specs import ModelSpec
 
 
@@ -78,6 +80,10 @@ def set_up(
     config: TrainConfig, resume: Path | None, dist: Distributed, device: torch.device
 ) -> Run:
     """Prepare the run ``config`` describes (or continue the one in ``resume``)."""
+    # Checked before any work; a config made in code gets the defaults, written in full so
+    # the run records which metrics chose its best.pt.
+    names = ",".join(spec.name for spec in validation_metrics(config))
+    config = dataclasses.replace(config, val_metrics=names)
     if config.threads:
         torch.set_num_threads(config.threads)
     spec = get_plugins().models.get(config.model)

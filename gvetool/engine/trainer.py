@@ -34,6 +34,7 @@ from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
 from gvetool.errors import GvetoolError
+from gvetool.evaluation.scoring import best_for_run
 from gvetool.locking import exclusive
 from gvetool.progress import progress_bar
 
@@ -73,9 +74,11 @@ class Trainer:
         self.main = run.dist.is_main
         self.forward_context = functools.partial(autocast, self.config.precision, run.device)
         self.dtype = WEIGHT_DTYPES[self.config.precision]
-        self.best_metric = run.spec.task.best_metric(self.config)
-        scores = (h["val"].get(self.best_metric, float("-inf")) for h in run.position.history)
-        self.best = max(scores, default=float("-inf"))
+        self.choice = best_for_run(self.config, run.spec.task)
+        self.best_metric = self.choice.key
+        scores = [h["val"][self.best_metric] for h in run.position.history
+                  if self.best_metric in h["val"]]  # fmt: skip
+        self.best = self.choice.best_of(scores)
 
     def fit(self) -> None:
         run, config = self.run, self.config
@@ -190,10 +193,11 @@ class Trainer:
             "val": val,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        improved = val.get(self.best_metric, float("-inf")) > self.best
+        value = val.get(self.best_metric)
+        improved = value is not None and self.choice.better(value, self.best)
         self.position.history.append(entry)
         if improved:
-            self.best = val[self.best_metric]
+            self.best = value
             save_checkpoint(self.run.run_dir / "best.pt", self.checkpoint())
         save_checkpoint(self.run.run_dir / "last.pt", self.checkpoint())
         logs.write(self.position.history, self.config.epochs, self.best_metric, improved)

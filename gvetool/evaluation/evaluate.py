@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from gvetool import console
 from gvetool.config import TrainConfig, beside_run, relocated, written_in
 from gvetool.data.captions import ImageExamples
 from gvetool.data.corpus import Corpus, Split
@@ -33,14 +32,17 @@ from gvetool.engine.distributed import checked_device
 from gvetool.engine.generate import batches, generate_split
 from gvetool.engine.rundir import find_runs, run_dir_of
 from gvetool.errors import CheckpointError, DataError, GvetoolError
-from gvetool.evaluation.judge import judge_for
-from gvetool.evaluation.metrics import CaptionScorer
-from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
-from gvetool.evaluation.repetition import repeats_a_phrase, repetition
+from gvetool.evaluation.scoring import (
+    Scorer,
+    Scores,
+    ScoringInput,
+    TrainingCaptions,
+    default_evaluation_metrics,
+    parse_names,
+    scoring_input,
+)
 from gvetool.plugins import get_plugins
 from gvetool.tasks import CLASSIFICATION
-
-CAPTION_METRICS = ("bleu", "meteor", "rouge", "cider", "spice")
 
 
 @dataclass
@@ -245,47 +247,39 @@ def evaluate(
     length_penalty: float = 0.0,
     device: str = "cpu",
     cache_dir: Path | None = None,
-    metrics: tuple[str, ...] = CAPTION_METRICS,
+    metrics: tuple[str, ...] | None = None,
 ) -> Evaluation:
-    """Evaluate the captioning checkpoint at ``path`` on ``split_name``."""
+    """Evaluate the captioning checkpoint at ``path`` on ``split_name`` with the metric
+    plugins ``metrics`` (default: every one registered for evaluation)."""
     decoded = decoding(beam, max_len, length_penalty)
+    names = parse_names(default_evaluation_metrics() if metrics is None else metrics)
     started = time.perf_counter()
     loaded = load_for_evaluation(path, split_name, data_root, cache_dir, device)
-    split, corpus = loaded.split, loaded.corpus
     sentences = describe(loaded, None, beam, max_len, batch_size, length_penalty)
-    scorer = CaptionScorer(metrics, ptb_tokenizer=True)
+    scorer = Scorer(names, asked=metrics is not None)
     try:
-        totals, per_image = scorer.score(
-            dict(enumerate(split.captions)), dict(enumerate(sentences))
-        )
+        scoring, sc_path = _scoring_input(loaded, sentences, path, sc_ckpt, scorer.needs)
+        scores = scorer.score(scoring)
     finally:
         scorer.close()
-    skipped = dict(scorer.skipped)
-    predictions = [
-        {
-            "image_id": image_id,
-            "caption": sentence,
-            "scores": {m: per_image[m].get(i) for m in per_image},
-        }
-        for i, (image_id, sentence) in enumerate(zip(split.image_ids, sentences, strict=True))
-    ]
+    split, corpus = loaded.split, loaded.corpus
     evaluation = Evaluation(
         loaded.checkpoint["model"],
         corpus.name,
         split.name,
-        totals,
-        predictions,
-        skipped=skipped,
+        scores.totals,
+        _predictions(loaded, sentences, scores),
+        skipped=scores.skipped,
         image_paths=[corpus.image_path(split, i) for i in range(len(sentences))],
         history=run_history(path, loaded.checkpoint),
     )
-    tokens = [sentence_tokens(sentence) for sentence in sentences]
-    evaluation.metrics.update(repetition(tokens))
-    for prediction, words in zip(evaluation.predictions, tokens, strict=True):
-        prediction["repeats"] = repeats_a_phrase(words)
-    if split.class_ids is not None and corpus.class_names:
-        _class_relevance(evaluation, loaded, sentences, tokens, path, sc_ckpt, beam, max_len,
-                         batch_size, length_penalty)  # fmt: skip
+    if scoring.class_ids is not None and scoring.class_names:
+        evaluation.per_class = scores.class_rows(scoring.class_ids, scoring.class_names)
+        if scoring.classifier_logits is not None and sc_path is not None:
+            evaluation.metrics["sentence_classifier"] = str(sc_path.absolute())  # type: ignore[assignment]
+            if loaded.class_conditioned:
+                _counterfactuals(evaluation, loaded, scoring.classifier_logits, beam, max_len,
+                                 batch_size, length_penalty)  # fmt: skip
     evaluation.metrics["images"] = len(sentences)
     evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
     evaluation.metrics["decoding"] = decoded  # type: ignore[assignment]
@@ -300,74 +294,77 @@ def decoding(beam: int, max_len: int, length_penalty: float) -> dict[str, Any]:
     return {"beam": beam, "max_len": max_len, "length_penalty": float(length_penalty)}
 
 
-def _class_relevance(
+def _scoring_input(
+    loaded: Loaded, sentences: list[str], path: Path, sc_ckpt: Path | None, needs: set[str]
+) -> tuple[ScoringInput, Path | None]:
+    """What the metrics need of this evaluation, each part computed only if one needs it
+    (the counterfactuals of a class-conditioned model need the classifier's logits too),
+    and the sentence classifier that gave the logits."""
+    split, corpus = loaded.split, loaded.corpus
+    given: dict[str, Any] = {"missing": {}}
+    given["load_training"] = lambda: training_captions(corpus.split("train"))
+    sc_path = None
+    if _has_classes(loaded):
+        given["class_ids"], given["class_names"] = split.class_ids, list(corpus.class_names or [])
+        if "classifier" in needs or loaded.class_conditioned:
+            sc_path = find_sentence_classifier(path, loaded, sc_ckpt)
+            if sc_path is None:
+                given["missing"]["classifier"] = "no sentence classifier found (pass --sc-ckpt)"
+            else:
+                given["classifier_logits"] = classify(sc_path, sentences)
+    return scoring_input(sentences, split.captions, True, needs, **given), sc_path
+
+
+def _has_classes(loaded: Loaded) -> bool:
+    return loaded.split.class_ids is not None and bool(loaded.corpus.class_names)
+
+
+def training_captions(train: Split) -> TrainingCaptions:
+    """The training split's tokens (tokenised once per split, shared with the vocabulary
+    check), grouped by image."""
+    tokens = iter(train.tokens())
+    documents = [[next(tokens) for _ in captions] for captions in train.captions]
+    classes = None if train.class_ids is None else np.asarray(train.class_ids)
+    return TrainingCaptions(documents, classes)
+
+
+def _predictions(loaded: Loaded, sentences: list[str], scores: Scores) -> list[dict[str, Any]]:
+    """A record per image: its sentence, every per-image score and annotation, and, on a
+    dataset with classes, its class and references."""
+    split, names = loaded.split, loaded.corpus.class_names or []
+    predictions = []
+    for i, (image_id, sentence) in enumerate(zip(split.image_ids, sentences, strict=True)):
+        prediction: dict[str, Any] = {
+            "image_id": image_id,
+            "caption": sentence,
+            "scores": {key: values[i] for key, values in scores.per_image.items()},
+        }
+        if _has_classes(loaded):
+            prediction["class"] = names[split.class_ids[i]]
+            prediction["references"] = split.captions[i]
+        prediction.update({key: values[i] for key, values in scores.annotations.items()})
+        predictions.append(prediction)
+    return predictions
+
+
+def _counterfactuals(
     evaluation: Evaluation,
     loaded: Loaded,
-    sentences: list[str],
-    candidates: list[list[str]],
-    path: Path,
-    sc_ckpt: Path | None,
+    logits: np.ndarray,
     beam: int,
     max_len: int,
     batch_size: int,
     length_penalty: float,
 ) -> None:
-    split, names = loaded.split, loaded.corpus.class_names or []
-    true = split.class_ids
-    train = loaded.corpus.split("train")
-    tokens = iter(train.tokens())  # tokenised once per split, shared with the vocabulary check
-    documents = [[next(tokens) for _ in captions] for captions in train.captions]
-    similarity = class_similarity(candidates, documents, train.class_ids, len(names))
-    ranks = class_rank(similarity, true)
-    metrics = evaluation.metrics
-    metrics["class_similarity"] = float(similarity[np.arange(len(true)), true].mean())
-    metrics["class_rank"] = float(ranks.mean())
-    metrics["class_rank_top1"] = float((ranks == 1).mean())
-    caption_classes = np.repeat(train.class_ids, [len(c) for c in train.captions])
-    judged = judge_for(train.tokens(), caption_classes, len(names), names).logits(candidates)
-    metrics["judge_top1"] = top_k_accuracy(judged, true, 1)
-    metrics["judge_top5"] = top_k_accuracy(judged, true, 5)
-    logits = None
-    sc_path = find_sentence_classifier(path, loaded, sc_ckpt)
-    if sc_path is None:
-        evaluation.skipped["explanation accuracy"] = (
-            "explanation accuracy skipped: no sentence classifier found (pass --sc-ckpt)"
-        )
-        console.warn(evaluation.skipped["explanation accuracy"])
-    else:
-        logits = classify(sc_path, sentences)
-        metrics["explanation_top1"] = top_k_accuracy(logits, true, 1)
-        metrics["explanation_top5"] = top_k_accuracy(logits, true, 5)
-        metrics["sentence_classifier"] = str(sc_path.absolute())  # type: ignore[assignment]
+    """Each image explained as the class its true class's explanations are most often
+    taken for by the sentence classifier."""
+    names, true = loaded.corpus.class_names or [], loaded.split.class_ids
+    confused = _most_confused(logits, true, len(names))
+    counterfactual = describe(loaded, confused[true], beam, max_len, batch_size, length_penalty,
+                              label="counterfactuals")  # fmt: skip
     for i, prediction in enumerate(evaluation.predictions):
-        prediction["class"] = names[true[i]]
-        prediction["class_rank"] = int(ranks[i])
-        prediction["judged_as"] = names[int(judged[i].argmax())]
-        prediction["references"] = split.captions[i]
-        if logits is not None:
-            prediction["explained_as"] = names[int(logits[i].argmax())]
-    for c, name in enumerate(names):
-        members = np.flatnonzero(true == c)
-        if len(members) == 0:
-            continue
-        row = {
-            "class": name,
-            "images": len(members),
-            "class_rank": float(ranks[members].mean()),
-            "judge_top1": float((judged[members].argmax(1) == c).mean()),
-        }
-        if logits is not None:
-            row["explanation_top1"] = float((logits[members].argmax(1) == c).mean())
-        evaluation.per_class.append(row)
-    if loaded.class_conditioned and logits is not None:
-        confused = _most_confused(logits, true, len(names))
-        counterfactual = describe(loaded, confused[true], beam, max_len, batch_size, length_penalty,
-                                  label="counterfactuals")  # fmt: skip
-        for i, prediction in enumerate(evaluation.predictions):
-            prediction["counterfactual"] = {
-                "class": names[confused[true[i]]],
-                "caption": counterfactual[i],
-            }
+        prediction["counterfactual"] = {"class": names[confused[true[i]]],
+                                        "caption": counterfactual[i]}  # fmt: skip
 
 
 def _most_confused(logits: np.ndarray, true: np.ndarray, num_classes: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from gvetool import console
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.charts import line_chart
 from gvetool.evaluation.evaluate import Evaluation
+from gvetool.evaluation.scoring import meanings
 from gvetool.io import read_json, write_json, write_text
 
 GALLERY_SIZE = 24
@@ -270,24 +271,6 @@ def _side_by_side_html(evaluations: Sequence[Evaluation]) -> str:
     )
 
 
-# What each class-relevance number is, shown under the tables that report them.
-MEASURES = {
-    "explanation_top1": "accuracy of the sentence classifier GVE is rewarded by (flatters GVE)",
-    "judge_top1": "accuracy of an independent TF-IDF + logistic-regression judge no model "
-    "was trained against",
-    "class_similarity": "CIDEr-D of the sentence against its class's training references",
-    "class_rank": "rank of the true class by that similarity (1 is best)",
-    "repeated_trigram_share": "share of sentences repeating a word trigram (degenerate "
-    "REINFORCE repeats a phrase the classifier likes; marked 'repeats' in the examples)",
-    "distinct_sentences": "distinct sentences per image (1: every image its own)",
-}
-
-
-def measure_notes(keys: Sequence[str]) -> list[str]:
-    """``"name: meaning"`` for each class-relevance measure among ``keys``."""
-    return [f"{key}: {meaning}" for key, meaning in MEASURES.items() if key in keys]
-
-
 def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
     keys = _numeric_keys(evaluations)
     head = "".join(f"<th>{html.escape(f'{e.model} ({e.split})')}</th>" for e in evaluations)
@@ -297,7 +280,7 @@ def _metrics_html(evaluations: Sequence[Evaluation]) -> str:
         + "</tr>"
         for k in keys
     )
-    legend = "".join(f"<li>{html.escape(note)}</li>" for note in measure_notes(keys))
+    legend = "".join(f"<li>{html.escape(note)}</li>" for note in meanings(keys))
     legend = f"<ul class='legend'>{legend}</ul>" if legend else ""
     return f"<h2>Metrics</h2><table><tr><th>metric</th>{head}</tr>{rows}</table>{legend}"
 

@@ -1,0 +1,88 @@
+"""The GVE paper's class-relevance measures, the independent judge and the repetition
+measures as metric plugins, over the functions of :mod:`gvetool.evaluation`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gvetool.evaluation.judge import judge_for
+from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
+from gvetool.evaluation.repetition import repeats_a_phrase, repetition
+from gvetool.evaluation.scoring import MetricResult, ScoringInput
+
+
+class _Measure:
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def _true_classes(scoring: ScoringInput) -> tuple[np.ndarray, list[str]]:
+    assert scoring.class_ids is not None and scoring.class_names
+    return np.asarray(scoring.class_ids), scoring.class_names
+
+
+def _accuracy(logits: np.ndarray, true: np.ndarray, prefix: str) -> dict[str, float]:
+    return {f"{prefix}_top1": top_k_accuracy(logits, true, 1),
+            f"{prefix}_top5": top_k_accuracy(logits, true, 5)}  # fmt: skip
+
+
+class ClassRelevance(_Measure):
+    """Class similarity (CIDEr-D against the true class's training references) and the
+    true class's rank by it."""
+
+    def score(self, scoring: ScoringInput) -> MetricResult:
+        true, names = _true_classes(scoring)
+        training = scoring.training
+        similarity = class_similarity(
+            scoring.words, training.documents, training.class_ids, len(names)
+        )
+        ranks = class_rank(similarity, true)
+        totals = {
+            "class_similarity": float(similarity[np.arange(len(true)), true].mean()),
+            "class_rank": float(ranks.mean()),
+            "class_rank_top1": float((ranks == 1).mean()),
+        }
+        rank_list = [int(r) for r in ranks]
+        return MetricResult(
+            totals, per_class={"class_rank": rank_list}, annotations={"class_rank": rank_list}
+        )
+
+
+class Judge(_Measure):
+    """Accuracy of a TF-IDF + logistic-regression judge fitted on the training captions."""
+
+    def score(self, scoring: ScoringInput) -> MetricResult:
+        true, names = _true_classes(scoring)
+        training = scoring.training
+        judge = judge_for(training.captions(), training.caption_classes(), len(names), names)
+        judged = judge.logits(scoring.words)
+        predicted = judged.argmax(1)
+        return MetricResult(
+            _accuracy(judged, true, "judge"),
+            per_class={"judge_top1": (predicted == true).astype(float)},
+            annotations={"judged_as": [names[int(c)] for c in predicted]},
+        )
+
+
+class ExplanationAccuracy(_Measure):
+    """Accuracy of the sentence classifier GVE is rewarded by, on the sentences."""
+
+    def score(self, scoring: ScoringInput) -> MetricResult:
+        true, names = _true_classes(scoring)
+        assert scoring.classifier_logits is not None
+        predicted = scoring.classifier_logits.argmax(1)
+        return MetricResult(
+            _accuracy(scoring.classifier_logits, true, "explanation"),
+            per_class={"explanation_top1": (predicted == true).astype(float)},
+            annotations={"explained_as": [names[int(c)] for c in predicted]},
+        )
+
+
+class Repetition(_Measure):
+    """How often sentences repeat a phrase, and how many are distinct."""
+
+    def score(self, scoring: ScoringInput) -> MetricResult:
+        return MetricResult(
+            repetition(scoring.words),
+            annotations={"repeats": [repeats_a_phrase(words) for words in scoring.words]},
+        )
