@@ -15,12 +15,15 @@ import torch
 from gvetool.config import PRECISION_NAMES, TrainConfig
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
+from gvetool.decoding import decode
 from gvetool.engine import steps
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.precision import DTYPES, autocast
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.errors import GvetoolError
+from gvetool.models.captioner import _select_rows
 from gvetool.models.execution import Execution, execution_for, forced
+from gvetool.models.graphed_decoding import FixedBatchStep, flatten, unflatten
 from gvetool.models.gve import GVE, ReinforcePart, Samples
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.sampling import draw_words
@@ -263,7 +266,7 @@ def test_cuda_decoding_captured_as_a_graph_equals_the_cpus_and_sees_weight_updat
         cuda_tokens, cuda_lengths = model.generate(features, classes, max_len=12)
         assert torch.equal(cuda_lengths.cpu(), lengths)
         assert torch.equal(cuda_tokens.cpu(), tokens)
-    assert len(model.__dict__["_decoding_graphs"]) == 1
+    assert len(model.decoding_graphs) == 1
     with torch.no_grad():  # an in-place update, as the optimizer makes: the graph sees it
         model.out.bias[Vocabulary.end_id] += 3.0
     graphed = model.generate(features, classes, max_len=12)
@@ -353,3 +356,31 @@ def test_gradients_are_bitwise_repeatable_on_several_threads():
                 assert torch.equal(grad, other[name]), name
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_the_graphed_step_run_uncaptured_decodes_what_fixed_batch_decoding_does(greedy):
+    batch = _batch(n=9)
+    model = _fitted(batch).eval()
+    with torch.no_grad():
+        state = model._start_state(model.conditioning(batch.features, batch.class_ids))
+        torch.manual_seed(5)
+        want = decode(model._decode_step, _select_rows, state, 9, torch.device("cpu"), 12,
+                      greedy, compact=False)  # fmt: skip
+        torch.manual_seed(5)
+        step = FixedBatchStep(model._decode_step, state, 12, greedy)
+        for _ in range(12):  # what replaying the captured graph does, kernel by kernel
+            step()
+    got = step.result()
+    assert int(want[1].min()) < 12  # some sentences ended before the cap
+    for mine, theirs in zip(got, want, strict=True):
+        assert torch.equal(mine, theirs)
+
+
+def test_a_decoding_state_flattens_to_its_tensors_and_back():
+    h, c, offset = torch.zeros(2, 3), torch.ones(2, 3), torch.full((2, 4), 2.0)
+    state = ((h, c), (c, h), offset)
+    tensors = flatten(state)
+    assert [t is s for t, s in zip(tensors, (h, c, c, h, offset), strict=True)] == [True] * 5
+    rebuilt = unflatten(state, [t + 1 for t in tensors])
+    assert isinstance(rebuilt[0], tuple) and torch.equal(rebuilt[2], offset + 1)

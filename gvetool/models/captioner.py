@@ -39,7 +39,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.decoding import beam_search as search
 from gvetool.decoding import decode
 from gvetool.models.execution import execution_for
-from gvetool.models.graphed_decoding import graphed_generate
+from gvetool.models.graphed_decoding import DecodingGraphs
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.output_loss import output_nll
 
@@ -91,6 +91,7 @@ class Captioner(nn.Module):
         )
         self.lstm2_class = nn.Embedding(num_classes, 4 * hidden_size) if num_classes else None
         self.out = nn.Linear(hidden_size, vocab_size)
+        self.decoding_graphs = DecodingGraphs()  # CUDA graphs of generate's step, by shape
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -238,9 +239,11 @@ class Captioner(nn.Module):
         batch, device = len(features), features.device
         offset = self.conditioning(features, class_ids)
         execution = execution_for(device)
-        if execution.graphed_decoding and generator is None and batch:
-            return graphed_generate(self, offset, max_len, greedy)
         state = self._start_state(offset)
+        if execution.graphed_decoding and generator is None and batch:
+            weights = tuple(p.data_ptr() for p in self.parameters())
+            return self.decoding_graphs.generate(self._decode_step, state, max_len, greedy,
+                                                 weights)  # fmt: skip
         return decode(self._decode_step, _select_rows, state, batch, device, max_len, greedy,
                       generator, execution.compact_sampling)  # fmt: skip
 

@@ -4,21 +4,27 @@ A decoding step is some thirty small kernels (embedding, two LSTM cells, the out
 softmax, the draw, the bookkeeping of ended sentences). At GVE's sizes on a GPU each takes
 microseconds and Python spends longer launching them than the GPU spends running them,
 so sampling dominated a training step. Captured once into a CUDA graph, a step is one
-launch. The graph reads and writes fixed buffers (the words, both LSTM states, the
-sentences so far, their lengths, the step counter), so it is kept per batch size, mode
-(greedy or sampled) and precision, and rebuilt if the weights move to new memory (the
-optimizer and ``load_state_dict`` update them in place, which a graph sees).
+launch.
 
-The captured step is the fixed-batch step of :meth:`Captioner.generate` (ended rows
-masked, no host synchronisation), with the same random draws from the default CUDA
-generator (graph-safe in PyTorch); ``tests/test_execution.py`` compares it with the
-uncaptured path on a GPU.
+Any captioner's step can be captured: it is given as a callable ``step(state, words) ->
+(state, logits)`` (:mod:`gvetool.decoding`'s contract) over a state of tensors in nested
+tuples. The graph reads and writes fixed buffers (the words, every tensor of the state,
+the sentences so far, their lengths, the step counter), so a model keeps its graphs in a
+:class:`DecodingGraphs` by batch shape, mode (greedy or sampled) and precision, rebuilt
+if the weights move to new memory (the optimizer and ``load_state_dict`` update them in
+place, which a graph sees).
+
+The captured step is :class:`FixedBatchStep`: the fixed-batch decoding of
+:func:`gvetool.decoding.decode` with ``compact=False`` (ended rows masked, no host
+synchronisation), with the same random draws from the default CUDA generator (graph-safe
+in PyTorch). Uncaptured it runs anywhere, which is how the CPU tests check it against
+``decode``; ``tests/test_execution.py`` compares the captured one with it on a GPU.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -26,109 +32,134 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.models.execution import SYNC_EVERY
 from gvetool.models.sampling import draw_words
 
-if TYPE_CHECKING:
-    from gvetool.models.captioner import Captioner
+Step = Callable[[Any, torch.Tensor], tuple[Any, torch.Tensor]]
 
 MAX_GRAPHS = 4  # batch sizes x modes kept per model (training, last batch, validation...)
 WARMUP_STEPS = 3  # run on a side stream before capture, as CUDA graphs require
 
 
-@dataclass
-class _Buffers:
-    word: torch.Tensor
-    states: list[torch.Tensor]  # h1, c1, h2, c2
-    offset: torch.Tensor
-    running: torch.Tensor
-    tokens: torch.Tensor
-    lengths: torch.Tensor
-    step: torch.Tensor
+def flatten(state: Any) -> list[torch.Tensor]:
+    """The tensors of a state of nested tuples/lists, in order."""
+    if isinstance(state, torch.Tensor):
+        return [state]
+    return [tensor for part in state for tensor in flatten(part)]
 
-    def reset(self, offset: torch.Tensor, max_len: int) -> None:
+
+def unflatten(like: Any, tensors: list[torch.Tensor]) -> Any:
+    """``tensors`` nested as ``like`` is (the inverse of :func:`flatten`)."""
+    rest = iter(tensors)
+
+    def build(part: Any) -> Any:
+        if isinstance(part, torch.Tensor):
+            return next(rest)
+        return type(part)(build(p) for p in part)
+
+    return build(like)
+
+
+class FixedBatchStep:
+    """One decoding step of every row over fixed buffers: what a CUDA graph captures."""
+
+    def __init__(self, step: Step, state: Any, max_len: int, greedy: bool) -> None:
+        tensors = flatten(state)
+        device, batch = tensors[0].device, len(tensors[0])
+        self.step_fn, self.like, self.max_len, self.greedy = step, state, max_len, greedy
+        self.state = [torch.empty_like(t) for t in tensors]
+        self.word = torch.empty(batch, dtype=torch.long, device=device)
+        self.running = torch.empty(batch, dtype=torch.bool, device=device)
+        self.tokens = torch.empty(batch, max_len, dtype=torch.long, device=device)
+        self.lengths = torch.empty(batch, dtype=torch.long, device=device)
+        self.position = torch.empty(1, dtype=torch.long, device=device)
+        self.reset(state)
+
+    def reset(self, state: Any) -> None:
+        """Start again from ``state`` (the step's start state for new sentences)."""
+        for buffer, value in zip(self.state, flatten(state), strict=True):
+            buffer.copy_(value)
         self.word.fill_(Vocabulary.start_id)
-        for state in self.states:
-            state.zero_()
-        self.offset.copy_(offset)
         self.running.fill_(True)
         self.tokens.zero_()
-        self.lengths.fill_(max_len)
-        self.step.zero_()
+        self.lengths.fill_(self.max_len)
+        self.position.zero_()
+
+    def __call__(self) -> None:
+        state, logits = self.step_fn(unflatten(self.like, self.state), self.word)
+        word = logits.argmax(dim=1) if self.greedy else draw_words(logits)
+        word = word.masked_fill(~self.running, 0)
+        at = self.position.expand(len(word), 1).clamp(max=self.max_len - 1)
+        self.tokens.scatter_(1, at, word[:, None])
+        ended = self.running & (word == Vocabulary.end_id)
+        self.lengths.copy_(torch.where(ended, self.position + 1, self.lengths))
+        self.running.logical_and_(~ended)
+        self.word.copy_(word)
+        for buffer, value in zip(self.state, flatten(state), strict=True):
+            if value is not buffer:  # a part the step passes through (the offset) stays
+                buffer.copy_(value)
+        self.position.add_(1)
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(tokens [B, T], lengths [B])`` as :func:`gvetool.decoding.decode` returns them."""
+        width = int(self.lengths.max())
+        return self.tokens[:, :width].clone(), self.lengths.clone()
 
 
 class _Graph:
-    def __init__(self, model: Captioner, offset: torch.Tensor, max_len: int, greedy: bool):
-        batch, device = len(offset), offset.device
-        hidden = model.lstm1.hidden_size
-        self.max_len = max_len
-        self.buffers = _Buffers(
-            word=torch.empty(batch, dtype=torch.long, device=device),
-            states=[offset.new_empty(batch, hidden) for _ in range(4)],
-            offset=torch.empty_like(offset),
-            running=torch.empty(batch, dtype=torch.bool, device=device),
-            tokens=torch.empty(batch, max_len, dtype=torch.long, device=device),
-            lengths=torch.empty(batch, dtype=torch.long, device=device),
-            step=torch.empty(1, dtype=torch.long, device=device),
-        )
-        self.buffers.reset(offset, max_len)
+    def __init__(self, step: FixedBatchStep) -> None:
+        self.step = step
+        device = step.word.device
         autocast = torch.is_autocast_enabled("cuda")
         dtype = torch.get_autocast_dtype("cuda")
 
-        def step() -> None:
+        def captured() -> None:
             # Autocast's weight-cast cache must be off while capturing.
             with torch.autocast("cuda", dtype=dtype, enabled=autocast, cache_enabled=False):
-                self._step(model, greedy)
+                step()
 
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
             for _ in range(WARMUP_STEPS):
-                step()
+                captured()
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            step()
+            captured()
 
-    def _step(self, model: Captioner, greedy: bool) -> None:
-        b = self.buffers
-        states, logits = model._step(b.word, ((b.states[0], b.states[1]),
-                                              (b.states[2], b.states[3])), b.offset)  # fmt: skip
-        word = logits.argmax(dim=1) if greedy else draw_words(logits)
-        word = word.masked_fill(~b.running, 0)
-        b.tokens.scatter_(1, b.step.expand(len(word), 1).clamp(max=self.max_len - 1), word[:, None])
-        ended = b.running & (word == Vocabulary.end_id)
-        b.lengths.copy_(torch.where(ended, b.step + 1, b.lengths))
-        b.running.logical_and_(~ended)
-        b.word.copy_(word)
-        for buffer, value in zip(b.states, (*states[0], *states[1]), strict=True):
-            buffer.copy_(value)
-        b.step.add_(1)
-
-    def run(self, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b = self.buffers
-        b.reset(offset, self.max_len)
-        for t in range(self.max_len):
+    def run(self, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        step = self.step
+        step.reset(state)
+        for t in range(step.max_len):
             self.graph.replay()
-            if (t + 1) % SYNC_EVERY == 0 and not bool(b.running.any()):
+            if (t + 1) % SYNC_EVERY == 0 and not bool(step.running.any()):
                 break
-        width = int(b.lengths.max())
-        return b.tokens[:, :width].clone(), b.lengths.clone()
+        return step.result()
 
 
-def graphed_generate(
-    model: Captioner, offset: torch.Tensor, max_len: int, greedy: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``model.generate``'s result for the per-sentence gate input ``offset``, on CUDA."""
-    cache: dict[tuple, _Graph] = model.__dict__.setdefault("_decoding_graphs", {})
-    key = (
-        len(offset),
-        max_len,
-        greedy,
-        offset.dtype,
-        torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda"),
-        tuple(p.data_ptr() for p in model.parameters()),
-    )
-    graph = cache.get(key)
-    if graph is None:
-        if len(cache) >= MAX_GRAPHS:
-            cache.clear()
-        graph = cache[key] = _Graph(model, offset, max_len, greedy)
-    return graph.run(offset)
+class DecodingGraphs:
+    """A model's captured decoding steps, kept by batch shape, mode, precision and the
+    memory its weights live in (at most :data:`MAX_GRAPHS`)."""
+
+    def __init__(self) -> None:
+        self._graphs: dict[tuple, _Graph] = {}
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+    def generate(
+        self, step: Step, state: Any, max_len: int, greedy: bool, weights: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sentences ``step`` decodes from ``state`` on CUDA; ``weights`` identifies
+        the memory of the weights the step reads (their ``data_ptr()``s)."""
+        key = (
+            tuple((t.shape, t.dtype) for t in flatten(state)),
+            max_len,
+            greedy,
+            torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda"),
+            weights,
+        )
+        graph = self._graphs.get(key)
+        if graph is None:
+            if len(self._graphs) >= MAX_GRAPHS:
+                self._graphs.clear()
+            graph = self._graphs[key] = _Graph(FixedBatchStep(step, state, max_len, greedy))
+        return graph.run(state)
