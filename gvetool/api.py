@@ -23,6 +23,7 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "DatasetSpec": ("gvetool.specs", "DatasetSpec", "registers a dataset and its steps"),
     "EncoderSpec": ("gvetool.specs", "EncoderSpec", "registers an image encoder (family)"),
     "MetricSpec": ("gvetool.specs", "MetricSpec", "registers a metric: its keys, needs, ranking"),
+    "TrackerSpec": ("gvetool.specs", "TrackerSpec", "registers an experiment tracker"),
     "Task": ("gvetool.tasks", "Task", "a kind of model: contract, validation, best metric"),
     "CAPTIONING": ("gvetool.tasks", "CAPTIONING", "the task of sentence generators"),
     "CLASSIFICATION": ("gvetool.tasks", "CLASSIFICATION", "the task of sentence classifiers"),
@@ -71,6 +72,12 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     ),
     "MetricUnavailable": (
         "gvetool.errors", "MetricUnavailable", "raised by a metric that cannot run: skipped",
+    ),
+    # trackers
+    "TrackedRun": ("gvetool.engine.tracking", "TrackedRun", "what a tracker is told at start"),
+    "EpochRecord": ("gvetool.engine.tracking", "EpochRecord", "what a tracker gets per epoch"),
+    "TrackerUnavailable": (
+        "gvetool.errors", "TrackerUnavailable", "raised by a tracker whose library is missing",
     ),
     # files, errors, places
     "read_json": ("gvetool.io", "read_json", "reads JSON with a one-line error if damaged"),

@@ -116,6 +116,12 @@ class TrainConfig:
         None, "gve: sentence classifier checkpoint (default: newest matching sc run).",
         location=True, path=True,
     )  # fmt: skip
+    tracker: str = opt(
+        "",
+        "Experiment trackers besides metrics.jsonl, comma-separated (empty: the defaults, "
+        "TensorBoard where installed; gvetool plugins lists them).",
+        resumable=True,
+    )
     val_metrics: str = opt(
         "",
         "Validation metrics, comma-separated; one of them picks best.pt (empty: every metric "

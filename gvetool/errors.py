@@ -21,12 +21,18 @@ class ConfigError(GvetoolError):
 
 
 class UnknownNameError(GvetoolError):
-    """A model, dataset, encoder or metric name that no installed plugin registers (or two do)."""
+    """A model, dataset, encoder, metric or tracker name that no installed plugin
+    registers (or two do)."""
 
 
 class MetricUnavailable(GvetoolError):
     """A metric that cannot run here (no Java, no SPICE models, a scorer that crashed): it
     is skipped with one warning saying why, and the other metrics still run."""
+
+
+class TrackerUnavailable(GvetoolError):
+    """A tracker whose library is not installed: left out of the run (with one warning
+    when it was asked for by name)."""
 
 
 class CheckpointError(GvetoolError):

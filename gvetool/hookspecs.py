@@ -28,7 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec
+    from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec, TrackerSpec
 
 PROJECT_NAME = "gvetool"
 
@@ -99,6 +99,24 @@ def gvetool_register_metrics(register: Callable[[MetricSpec], None]) -> None:
     The target is called with no arguments and returns an object with
     ``score(scoring) -> MetricResult`` (``scoring``: :class:`gvetool.api.ScoringInput`, the
     sentences with what the spec's ``needs`` asked for) and ``close()``.
+    """
+
+
+@hookspec
+def gvetool_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
+    """Register experiment trackers, e.g. ``register(TrackerSpec(name="mlflow", ...))``.
+
+    Why: research groups compare runs in MLflow, Weights & Biases or Aim; ``--tracker
+    NAME[,NAME]`` (``tracker = "..."`` in TOML) sends a run there with no change to the
+    core. ``metrics.jsonl`` (always on) and TensorBoard (on by default where installed)
+    are the built-in trackers.
+
+    The target is called with no arguments and returns an object with
+    ``start(run)`` (:class:`gvetool.api.TrackedRun`: run directory, resolved config,
+    whether it resumes), ``log_epoch(record)`` (:class:`gvetool.api.EpochRecord`) and
+    ``finish(status, best)`` (``finished``/``interrupted``/``failed``, ``best.pt`` or
+    ``None``). An exception from any of them is one warning line; the tracker is then
+    dropped for the rest of the run and training goes on.
     """
 
 

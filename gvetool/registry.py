@@ -1,4 +1,5 @@
-"""The name registries: model, dataset, encoder and metric specs by name, and who gave each.
+"""The name registries: each kind's specs by name (model, dataset, encoder, metric,
+tracker), and who gave each.
 
 Names are global: a name registered twice is refused when it is used, with an error
 naming both distributions, because silently picking one would make runs irreproducible;
@@ -38,7 +39,7 @@ class PluginInfo:
 
 
 class Registry(Generic[S]):
-    """Name -> spec for one kind (model, dataset, encoder or metric), remembering who gave what."""
+    """Name -> spec for one kind, remembering who gave what."""
 
     def __init__(self, spec_type: type[S]) -> None:
         self.spec_type = spec_type

@@ -36,6 +36,9 @@ def resolve(
         spec = get_plugins().models.get(config.model)
         config.model_options = resolve_model_options(spec, config.model_options)
     config.val_metrics = ",".join(spec.name for spec in validation_metrics(config))
+    for name in config.tracker.split(","):  # an unknown tracker before any work
+        if name.strip():
+            get_plugins().trackers.get(name.strip())
     return config
 
 

@@ -206,3 +206,21 @@ class MetricSpec(Spec):
         references (and Java where installed), not its classes, the training captions or a
         classifier."""
         return self.needs <= {"references", "java"}
+
+
+@dataclass(frozen=True)
+class TrackerSpec(Spec):
+    """An experiment tracker: told when a run starts or resumes, after every epoch, and
+    when it ends (:mod:`gvetool.engine.tracking`).
+
+    The target is called with no arguments (raise ``gvetool.api.TrackerUnavailable``
+    when its library is missing) and returns an object with ``start(run: TrackedRun)``,
+    ``log_epoch(record: EpochRecord)`` and ``finish(status, best)``. ``always``: on in
+    every run (the run's own ``metrics.jsonl``); ``default``: on when ``--tracker``
+    names none.
+    """
+
+    kind: ClassVar[str] = "tracker"
+
+    always: bool = False
+    default: bool = False

@@ -18,6 +18,7 @@ TRAIN_KEYS = (
     "max_len", "seed", "device", "precision", "num_workers", "threads", "out", "cache_dir",
     "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "reinforce_weight",
     "baseline", "reward_dropout", "reinforce_tokens", "val_metrics", "checkpoint_every",
+    "tracker",
 )  # fmt: skip
 
 

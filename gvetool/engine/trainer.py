@@ -29,10 +29,10 @@ from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import WEIGHT_DTYPES, autocast
-from gvetool.engine.run_logs import RunLogs
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
+from gvetool.engine.tracking import EpochRecord, TrackedRun, Trackers, epoch_line
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.scoring import best_for_run
 from gvetool.locking import exclusive
@@ -82,13 +82,13 @@ class Trainer:
 
     def fit(self) -> None:
         run, config = self.run, self.config
-        validate = logs = None
+        validate = trackers = None
+        status = "failed"
         if self.main:
             mark_running(run.run_dir)
             validate = run.spec.task.make_validation(
                 config, run.val_split, run.vocab, run.store, run.device
             )
-            logs = RunLogs(run.run_dir)
             console.err().print(
                 f"training {config.model} on {run.corpus.name}: {len(run.train_set)} captions, "
                 f"{len(run.vocab)} words, {run.store.dim}-d features, "
@@ -97,6 +97,7 @@ class Trainer:
             )
             if self.position.global_step:
                 console.err().print(self._resuming(), highlight=False)
+            trackers = Trackers(config, self._tracked())
         with GracefulStop(enabled=run.dist.world == 1) as stop:
             try:
                 while self.position.epoch < config.epochs:
@@ -105,18 +106,31 @@ class Trainer:
                     if start_epoch is not None:  # e.g. GVE's reward dropout
                         start_epoch(self.position.epoch)
                     train_logs = self.epoch(stop)
-                    if validate is not None and logs is not None:
-                        self.end_epoch(validate(self.model), train_logs, started, logs)
+                    if validate is not None and trackers is not None:
+                        self.end_epoch(validate(self.model), train_logs, started, trackers)
                     run.dist.barrier()
+                status = "finished"
             except KeyboardInterrupt:
+                status = "interrupted"
                 raise self._interrupted() from None
+            except Interrupted:  # Ctrl-C seen between steps: last.pt is saved
+                status = "interrupted"
+                raise
             finally:
                 if self.main:
                     clear_running(run.run_dir)
                 if validate is not None:
                     validate.close()
-                if logs is not None:
-                    logs.close()
+                if trackers is not None:
+                    best = run.run_dir / "best.pt"
+                    trackers.finish(status, best if best.is_file() else None)
+
+    def _tracked(self) -> TrackedRun:
+        """What the trackers are told of this run as it starts or resumes."""
+        run = self.run
+        return TrackedRun(run.run_dir, self.config.model, run.corpus.name,
+                          dataclasses.asdict(self.config), self.position.global_step > 0,
+                          list(self.position.history))  # fmt: skip
 
     def _resuming(self) -> str:
         """Where a resumed run continues, as the Ctrl-C line said it stopped."""
@@ -183,9 +197,14 @@ class Trainer:
         return logs
 
     def end_epoch(
-        self, val: dict[str, float], train_logs: dict[str, float], started: float, logs: RunLogs
+        self,
+        val: dict[str, float],
+        train_logs: dict[str, float],
+        started: float,
+        trackers: Trackers,
     ) -> None:
-        """Record the epoch, keep ``best.pt`` by the task's metric, write ``last.pt``."""
+        """Record the epoch, keep ``best.pt`` by the task's metric, write ``last.pt``, tell
+        the trackers and print the epoch's line."""
         entry = {
             "epoch": self.position.epoch,
             "global_step": self.position.global_step,
@@ -199,8 +218,15 @@ class Trainer:
         if improved:
             self.best = value
             save_checkpoint(self.run.run_dir / "best.pt", self.checkpoint())
-        save_checkpoint(self.run.run_dir / "last.pt", self.checkpoint())
-        logs.write(self.position.history, self.config.epochs, self.best_metric, improved)
+        last = self.run.run_dir / "last.pt"
+        save_checkpoint(last, self.checkpoint())
+        history = self.position.history
+        trackers.log_epoch(EpochRecord(entry, list(history), self.best_metric, improved, last))
+        numbered = epoch_line(entry).replace(
+            f"epoch {entry['epoch']}", f"epoch {entry['epoch']}/{self.config.epochs}", 1
+        )
+        marker = f"  [best {self.best_metric}]" if improved else ""
+        console.out().print(numbered + marker, highlight=False, markup=False)
 
     def checkpoint(self) -> dict[str, Any]:
         run, position = self.run, self.position
