@@ -57,9 +57,15 @@ SURFACE: dict[str, tuple[str, str, str]] = {
         "gvetool.reward", "SentenceClassifierReward", "the mixin of GVE's reward",
     ),
     "REWARD_DROPOUT": (
-        "gvetool.config", "REWARD_DROPOUT", "--reward-dropout's schedules (first epoch or None)",
+        "gvetool.models.reinforce_options", "REWARD_DROPOUT",
+        "--reward-dropout's schedules (first epoch or None)",
     ),
-    "TrainConfig": ("gvetool.config", "TrainConfig", "the configuration a factory receives"),
+    "ReinforceOptions": (
+        "gvetool.models.reinforce_options", "ReinforceOptions",
+        "GVE's options (lambda, baseline, reward dropout), to declare or inherit",
+    ),
+    "ModelShape": ("gvetool.specs", "ModelShape", "the sizes a model factory is built for"),
+    "TrainConfig": ("gvetool.config", "TrainConfig", "a run's configuration (resolved)"),
     # metrics
     "ScoringInput": (
         "gvetool.evaluation.scoring", "ScoringInput", "what a metric scores: sentences, needs",

@@ -25,14 +25,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 MODEL_OPTIONS = "model_options"
-BASELINES = ("none", "mean", "greedy")
-# From which epoch (0-based) the reward's sentence classifier runs with dropout: the
-# original's trainer puts the whole GVE, its classifier included, back into train mode
-# after the first validation; None: never.
-REWARD_DROPOUT = {"original": 1, "always": 0, "never": None}
-# Keys added after runs were saved, with the value those runs were trained with, so that
-# resuming an older run continues what it computed.
-LEGACY_VALUES = {"reward_dropout": "never"}
+# Generic keys of earlier releases that are now a model's own options (GVE's): a saved
+# config (config.toml, a checkpoint) that has them is read with them moved into
+# model_options, where the model that declares them finds them.
+MOVED_TO_MODEL_OPTIONS = ("reinforce_weight", "baseline", "reward_dropout", "reinforce_tokens")
+# Model options added after runs were saved, with the value those runs were trained with,
+# so that resuming an older run continues what it computed.
+LEGACY_MODEL_OPTIONS = {"reward_dropout": "never"}
 PRECISION_NAMES = ("fp32", "bf16", "fp64")  # gvetool.engine.precision maps them to dtypes
 
 
@@ -99,21 +98,9 @@ class TrainConfig:
     min_count: int = opt(1, "Keep words seen at least this often in training captions.")
     max_caption_len: int = opt(0, "Truncate training captions to this many tokens (0: whole).")
     max_len: int = opt(50, "Longest generated sentence (validation, REINFORCE samples).")
-    reinforce_weight: float = opt(0.2, "gve: lambda in CE + lambda x REINFORCE.")
-    baseline: str = opt("none", "gve: REINFORCE baseline none (the paper) | mean | greedy.")
-    reward_dropout: str = opt(
-        "original",
-        "gve: the sentence classifier's dropout in the reward: original (on from the second "
-        "epoch, as in the original code) | never | always.",
-    )
-    reinforce_tokens: int | None = opt(
-        None,
-        "gve: sampled tokens per REINFORCE backward pass; bounds memory; 0: all "
-        "(default 1024 on a CPU, all on CUDA).",
-        resumable=True,
-    )
     sc_ckpt: str | None = opt(
-        None, "gve: sentence classifier checkpoint (default: newest matching sc run).",
+        None, "The reward model's checkpoint (gve: the sentence classifier; default: the "
+        "newest matching run of it).",
         location=True, path=True,
     )  # fmt: skip
     tracker: str = opt(
@@ -151,9 +138,8 @@ class TrainConfig:
         for key in positive:
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
-        non_negative = ("weight_decay", "grad_clip", "reinforce_weight", "reinforce_tokens",
-                        "max_caption_len",
-                        "checkpoint_every", "num_workers", "threads")  # fmt: skip
+        non_negative = ("weight_decay", "grad_clip", "max_caption_len", "checkpoint_every",
+                        "num_workers", "threads")  # fmt: skip
         for key in non_negative:
             if getattr(self, key) is not None and getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}")
@@ -175,17 +161,21 @@ class TrainConfig:
             raise ConfigError(
                 f"precision must be one of {', '.join(PRECISION_NAMES)}, got {self.precision!r}"
             )
-        if self.reward_dropout not in REWARD_DROPOUT:
-            raise ConfigError(
-                f"reward_dropout must be one of {', '.join(REWARD_DROPOUT)}, "
-                f"got {self.reward_dropout!r}"
-            )
-        if self.baseline not in BASELINES:
-            raise ConfigError(
-                f"baseline must be one of {', '.join(BASELINES)}, got {self.baseline!r}"
-            )
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> TrainConfig:
+        """The config a run saved (``config.toml``, a checkpoint's), from this release or
+        an earlier one: keys that became model options are moved into ``model_options``,
+        and an option added since gets the value the run was trained with."""
+        values = dict(saved)
+        moved = {key: values.pop(key) for key in MOVED_TO_MODEL_OPTIONS if key in values}
+        options = dict(values.get(MODEL_OPTIONS) or {})
+        if moved:  # an earlier release's config: every run had GVE's keys, used or not
+            options = {**LEGACY_MODEL_OPTIONS, **moved, **options}
+        values[MODEL_OPTIONS] = options
+        return cls(**values)
 
     def encoder_options(self) -> dict[str, Any]:
         """The options given for the encoder, to pass to its factory."""
@@ -200,16 +190,18 @@ class TrainConfig:
         lines = ["# gvetool run configuration (resolved: defaults < config file < command line)"]
         values = asdict(self)
         options = values.pop(MODEL_OPTIONS)
-        lines += [
-            f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None
-        ]
+        lines += _toml_lines(values)
         if options:
-            lines += ["", f"[{MODEL_OPTIONS}]"]
-            lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+            lines += ["", f"[{MODEL_OPTIONS}]", *_toml_lines(options)]
         return "\n".join(lines) + "\n"
 
     def save(self, path: Path) -> None:
         write_text(path, self.to_toml())
+
+
+def _toml_lines(values: dict[str, Any]) -> list[str]:
+    """``key = value`` lines; ``None`` values left out (TOML has no null)."""
+    return [f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None]
 
 
 KEYS = {f.name: f for f in fields(TrainConfig)}
@@ -296,20 +288,51 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     return value
 
 
-def check_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """Normalise ``a-b`` to ``a_b`` and refuse unknown keys, suggesting the closest."""
-    checked = {}
+def check_keys(
+    data: dict[str, Any], source: str, model_keys: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Normalise ``a-b`` to ``a_b`` and refuse unknown keys, suggesting the closest.
+
+    ``model_keys`` are the options some model declares (the plugins' business, given by
+    :mod:`gvetool.resolution`): written as plain keys (``reinforce_weight = 0.5``,
+    ``--reinforce-weight 0.5``) they go into ``model_options``, over that table's values.
+    """
+    checked: dict[str, Any] = {}
+    routed: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = raw_key.replace("-", "_")
+        if key in model_keys and key not in KEYS:
+            routed[key] = value
+            continue
         if key not in KEYS:
-            close = difflib.get_close_matches(key, list(KEYS), n=1)
+            close = difflib.get_close_matches(key, [*KEYS, *model_keys], n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"{source}: unknown config key '{raw_key}'{hint}")
         checked[key] = _coerce(key, value, source)
+    if routed:
+        checked[MODEL_OPTIONS] = {**checked.get(MODEL_OPTIONS, {}), **routed}
     return checked
 
 
-def load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path, model_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A config file's keys, checked (one line naming the file for anything wrong)."""
+    data = _read_toml(path)
+    nested = [
+        k for k, v in data.items() if isinstance(v, dict) and k.replace("-", "_") != MODEL_OPTIONS
+    ]
+    if nested:
+        raise ConfigError(
+            f"{path}: the only table is [{MODEL_OPTIONS}], not [{nested[0]}]; use plain keys"
+        )
+    return check_keys(data, str(path), model_keys)
+
+
+def load_saved(path: Path) -> TrainConfig:
+    """The ``config.toml`` a run wrote, of this release or an earlier one."""
+    return TrainConfig.from_saved(_read_toml(path))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -323,18 +346,14 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: permission denied") from None
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a folder") from None
-    nested = [
-        k for k, v in data.items() if isinstance(v, dict) and k.replace("-", "_") != MODEL_OPTIONS
-    ]
-    if nested:
-        raise ConfigError(
-            f"{path}: the only table is [{MODEL_OPTIONS}], not [{nested[0]}]; use plain keys"
-        )
-    return check_keys(data, str(path))
+    return data
 
 
 def merged(
-    config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
+    config_file: Path | None,
+    overrides: dict[str, Any],
+    source: str = "command line",
+    model_keys: frozenset[str] = frozenset(),
 ) -> TrainConfig:
     """Defaults, then the config file, then the values that were given (``source`` names
     where they came from in errors: the command line, or a Python call's options); paths
@@ -342,8 +361,8 @@ def merged(
     one layer up, where the plugins are known (:func:`gvetool.resolution.resolve`)."""
     values: dict[str, Any] = {}
     if config_file is not None:
-        values.update(load_toml(config_file))
-    given = check_keys({k: v for k, v in overrides.items() if v is not None}, source)
+        values.update(load_toml(config_file, model_keys))
+    given = check_keys({k: v for k, v in overrides.items() if v is not None}, source, model_keys)
     if MODEL_OPTIONS in given and MODEL_OPTIONS in values:  # the file's, some overridden
         given[MODEL_OPTIONS] = {**values[MODEL_OPTIONS], **given[MODEL_OPTIONS]}
     values.update(given)

@@ -27,6 +27,7 @@ from gvetool.evaluation.evaluate import evaluate
 from gvetool.evaluation.scoring import metric_spec, metric_specs
 from gvetool.io import write_json
 from gvetool.plugins import get_plugins
+from gvetool.resolution import for_model
 
 
 def cv_directory(config: TrainConfig, folds: int, stratified: bool) -> Path:
@@ -74,7 +75,7 @@ def cross_validate(
         if spec.reward_model is not None:
             classifier = sc_ckpt
             if classifier is None:  # the fold's own classifier, from its training images
-                sc_config = dataclasses.replace(fold_config, model=spec.reward_model)
+                sc_config = for_model(fold_config, spec.reward_model, shared=True)
                 classifier = str(
                     train_or_resume(dataclasses.replace(sc_config, init_from=None), "fold")
                     / "best.pt"

@@ -65,6 +65,11 @@ def resolve_model_options(spec: ModelSpec, given: dict[str, Any]) -> dict[str, A
 
 
 def _checked(spec: ModelSpec, key: str, value: Any, hint: Any) -> Any:
+    optional = type(None) in typing.get_args(hint)
+    if optional and value is None:
+        return None
+    if optional:  # ``int | None``: check the int
+        hint = next(t for t in typing.get_args(hint) if t is not type(None))
     kind = hint if hint in SCALARS.values() else None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

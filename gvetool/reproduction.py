@@ -30,6 +30,7 @@ from gvetool.evaluation.report import render_html, write_outputs
 from gvetool.evaluation.scoring import default_evaluation_metrics, headers, meanings, table_keys
 from gvetool.io import write_json, write_text
 from gvetool.plugins import get_plugins
+from gvetool.resolution import for_model
 
 # (the paper's name, the model plugin), in the order of the paper's Table 1.
 ABLATIONS = (
@@ -63,15 +64,18 @@ def reproduce(
     directory = reproduce_directory(config)
     sc = config.sc_ckpt
     if sc is None:
-        sc_config = dataclasses.replace(config, model="sc", out=str(directory / "sc"))
+        sc_config = dataclasses.replace(
+            for_model(config, "sc", shared=True), out=str(directory / "sc")
+        )
         sc = str(train_or_resume(sc_config, "sentence classifier") / "best.pt")
     evaluations: list[tuple[str, Evaluation]] = []
     for label, model in chosen:
         console.err().print(f"[bold]{label}[/bold] ({model})")
         needs_sc = get_plugins().models.get(model).reward_model is not None
         run_config = dataclasses.replace(
-            config, model=model, out=str(directory / model), sc_ckpt=sc if needs_sc else None
-        )
+            for_model(config, model, shared=True), out=str(directory / model),
+            sc_ckpt=sc if needs_sc else None,
+        )  # fmt: skip
         run = train_or_resume(run_config, label)
         evaluation = evaluate(run / "best.pt", "test", sc_ckpt=Path(sc), metrics=chosen_metrics,
                               device=config.device, batch_size=config.batch_size)  # fmt: skip

@@ -7,13 +7,14 @@ It sits above the plugin manager because a model's options are known only to its
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gvetool.config import (
     KEYS,
-    LEGACY_VALUES,
+    MOVED_TO_MODEL_OPTIONS,
     RESUMABLE,
     TrainConfig,
     flag,
@@ -21,25 +22,55 @@ from gvetool.config import (
     relocated,
 )
 from gvetool.errors import ConfigError
-from gvetool.model_options import resolve_model_options
+from gvetool.model_options import option_fields, resolve_model_options
 from gvetool.plugins import get_plugins
-from gvetool.specs import MetricSpec
+from gvetool.specs import MetricSpec, ModelSpec
 
 
 def resolve(
     config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
 ) -> TrainConfig:
     """Defaults, then the config file, then the values given; the model's options filled
-    in from its spec's defaults and checked."""
-    config = merged(config_file, overrides, source)
+    in from its spec's defaults and checked. A model's option may be given as a plain
+    key (``reinforce_weight``); without a model (``reproduce`` trains several), each
+    option must be one some model declares, and :func:`for_model` gives each its own."""
+    config = merged(config_file, overrides, source, model_option_names())
     if config.model:
-        spec = get_plugins().models.get(config.model)
-        config.model_options = resolve_model_options(spec, config.model_options)
+        config = for_model(config, config.model)
+    else:
+        unknown = sorted(set(config.model_options) - model_option_names())
+        if unknown:
+            raise ConfigError(f"no installed model has an option '{unknown[0]}'")
     config.val_metrics = ",".join(spec.name for spec in validation_metrics(config))
     for name in config.tracker.split(","):  # an unknown tracker before any work
         if name.strip():
             get_plugins().trackers.get(name.strip())
     return config
+
+
+def model_option_names() -> frozenset[str]:
+    """Every option some registered model declares."""
+    models = get_plugins().models
+    return frozenset(f.name for name in models.names() for f in option_fields(models.get(name)))
+
+
+def for_model(config: TrainConfig, model: str, shared: bool = False) -> TrainConfig:
+    """``config`` for training ``model``: its own options checked and completed with its
+    defaults. An earlier release's GVE keys (in every run's saved config) are left out of
+    a model that does not declare them; so, with ``shared`` (one config for several
+    models: ``reproduce``, a cv fold's sentence classifier), are other models' options.
+    Any other option the model does not declare is refused."""
+    spec = get_plugins().models.get(model)
+    declared = {f.name for f in option_fields(spec)}
+    dropped = set(MOVED_TO_MODEL_OPTIONS) | (model_option_names() if shared else set())
+    given = {k: v for k, v in config.model_options.items() if k in declared or k not in dropped}
+    options = resolve_model_options(spec, given)
+    return dataclasses.replace(config, model=model, model_options=options)
+
+
+def resumable_options(spec: ModelSpec) -> set[str]:
+    """The model's options that ``--resume`` may change (how it runs, not what it trains)."""
+    return {f.name for f in option_fields(spec) if f.metadata.get("resumable")}
 
 
 def default_validation_metrics() -> list[str]:
@@ -74,18 +105,21 @@ def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> Trai
     """The config of the run in ``run_dir`` resumed: the saved one (its paths found again
     if the run was moved), where only the ``resumable`` keys may change (how the run
     continues, never what it trains)."""
-    frozen = sorted(set(given) - set(RESUMABLE))
+    config = relocated(TrainConfig.from_saved(saved), run_dir)
+    options = resumable_options(get_plugins().models.get(config.model))
+    frozen = sorted(set(given) - set(RESUMABLE) - options)
     if frozen:
-        allowed = ", ".join(flag(key) for key in RESUMABLE)
+        allowed = ", ".join(flag(key) for key in (*RESUMABLE, *sorted(options)))
         raise ConfigError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
-    saved = {**LEGACY_VALUES, **saved}
-    return resolve(None, {**asdict(relocated(TrainConfig(**saved), run_dir)), **given})
+    return resolve(None, {**asdict(config), **given})
 
 
 def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
     """A transfer's config: the source's, except where it trained and wrote (``location``
     keys, never inherited), overridden by what was given."""
     inherited = {
-        k: v for k, v in saved.items() if not (k in KEYS and KEYS[k].metadata.get("location"))
+        k: v
+        for k, v in asdict(TrainConfig.from_saved(saved)).items()
+        if not (k in KEYS and KEYS[k].metadata.get("location"))
     }
     return resolve(None, {**inherited, **given})

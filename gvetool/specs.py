@@ -8,6 +8,7 @@ the heavy module is imported only when the thing is actually used.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,22 @@ class Spec:
 
 
 @dataclass(frozen=True)
+class ModelShape:
+    """What every model is built for: the data's sizes and the run's generic sizes.
+
+    A factory reads these and its own typed options, never the whole run configuration.
+    """
+
+    vocab_size: int
+    feature_dim: int
+    num_classes: int
+    embedding_size: int
+    hidden_size: int
+    dropout: float
+    max_len: int  # the longest sentence it generates (validation, REINFORCE samples)
+
+
+@dataclass(frozen=True)
 class ModelSpec(Spec):
     """A model: a factory, the kind of model it builds, and the roles it plays.
 
@@ -63,7 +80,12 @@ class ModelSpec(Spec):
     CLI refuse a dataset without classes before training starts instead of after an hour
     of work. ``class_conditioned`` says the model reads the class it explains, so it can
     explain an image as another class (counterfactuals, ``explain --class``). ``options``
-    is a dataclass of the model's own hyper-parameters (:mod:`gvetool.model_options`).
+    is a dataclass of the model's own hyper-parameters (:mod:`gvetool.model_options`):
+    ``--KEY`` and ``--model-option KEY=VALUE`` on the command line, ``KEY =`` or a
+    ``[model_options]`` table in TOML.
+
+    The factory is called as ``target(shape, options)``: a :class:`ModelShape` and an
+    instance of ``options`` (``None`` for a model without options).
     """
 
     kind: ClassVar[str] = "model"
@@ -75,28 +97,35 @@ class ModelSpec(Spec):
     class_conditioned: bool = False
 
     def build(self, config: Any, vocab_size: int, feature_dim: int, num_classes: int) -> Any:
-        """The factory's model, refused with one line if it does not meet its contract."""
+        """The factory's model for a run of ``config`` (its generic sizes and this model's
+        options), refused with one line if it does not meet its contract."""
         from gvetool.contracts import check_model
 
+        shape = ModelShape(vocab_size, feature_dim, num_classes, config.embedding_size,
+                           config.hidden_size, config.dropout, config.max_len)  # fmt: skip
         try:
-            model = self.load()(config, vocab_size, feature_dim, num_classes)
+            model = self.load()(shape, self.typed_options(config.model_options))
         except MemoryError:
-            raise self._too_large(config, vocab_size) from None
+            raise self._too_large(shape) from None
         except RuntimeError as exc:  # torch's allocators say so in a RuntimeError
             if "alloc" not in str(exc).lower():
                 raise
-            raise self._too_large(config, vocab_size) from None
+            raise self._too_large(shape) from None
         check_model(model, self)
         return model
 
-    def _too_large(self, config: Any, vocab_size: int) -> GvetoolError:
-        sizes = ", ".join(
-            f"{key} {getattr(config, key)}"
-            for key in ("hidden_size", "embedding_size")
-            if hasattr(config, key)
-        )
+    def typed_options(self, values: Mapping[str, Any]) -> Any:
+        """The ``options`` dataclass holding ``values`` (the ones it declares; defaults for
+        the rest), or ``None`` for a model without options."""
+        if self.options is None:
+            return None
+        declared = {f.name for f in dataclasses.fields(self.options)}
+        return self.options(**{k: v for k, v in values.items() if k in declared})
+
+    def _too_large(self, shape: ModelShape) -> GvetoolError:
         return GvetoolError(
-            f"not enough memory for model '{self.name}' ({sizes}, {vocab_size} words); "
+            f"not enough memory for model '{self.name}' (hidden_size {shape.hidden_size}, "
+            f"embedding_size {shape.embedding_size}, {shape.vocab_size} words); "
             "choose smaller sizes"
         )
 

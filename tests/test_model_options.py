@@ -75,3 +75,36 @@ def test_a_built_in_model_without_options_refuses_one(capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: model 'lrcn' has no option 'layers' (its options: none)"
     )
+
+
+DEEP = """
+from dataclasses import dataclass
+from gvetool.api import ModelSpec, hookimpl
+
+@dataclass(frozen=True)
+class Depth:
+    depth: int = 1
+
+@hookimpl
+def gvetool_register_models(register):
+    register(ModelSpec(name="deep", description="d", target="x:y", options=Depth))
+"""
+
+
+def test_one_config_for_several_models_gives_each_its_own_options(fake_dist):
+    from gvetool.config import ConfigError
+    from gvetool.resolution import for_model, resolve
+
+    fake_dist("gvetool-deep", "deep_plugin", DEEP)
+    shared = resolve(None, {"dataset": "cub", "reinforce_weight": 0.5,
+                            "model_options": {"depth": 3}})  # fmt: skip
+    assert shared.model_options == {"reinforce_weight": 0.5, "depth": 3}  # reproduce's
+    gve = for_model(shared, "gve", shared=True).model_options
+    assert gve == {"reinforce_weight": 0.5, "baseline": "none", "reward_dropout": "original",
+                   "reinforce_tokens": None}  # fmt: skip
+    assert for_model(shared, "deep", shared=True).model_options == {"depth": 3}
+    assert for_model(shared, "sc", shared=True).model_options == {}
+    with pytest.raises(GvetoolError, match="model 'gve' has no option 'depth'"):
+        for_model(shared, "gve")  # a config meant for gve alone
+    with pytest.raises(ConfigError, match="no installed model has an option 'width'"):
+        resolve(None, {"dataset": "cub", "model_options": {"width": 2}})

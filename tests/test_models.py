@@ -19,7 +19,10 @@ from gvetool.models.captioner import (
 )
 from gvetool.models.gve import GVE, ReinforcePart, build_explanation_discriminative, build_gve
 from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.reinforce_options import ReinforceOptions
 from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.plugins import get_plugins
+from gvetool.specs import ModelShape
 
 from .reference import naive_caption_loss, naive_reinforce_loss
 
@@ -365,9 +368,9 @@ def _other_image_and_class(batch: CaptionBatch) -> tuple[CaptionBatch, CaptionBa
     ],
 )
 def test_the_papers_ablations_read_what_they_should(factory, reads_image, reads_class, reinforce):
-    config = TrainConfig(embedding_size=E, hidden_size=H)
+    options = ReinforceOptions() if reinforce else None
     torch.manual_seed(0)
-    model, batch = factory(config, V, D, C).eval(), _batch()
+    model, batch = factory(ModelShape(V, D, C, E, H, 0.5, 50), options).eval(), _batch()
     other_image, other_class = _other_image_and_class(batch)
     loss = model.caption_loss(batch)
     assert reads_image != torch.equal(loss, model.caption_loss(other_image))
@@ -400,8 +403,8 @@ def test_the_reward_uses_the_classifiers_dropout_from_the_second_epoch_as_the_or
 @pytest.mark.parametrize(("mode", "epochs_on"), [("original", [1, 2]), ("never", []),
                                                  ("always", [0, 1, 2])])  # fmt: skip
 def test_reward_dropout_modes_map_to_the_epochs_it_is_on(mode, epochs_on):
-    config = TrainConfig(model="gve", dataset="cub", reward_dropout=mode)
-    model = build_gve(config, V, D, C)
+    config = TrainConfig(model="gve", dataset="cub", model_options={"reward_dropout": mode})
+    model = get_plugins().models.get("gve").build(config, V, D, C)
     on = []
     for epoch in range(3):
         model.start_epoch(epoch)

@@ -118,12 +118,24 @@ def test_unknown_config_key_suggests_the_closest(tmp_path, capsys):
         (["--lr", "0"], "lr must be > 0"),
         (["--dropout", "1.5"], "dropout must be in [0, 1)"),
         (["--epochs", "0"], "epochs must be >= 1"),
-        (["--baseline", "max"], "baseline must be one of none, mean, greedy"),
         (["--val-metrics", "bleu,spicy"], "unknown metric 'spicy'; known metrics: "),
     ],
 )
 def test_out_of_range_hyper_parameters(args, message, capsys):
     assert main(["train", "lrcn", "--dataset", "cub", *args]) == 1
+    assert message in _one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--baseline", "max"], "model 'gve' options: baseline must be one of none, mean, greedy"),
+        (["--reinforce-weight", "-1"], "model 'gve' options: reinforce_weight must be >= 0"),
+        (["--model-option", "layers=2"], "model 'gve' has no option 'layers'"),
+    ],
+)
+def test_a_models_own_options_are_checked_before_any_work(args, message, capsys):
+    assert main(["train", "gve", "--dataset", "cub", *args]) == 1
     assert message in _one_line(capsys)
 
 
@@ -177,8 +189,10 @@ def test_epoch_batches_are_fixed_by_seed_and_epoch_and_split_evenly():
 
 
 def test_config_round_trips_through_toml(tmp_path):
+    options = {"reinforce_weight": 0.5, "baseline": "mean", "reward_dropout": "never",
+               "reinforce_tokens": 64}  # fmt: skip
     config = TrainConfig(model="gve", dataset="cub", sc_ckpt=None, lr=0.5, out=str(tmp_path),
-                         val_metrics="bleu,cider")  # fmt: skip
+                         val_metrics="bleu,cider", model_options=options)  # fmt: skip
     config.save(tmp_path / "config.toml")
     assert resolve(tmp_path / "config.toml", {}) == config
 
@@ -497,13 +511,41 @@ def test_the_trainer_starts_each_epoch_and_an_older_run_resumes_without_reward_d
     started: list[int] = []
     monkeypatch.setattr(GVE, "start_epoch", lambda self, epoch: started.append(epoch))
     sc = _train(tiny_cub_master, tmp_path, "sc")
-    run = _train(tiny_cub_master, tmp_path, "gve", "--sc-ckpt", str(sc / "best.pt"))
+    run = _train(tiny_cub_master, tmp_path, "gve", "--sc-ckpt", str(sc / "best.pt"),
+                 "--reinforce-weight", "0.5")  # fmt: skip
     assert started == [0, 1]
-    assert load_checkpoint(run / "last.pt")["config"]["reward_dropout"] == "original"
-    # a run saved before the key existed trained without it, and resumes so
+    options = load_checkpoint(run / "last.pt")["config"]["model_options"]
+    assert options == {"reinforce_weight": 0.5, "baseline": "none",
+                       "reward_dropout": "original", "reinforce_tokens": None}  # fmt: skip
+    # a run of an earlier release: GVE's keys at the top, before reward_dropout existed;
+    # it resumes with what it trained with, and evaluates
     checkpoint = torch.load(run / "last.pt", weights_only=True)
-    del checkpoint["config"]["reward_dropout"]
+    config = checkpoint["config"]
+    config.update(config.pop("model_options"))
+    del config["reward_dropout"]
     torch.save(checkpoint, run / "last.pt")
     assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
     assert started == [0, 1, 2]
-    assert load_checkpoint(run / "last.pt")["config"]["reward_dropout"] == "never"
+    options = load_checkpoint(run / "last.pt")["config"]["model_options"]
+    assert options["reward_dropout"] == "never" and options["reinforce_weight"] == 0.5
+    assert "reinforce_weight" not in load_checkpoint(run / "last.pt")["config"]
+    assert main(["eval", str(run / "last.pt"), "--metrics", "cider"]) == 0
+
+
+def test_gve_options_from_toml_as_plain_keys_or_a_table_and_a_resume_may_change_only_tokens(
+    tiny_cub_master, tmp_path, capsys
+):
+    sc = _train(tiny_cub_master, tmp_path, "sc")
+    config = tmp_path / "gve.toml"
+    config.write_text('reinforce_weight = 0.5\nbaseline = "mean"\n[model_options]\n'
+                      "reinforce_tokens = 64\n")  # fmt: skip
+    run = _train(tiny_cub_master, tmp_path, "gve", "--sc-ckpt", str(sc / "best.pt"),
+                 "--config", str(config))  # fmt: skip
+    saved = (run / "config.toml").read_text()
+    assert '[model_options]\nreinforce_weight = 0.5\nbaseline = "mean"' in saved
+    assert "reinforce_tokens = 64" in saved
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--reinforce-tokens", "32"]) == 0
+    assert load_checkpoint(run / "last.pt")["config"]["model_options"]["reinforce_tokens"] == 32
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--baseline", "none"]) == 1
+    assert "--baseline cannot change when resuming" in _one_line(capsys)

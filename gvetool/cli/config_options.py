@@ -64,14 +64,47 @@ def _shown(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def model_option_parameters(taken: set[str]) -> list[inspect.Parameter]:
+    """A ``--key`` option for every option a registered model declares (its help names
+    the models), except where a name is ``taken`` (a config key, the command's own)."""
+    from gvetool.model_options import option_fields
+    from gvetool.plugins import get_plugins
+
+    models = get_plugins().models
+    declared: dict[str, tuple[Any, Any, list[str]]] = {}
+    for name in models.names():
+        spec = models.get(name)
+        hints = typing.get_type_hints(spec.options) if spec.options is not None else {}
+        for option in option_fields(spec):
+            if option.name not in taken and option.name.isidentifier():
+                entry = declared.setdefault(option.name, (option, hints[option.name], []))
+                entry[2].append(name)
+    parameters = []
+    for key, (option, kind, owners) in declared.items():
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        default = _shown(option.default)
+        shown = "" if default is None else f" \\[default: {default}]"
+        help_text = f"{', '.join(owners)}: {option.metadata.get('help', '')}{shown}"
+        flag = typer.Option(None, f"--{key.replace('_', '-')}", help=help_text,
+                            show_default=False, rich_help_panel="Model options")  # fmt: skip
+        parameters.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=flag,
+                                            annotation=base | None))  # fmt: skip
+    return parameters
+
+
 def config_options(
-    *keys: str, unset: str | None = None, required: tuple[str, ...] = ()
+    *keys: str,
+    unset: str | None = None,
+    required: tuple[str, ...] = (),
+    model_options: bool = False,
 ) -> Callable[[F], F]:
     """Add ``--key`` options for these config keys to a Typer command.
 
     The command declares a ``given: dict`` parameter; it receives the options that were
     given. ``unset`` replaces the default in the help of inheritable keys (what an
-    option left out means, e.g. ``as the source``).
+    option left out means, e.g. ``as the source``). ``model_options``: also a ``--key``
+    for each option a registered model declares (``--reinforce-weight``), given under
+    its name; :mod:`gvetool.resolution` puts it into ``model_options``.
     """
 
     def add(command: F) -> F:
@@ -80,10 +113,13 @@ def config_options(
         own = [p.replace(annotation=hints.get(p.name, p.annotation))
                for p in signature.parameters.values() if p.name != "given"]  # fmt: skip
         extra = [_parameter(key, unset, key in required) for key in keys]
+        if model_options:
+            extra += model_option_parameters({*KEYS, *signature.parameters})
+        names = [p.name for p in extra]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            given = {key: kwargs.pop(key) for key in keys}
+            given = {key: kwargs.pop(key) for key in names}
             given = {k: v for k, v in given.items() if v is not None}
             return command(given=given, **kwargs)
 

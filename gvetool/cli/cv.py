@@ -13,7 +13,9 @@ from gvetool.cli.model_option import given as model_options_given
 from gvetool.cli.train import TRAIN_KEYS
 
 
-@config_options(*(key for key in TRAIN_KEYS if key != "sc_ckpt"), required=("dataset",))
+@config_options(
+    *(key for key in TRAIN_KEYS if key != "sc_ckpt"), required=("dataset",), model_options=True
+)
 def cv(
     given: dict[str, Any],
     model: str = typer.Option(..., help="Model to cross-validate: lrcn, gve or sc."),

@@ -11,7 +11,7 @@ from gvetool.cli.config_options import config_options
 from gvetool.cli.train import TRAIN_KEYS
 
 
-@config_options(*(key for key in TRAIN_KEYS if key != "dataset"))
+@config_options(*(key for key in TRAIN_KEYS if key != "dataset"), model_options=True)
 def reproduce(
     given: dict[str, Any],
     dataset: str = typer.Option(..., help="Dataset with classes, e.g. cub or synth."),

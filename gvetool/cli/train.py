@@ -16,13 +16,12 @@ TRAIN_KEYS = (
     "dataset", "data_root", "class_split", "epochs", "batch_size", "lr", "weight_decay",
     "grad_clip", "hidden_size", "embedding_size", "dropout", "min_count", "max_caption_len",
     "max_len", "seed", "device", "precision", "num_workers", "threads", "out", "cache_dir",
-    "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "reinforce_weight",
-    "baseline", "reward_dropout", "reinforce_tokens", "val_metrics", "checkpoint_every",
-    "tracker",
+    "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "val_metrics",
+    "checkpoint_every", "tracker",
 )  # fmt: skip
 
 
-@config_options(*TRAIN_KEYS)
+@config_options(*TRAIN_KEYS, model_options=True)
 def train(
     given: dict[str, Any],
     model: str | None = typer.Argument(

@@ -118,11 +118,11 @@ def load_checkpoint(
             f"{path} is a damaged {FORMAT} checkpoint (it lacks {', '.join(missing) or 'config'}); "
             "use another checkpoint of the run (best.pt / last.pt) or train again"
         )
-    from gvetool.config import TrainConfig, check_keys
+    from gvetool.config import MOVED_TO_MODEL_OPTIONS, TrainConfig, check_keys
 
-    check_keys(checkpoint["config"], f"{path} (its config)")
+    check_keys(checkpoint["config"], f"{path} (its config)", frozenset(MOVED_TO_MODEL_OPTIONS))
     try:
-        TrainConfig(**checkpoint["config"]).validate()
+        TrainConfig.from_saved(checkpoint["config"]).validate()
     except GvetoolError as exc:
         raise CheckpointError(
             f"{path} is a damaged checkpoint: its config is impossible ({exc})"
@@ -180,7 +180,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
 
     spec = get_plugins().models.get(checkpoint["model"])
     model = spec.build(
-        TrainConfig(**checkpoint["config"]),
+        TrainConfig.from_saved(checkpoint["config"]),
         len(checkpoint["vocabulary"]),
         checkpoint["feature_dim"],
         len(checkpoint["class_names"] or []),

@@ -7,14 +7,14 @@ its earlier run in the folder: finished, it is reused; interrupted, it is resume
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from gvetool import console
-from gvetool.config import LEGACY_VALUES, TrainConfig, relocated
+from gvetool.config import TrainConfig
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.trainer import train
+from gvetool.resolution import resumed
 
 
 def train_or_resume(config: TrainConfig, what: str = "run") -> Path:
@@ -29,9 +29,7 @@ def train_or_resume(config: TrainConfig, what: str = "run") -> Path:
             console.err().print(f"{what} already trained: {run}", highlight=False)
             return run
         saved = load_checkpoint(run / "last.pt", config.model)["config"]
-        saved = {**LEGACY_VALUES, **saved}
-        continued = dataclasses.replace(relocated(TrainConfig(**saved), run), epochs=config.epochs)
-        return train(continued, resume=run)
+        return train(resumed(saved, {"epochs": config.epochs}, run), resume=run)
     return train(config)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gvetool import console
-from gvetool.config import TrainConfig, load_toml
+from gvetool.config import TrainConfig, load_saved
 from gvetool.engine.rundir import RUN_INFO
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.scoring import Best, best_for_run
@@ -69,7 +69,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
     """The run's summary, or ``None`` for a folder that is not a readable run."""
     try:
         info = read_json(run_dir / RUN_INFO)
-        config = TrainConfig(**load_toml(run_dir / "config.toml"))
+        config = load_saved(run_dir / "config.toml")
     except (GvetoolError, TypeError, OSError):
         return None
     if not isinstance(info, dict):

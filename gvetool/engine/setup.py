@@ -271,7 +271,7 @@ def _attach_reward_model(
             f"sentence classifier {path} has another vocabulary ({len(checkpoint['vocabulary'])}"
             f" words, this run {len(vocab)}); train both on the same dataset and min_count"
         )
-    sc_config = TrainConfig(**checkpoint["config"])
+    sc_config = TrainConfig.from_saved(checkpoint["config"])
     spec = get_plugins().models.get(reward_model)
     classifier = spec.build(sc_config, len(checkpoint["vocabulary"]), feature_dim, len(ours))
     classifier.load_state_dict(checkpoint["state_dict"])

@@ -103,7 +103,7 @@ def load_trained(path: Path, data_root: Path | None, device: str) -> Trained:
             f"{path} is a '{checkpoint.get('model')}' checkpoint; evaluation needs a captioning "
             f"model ({', '.join(get_plugins().captioners())})"
         )
-    config = relocated(TrainConfig(**checkpoint["config"]), run_dir_of(path))
+    config = relocated(TrainConfig.from_saved(checkpoint["config"]), run_dir_of(path))
     if data_root is not None:
         config = dataclasses.replace(config, data_root=str(data_root))
     model = model_from_checkpoint(checkpoint).to(device)
@@ -123,7 +123,7 @@ def with_data(trained: Trained, split_name: str, cache_dir: Path | None, device:
     """``trained`` with the split it is evaluated on and that split's features."""
     path, checkpoint, config = trained.path, trained.checkpoint, trained.config
     if not trained.data_root_given and config.data_root and not os.path.exists(config.data_root):
-        saved = TrainConfig(**checkpoint["config"])
+        saved = TrainConfig.from_saved(checkpoint["config"])
         run_dir = run_dir_of(path)
         beside = beside_run(saved.data_root or "", written_in(saved, run_dir), run_dir)
         raise DataError(
@@ -190,7 +190,7 @@ def find_sentence_classifier(
     run_dir = run_dir_of(path)
     used = loaded.checkpoint.get("sentence_classifier")
     if used:
-        written = written_in(TrainConfig(**loaded.checkpoint["config"]), run_dir)
+        written = written_in(TrainConfig.from_saved(loaded.checkpoint["config"]), run_dir)
         for candidate in (used, beside_run(used, written, run_dir)):
             if Path(candidate).is_file():
                 return Path(candidate)

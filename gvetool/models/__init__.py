@@ -1,12 +1,14 @@
 """Built-in model plugins: lrcn, gve and sc (the sentence classifier).
 
 This module is what the ``models`` entry point names; torch is imported only when a model
-is built. A model factory is called as ``factory(config, vocab_size, feature_dim,
-num_classes)`` and returns an ``nn.Module`` meeting its task's contract
-(:mod:`gvetool.contracts`).
+is built. A model factory is called as ``factory(shape, options)`` (a
+:class:`gvetool.specs.ModelShape` and the spec's typed options) and returns an
+``nn.Module`` meeting its task's contract (:mod:`gvetool.contracts`). GVE and its
+explanation-discriminative ablation declare :class:`ReinforceOptions`.
 """
 
 from gvetool.hookspecs import hookimpl
+from gvetool.models.reinforce_options import ReinforceOptions
 from gvetool.specs import ModelSpec
 from gvetool.tasks import CLASSIFICATION
 
@@ -28,6 +30,7 @@ def gvetool_register_models(register):
             name="gve",
             description="Generating Visual Explanations (Hendricks et al. 2016)",
             target="gvetool.models.gve:build_gve",
+            options=ReinforceOptions,
             needs_classes=True,
             reward_model=SENTENCE_CLASSIFIER,
             class_conditioned=True,
@@ -66,6 +69,7 @@ def gvetool_register_models(register):
             name="explanation-discriminative",
             description="GVE ablation: image input and REINFORCE, no class input",
             target="gvetool.models.gve:build_explanation_discriminative",
+            options=ReinforceOptions,
             needs_classes=True,
             reward_model=SENTENCE_CLASSIFIER,
         )

@@ -42,6 +42,7 @@ from gvetool.models.execution import execution_for
 from gvetool.models.graphed_decoding import DecodingGraphs
 from gvetool.models.lstm import PackedLSTM, Packing
 from gvetool.models.output_loss import output_nll
+from gvetool.specs import ModelShape
 
 INIT_RANGE = 0.1
 
@@ -290,23 +291,21 @@ def _select_rows(state: tuple[Any, ...], rows: torch.Tensor) -> tuple[Any, ...]:
     return (h1[rows], c1[rows]), (h2[rows], c2[rows]), offset[rows]
 
 
-def _build(config, vocab_size: int, feature_dim: int, **inputs: int | bool) -> Captioner:
-    sizes = (config.embedding_size, config.hidden_size, config.dropout)
-    return Captioner(vocab_size, feature_dim, *sizes, **inputs)  # type: ignore[arg-type]
-
-
-def build_lrcn(config, vocab_size: int, feature_dim: int, num_classes: int) -> Captioner:
+def build_lrcn(shape: ModelShape, options: None) -> Captioner:
     """Model factory of the ``lrcn`` plugin (class labels are not used)."""
-    return _build(config, vocab_size, feature_dim)
+    return _build(shape)
 
 
-def build_explanation_label(
-    config, vocab_size: int, feature_dim: int, num_classes: int
-) -> Captioner:
+def build_explanation_label(shape: ModelShape, options: None) -> Captioner:
     """The paper's explanation-label ablation: image and class input, cross-entropy only."""
-    return _build(config, vocab_size, feature_dim, num_classes=num_classes)
+    return _build(shape, num_classes=shape.num_classes)
 
 
-def build_definition(config, vocab_size: int, feature_dim: int, num_classes: int) -> Captioner:
+def build_definition(shape: ModelShape, options: None) -> Captioner:
     """The paper's definition model: class input only, no image, cross-entropy only."""
-    return _build(config, vocab_size, feature_dim, num_classes=num_classes, image_input=False)
+    return _build(shape, num_classes=shape.num_classes, image_input=False)
+
+
+def _build(shape: ModelShape, **inputs: int | bool) -> Captioner:
+    return Captioner(shape.vocab_size, shape.feature_dim, shape.embedding_size,
+                     shape.hidden_size, shape.dropout, **inputs)  # type: ignore[arg-type]  # fmt: skip

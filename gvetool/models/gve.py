@@ -28,11 +28,12 @@ from dataclasses import dataclass
 
 import torch
 
-from gvetool.config import REWARD_DROPOUT
 from gvetool.data.captions import CaptionBatch
 from gvetool.models.captioner import Captioner
 from gvetool.models.execution import execution_for
+from gvetool.models.reinforce_options import ReinforceOptions
 from gvetool.reward import SentenceClassifierReward
+from gvetool.specs import ModelShape
 
 
 @dataclass(frozen=True)
@@ -174,28 +175,24 @@ class GVE(SentenceClassifierReward, Captioner):
         return loss, {key: float(value.detach()) for key, value in logs.items()}
 
 
-def build_gve(
-    config, vocab_size: int, feature_dim: int, num_classes: int, class_input: bool = True
-) -> GVE:
+def build_gve(shape: ModelShape, options: ReinforceOptions, class_input: bool = True) -> GVE:
     """Model factory of the ``gve`` plugin."""
     return GVE(
-        vocab_size,
-        feature_dim,
-        num_classes,
-        config.embedding_size,
-        config.hidden_size,
-        config.dropout,
-        config.reinforce_weight,
-        config.baseline,
-        config.max_len,
-        config.reinforce_tokens,
+        shape.vocab_size,
+        shape.feature_dim,
+        shape.num_classes,
+        shape.embedding_size,
+        shape.hidden_size,
+        shape.dropout,
+        options.reinforce_weight,
+        options.baseline,
+        shape.max_len,
+        options.reinforce_tokens,
         class_input,
-        REWARD_DROPOUT[config.reward_dropout],
+        options.reward_dropout_from,
     )
 
 
-def build_explanation_discriminative(
-    config, vocab_size: int, feature_dim: int, num_classes: int
-) -> GVE:
+def build_explanation_discriminative(shape: ModelShape, options: ReinforceOptions) -> GVE:
     """The paper's explanation-discriminative ablation: GVE's REINFORCE, no class input."""
-    return build_gve(config, vocab_size, feature_dim, num_classes, class_input=False)
+    return build_gve(shape, options, class_input=False)

@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.models.captioner import init_embedding_and_linear
+from gvetool.specs import ModelShape
 
 
 class SentenceClassifier(nn.Module):
@@ -52,10 +53,9 @@ class SentenceClassifier(nn.Module):
         return loss, {"loss": float(loss.detach()), "acc": float(accuracy)}
 
 
-def build_sentence_classifier(
-    config, vocab_size: int, feature_dim: int, num_classes: int
-) -> SentenceClassifier:
+def build_sentence_classifier(shape: ModelShape, options: None) -> SentenceClassifier:
     """Model factory of the ``sc`` plugin (image features are not used)."""
     return SentenceClassifier(
-        vocab_size, num_classes, config.embedding_size, config.hidden_size, config.dropout
-    )
+        shape.vocab_size, shape.num_classes, shape.embedding_size, shape.hidden_size,
+        shape.dropout,
+    )  # fmt: skip

@@ -52,12 +52,9 @@ class WithoutBeamSearch(nn.Module):
         raise NotImplementedError
 
 
-def build_unigram(config, vocab_size, feature_dim, num_classes):
-    from gvetool_toy import UnigramOptions
-
-    options = UnigramOptions(**config.model_options)
-    return UnigramCaptioner(vocab_size, feature_dim, options.bias)
+def build_unigram(shape, options):
+    return UnigramCaptioner(shape.vocab_size, shape.feature_dim, options.bias)
 
 
-def build_broken(config, vocab_size, feature_dim, num_classes):
+def build_broken(shape, options):
     return WithoutBeamSearch()

@@ -8,15 +8,17 @@ Registers two models through the same hook as the built-ins, with no change to g
   like GVE: cross-entropy + lambda x REINFORCE with the frozen sentence classifier
   (gvetool's ``sc``) as the reward.
 
-Options (``--model-option KEY=VALUE``): ``layers``, ``heads``, ``feedforward``. The
-model's width is ``--hidden-size``; torch is imported only when a model is built.
+Options (``--layers 2`` or ``--model-option layers=2``): ``layers``, ``heads``,
+``feedforward``; ``transformer-gve`` also GVE's ``reinforce_weight`` and
+``reward_dropout``. The model's width is ``--hidden-size``; torch is imported only when a
+model is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gvetool.api import ModelSpec, hookimpl
+from gvetool.api import REWARD_DROPOUT, ModelSpec, hookimpl
 
 __version__ = "0.1.0"
 
@@ -37,6 +39,29 @@ class TransformerOptions:
             raise ValueError(f"feedforward must be >= 0, got {self.feedforward}")
 
 
+@dataclass(frozen=True)
+class TransformerGveOptions(TransformerOptions):
+    """The decoder's options and the two of GVE's loss this model uses."""
+
+    reinforce_weight: float = field(
+        default=0.2, metadata={"help": "lambda in CE + lambda x REINFORCE."}
+    )
+    reward_dropout: str = field(
+        default="original",
+        metadata={"help": "the reward classifier's dropout: original | never | always."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.reinforce_weight >= 0:
+            raise ValueError(f"reinforce_weight must be >= 0, got {self.reinforce_weight}")
+        if self.reward_dropout not in REWARD_DROPOUT:
+            choices = ", ".join(REWARD_DROPOUT)
+            raise ValueError(
+                f"reward_dropout must be one of {choices}, got {self.reward_dropout!r}"
+            )
+
+
 @hookimpl
 def gvetool_register_models(register):
     register(
@@ -52,7 +77,7 @@ def gvetool_register_models(register):
             name="transformer-gve",
             description="Transformer-decoder explainer: class-conditioned, GVE's REINFORCE",
             target="gvetool_transformer.model:build_transformer_gve",
-            options=TransformerOptions,
+            options=TransformerGveOptions,
             needs_classes=True,
             reward_model="sc",
             class_conditioned=True,

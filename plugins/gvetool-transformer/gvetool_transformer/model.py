@@ -27,13 +27,14 @@ from gvetool.api import (
     REWARD_DROPOUT,
     CaptionBatch,
     GvetoolError,
+    ModelShape,
     SentenceClassifierReward,
     Vocabulary,
     beam_search,
     decode,
     execution_for,
 )
-from gvetool_transformer import TransformerOptions
+from gvetool_transformer import TransformerGveOptions, TransformerOptions
 
 
 class TransformerCaptioner(SentenceClassifierReward, nn.Module):
@@ -207,31 +208,28 @@ def _select(
     return memory[rows], prefix[rows]
 
 
-def _options(config: Any) -> TransformerOptions:
-    options = TransformerOptions(**config.model_options)
-    if config.hidden_size % options.heads:
+def _checked(shape: ModelShape, options: TransformerOptions) -> TransformerOptions:
+    if shape.hidden_size % options.heads:
         raise GvetoolError(
-            f"transformer: hidden_size {config.hidden_size} must be divisible by heads "
-            f"{options.heads} (--model-option heads=N)"
+            f"transformer: hidden_size {shape.hidden_size} must be divisible by heads "
+            f"{options.heads} (--heads N)"
         )
     return options
 
 
-def build_transformer(
-    config: Any, vocab_size: int, feature_dim: int, num_classes: int
-) -> TransformerCaptioner:
+def build_transformer(shape: ModelShape, options: TransformerOptions) -> TransformerCaptioner:
     """The ``transformer`` model: image memory, cross-entropy."""
-    return TransformerCaptioner(vocab_size, feature_dim, config.hidden_size, _options(config),
-                                config.dropout)  # fmt: skip
+    return TransformerCaptioner(shape.vocab_size, shape.feature_dim, shape.hidden_size,
+                                _checked(shape, options), shape.dropout)  # fmt: skip
 
 
 def build_transformer_gve(
-    config: Any, vocab_size: int, feature_dim: int, num_classes: int
+    shape: ModelShape, options: TransformerGveOptions
 ) -> TransformerCaptioner:
     """The ``transformer-gve`` model: image and class memory, GVE's loss (and its reward's
     dropout schedule, ``--reward-dropout``)."""
-    model = TransformerCaptioner(vocab_size, feature_dim, config.hidden_size, _options(config),
-                                 config.dropout, num_classes, config.reinforce_weight,
-                                 config.max_len)  # fmt: skip
-    model.reward_dropout_from = REWARD_DROPOUT[config.reward_dropout]
+    model = TransformerCaptioner(shape.vocab_size, shape.feature_dim, shape.hidden_size,
+                                 _checked(shape, options), shape.dropout, shape.num_classes,
+                                 options.reinforce_weight, shape.max_len)  # fmt: skip
+    model.reward_dropout_from = REWARD_DROPOUT[options.reward_dropout]
     return model

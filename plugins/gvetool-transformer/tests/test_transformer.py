@@ -224,5 +224,5 @@ def test_heads_must_divide_the_width(birds, tmp_path, capsys):
             "--out", str(tmp_path), "--hidden-size", "10", "--model-option", "heads=4"]  # fmt: skip
     assert main(args) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: transformer: hidden_size 10 must be divisible by heads 4 (--model-option heads=N)"
+        "error: transformer: hidden_size 10 must be divisible by heads 4 (--heads N)"
     )
