@@ -57,7 +57,7 @@ def main() -> None:
     for seed in range(args.seeds):
         config = TrainConfig(dataset="cub", data_root=str(data), out=str(runs),
                              epochs=args.epochs, seed=seed,
-                             reward_dropout=args.reward_dropout)  # fmt: skip
+                             model_options={"reward_dropout": args.reward_dropout})  # fmt: skip
         if args.reward_dropout != "original":  # the same classifiers as the main comparison
             classifier = out / "runs" / f"reproduce-cub-seed{seed}" / "sc"
             config.sc_ckpt = str(next(classifier.glob("sc-cub-*")) / "best.pt")
