@@ -433,3 +433,8 @@ def list_metrics() -> list[str]:
     """Names of every metric an installed plugin registers (``evaluate(metrics=...)``,
     ``val_metrics``)."""
     return _names("metrics")
+
+
+def list_trackers() -> list[str]:
+    """Names of every experiment tracker an installed plugin registers (``tracker=``)."""
+    return _names("trackers")

@@ -244,3 +244,5 @@ def test_help_shows_defaults_one_way_no_types_on_flags_and_completes_names(capsy
     from gvetool.cli.config_options import COMPLETIONS
 
     assert COMPLETIONS["model"]("gv") == ["gve"] and "cub" in COMPLETIONS["dataset"]("c")
+    assert COMPLETIONS["val_metrics"]("cider,bl") == ["cider,bleu"]  # the list's last name
+    assert COMPLETIONS["tracker"]("json") == ["jsonl"]

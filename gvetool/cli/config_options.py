@@ -42,19 +42,23 @@ def _parameter(key: str, unset: str | None, required: bool) -> inspect.Parameter
                              annotation=annotation)  # fmt: skip
 
 
-def complete_names(kind: str) -> Callable[[str], list[str]]:
-    """Shell completion of a registered model, dataset or encoder name."""
+def complete_names(kind: str, listed: bool = False) -> Callable[[str], list[str]]:
+    """Shell completion of a registered model, dataset, encoder, metric or tracker name;
+    ``listed``: of the last name of a comma-separated list (``--metrics cider,le``)."""
 
     def complete(incomplete: str) -> list[str]:
         from gvetool.plugins import get_plugins
 
+        head, comma, last = incomplete.rpartition(",") if listed else ("", "", incomplete)
         registry = getattr(get_plugins(), f"{kind}s")
-        return [name for name in registry.names() if name.startswith(incomplete)]
+        return [head + comma + name for name in registry.names() if name.startswith(last)]
 
     return complete
 
 
 COMPLETIONS = {kind: complete_names(kind) for kind in ("model", "dataset", "encoder")}
+COMPLETIONS |= {"val_metrics": complete_names("metric", listed=True),
+                "tracker": complete_names("tracker", listed=True)}  # fmt: skip
 
 
 def _shown(value: Any) -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from gvetool import console
+from gvetool.cli.config_options import COMPLETIONS
 
 
 def evaluate_command(
@@ -35,6 +36,7 @@ def evaluate_command(
     ),
     metrics: str | None = typer.Option(
         None,
+        autocompletion=COMPLETIONS["val_metrics"],
         help="Metric plugins, comma-separated (default: every one registered for evaluation; "
         "gvetool plugins lists them).",
     ),

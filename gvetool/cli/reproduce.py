@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from gvetool.cli.config_options import config_options
+from gvetool.cli.config_options import COMPLETIONS, config_options
 from gvetool.cli.train import TRAIN_KEYS
 
 
@@ -20,6 +20,7 @@ def reproduce(
     ),
     metrics: str | None = typer.Option(
         None,
+        autocompletion=COMPLETIONS["val_metrics"],
         help="Metric plugins evaluated, comma-separated; the table has their columns "
         "(default: every one registered for evaluation).",
     ),
