@@ -40,6 +40,10 @@ class Execution:
     compact_sampling: bool
     graphed_decoding: bool = False  # only with fixed-batch (not compact) sampling on CUDA
     rescoring_tokens: int = 1024  # GVE's reinforce_tokens when unset; 0: all rows at once
+    # GVE's REINFORCE backpropagated through the compact sampling pass's own activations
+    # instead of re-scoring the samples in a teacher-forced pass (with fixed-batch sampling
+    # it is not used); off until measured against re-scoring
+    reinforce_through_sampling: bool = False
 
 
 _forced: ContextVar[Execution | None] = ContextVar("gvetool_execution", default=None)
@@ -65,9 +69,11 @@ def forced(
     compact_sampling: bool,
     graphed_decoding: bool = False,
     rescoring_tokens: int = 1024,
+    reinforce_through_sampling: bool = False,
 ) -> Iterator[None]:
     """Use these implementations whatever the device, inside the ``with`` block."""
-    chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens)
+    chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens,
+                       reinforce_through_sampling)  # fmt: skip
     token = _forced.set(chosen)
     try:
         yield

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 import torch
 
 from gvetool.data.captions import CaptionBatch
+from gvetool.data.vocab import Vocabulary
 from gvetool.models.captioner import Captioner
 from gvetool.models.execution import execution_for
 from gvetool.models.reinforce_options import ReinforceOptions
+from gvetool.models.sampling import draw_words
 from gvetool.reward import SentenceClassifierReward
 from gvetool.specs import ModelShape
 
@@ -84,8 +86,13 @@ class GVE(SentenceClassifierReward, Captioner):
     @torch.no_grad()
     def sample_for_reinforce(self, batch: CaptionBatch) -> Samples:
         """Sample one sentence per row (no graph), score it, subtract the baseline."""
+        tokens, lengths = self.generate(batch.features, batch.class_ids, self.max_len, greedy=False)
+        return self._scored(batch, tokens, lengths)
+
+    @torch.no_grad()
+    def _scored(self, batch: CaptionBatch, tokens: torch.Tensor, lengths: torch.Tensor) -> Samples:
+        """The samples with their rewards and advantages ``R - b``."""
         features, class_ids = batch.features, batch.class_ids
-        tokens, lengths = self.generate(features, class_ids, self.max_len, greedy=False)
         reward = self.reward(tokens, lengths, class_ids)
         if self.baseline == "mean":
             baseline = reward.mean()
@@ -95,6 +102,45 @@ class GVE(SentenceClassifierReward, Captioner):
         else:
             baseline = torch.zeros_like(reward)
         return Samples(tokens, lengths, reward, reward - baseline)
+
+    def reinforce_through_sampling(self, batch: CaptionBatch) -> tuple[torch.Tensor, Samples]:
+        """The REINFORCE term backpropagated through the sampling pass's own activations.
+
+        The same sentences as :meth:`sample_for_reinforce` draws (the same compact loop,
+        the same random numbers), sampled with autograd on for the two LSTMs: each
+        step's LSTM 2 output is kept for the rows still running, and the sampled words'
+        ``-log p`` is taken from them by the fused output loss, which recomputes the
+        softmax chunk by chunk. Dropout is off in both passes of the re-scoring
+        formulation, so the kept states are the ones re-scoring would compute, without
+        its second forward through the LSTMs (tested equal, value and gradients).
+        """
+        features, class_ids = batch.features, batch.class_ids
+        rows_total, device = len(features), features.device
+        state1, state2, offset = self._start_state(self.conditioning(features, class_ids))
+        word = torch.full((rows_total,), Vocabulary.start_id, dtype=torch.long, device=device)
+        tokens = torch.zeros(rows_total, self.max_len, dtype=torch.long, device=device)
+        lengths = torch.full((rows_total,), self.max_len, dtype=torch.long, device=device)
+        active = torch.arange(rows_total, device=device)
+        kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for t in range(self.max_len):
+            state1 = self.lstm1.step(self.embed(word), state1)
+            state2 = self.lstm2.step(state1[0], state2, offset)
+            with torch.no_grad():
+                word = draw_words(self.out(state2[0]))
+            kept.append((state2[0], word, active))
+            tokens[active, t] = word
+            ended = word == Vocabulary.end_id
+            lengths[active[ended]] = t + 1
+            if bool(ended.all()):
+                break
+            keep = ~ended
+            active, word, offset = active[keep], word[keep], offset[keep]
+            state1 = (state1[0][keep], state1[1][keep])
+            state2 = (state2[0][keep], state2[1][keep])
+        samples = self._scored(batch, tokens[:, : int(lengths.max())], lengths)
+        states, targets, rows = (torch.cat(part) for part in zip(*kept, strict=True))
+        weights = samples.advantage / rows_total
+        return self.token_nll(states, targets, weights[rows]), samples
 
     def reinforce_parts(self, samples: Samples) -> list[ReinforcePart]:
         """The batch's rows in groups of at most ``reinforce_tokens`` sampled tokens.
@@ -140,6 +186,9 @@ class GVE(SentenceClassifierReward, Captioner):
 
     def reinforce_loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(-(R - b) * log p(sample)).mean()`` over the batch, and the rewards ``R``."""
+        if self._through_sampling(batch):
+            loss, samples = self.reinforce_through_sampling(batch)
+            return loss, samples.reward
         samples = self.sample_for_reinforce(batch)
         whole = ReinforcePart(
             samples, torch.arange(len(samples.lengths), device=batch.features.device)
@@ -147,8 +196,18 @@ class GVE(SentenceClassifierReward, Captioner):
         return self.reinforce_part_loss(batch, whole), samples.reward
 
     def loss_terms(self, batch: CaptionBatch) -> list[str | ReinforcePart]:
-        """Cross-entropy, then REINFORCE in parts; the sentences are sampled here, once."""
+        """Cross-entropy, then REINFORCE in parts, the sentences sampled here, once; or,
+        where the execution policy says so, REINFORCE as one term sampled with its graph,
+        then cross-entropy. Each term is backpropagated before the next is built, so the
+        two never hold activations at the same time; sampling comes first either way, so
+        the random numbers, and with them the run, are the same."""
+        if self._through_sampling(batch):
+            return ["reinforce", "cross_entropy"]
         return ["cross_entropy", *self.reinforce_parts(self.sample_for_reinforce(batch))]
+
+    def _through_sampling(self, batch: CaptionBatch) -> bool:
+        execution = execution_for(batch.features.device)
+        return execution.reinforce_through_sampling and execution.compact_sampling
 
     def loss(
         self, batch: CaptionBatch, term: str | ReinforcePart | None = None
@@ -166,6 +225,10 @@ class GVE(SentenceClassifierReward, Captioner):
         if isinstance(term, ReinforcePart):
             part = self.reinforce_weight * self.reinforce_part_loss(batch, term)
             return part, {"loss": float(part.detach()), "reward": float(term.samples.reward.mean())}
+        if term == "reinforce":
+            loss, samples = self.reinforce_through_sampling(batch)
+            part = self.reinforce_weight * loss
+            return part, {"loss": float(part.detach()), "reward": float(samples.reward.mean())}
         if term is not None:
             raise ValueError(f"unknown loss term {term!r}")
         cross_entropy = self.caption_loss(batch)

@@ -1,0 +1,89 @@
+"""REINFORCE backpropagated through the sampling pass: the same value and gradients as
+re-scoring the samples, and as differentiating through the plain sampling loop."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gvetool.engine.steps import LossModule, backward_terms
+from gvetool.models.execution import forced
+
+from .reference import naive_reinforce_loss
+from .test_models import _batch, _gve
+
+THROUGH = {"fused_recurrence": False, "compact_sampling": True, "reinforce_through_sampling": True}
+RESCORED = {**THROUGH, "reinforce_through_sampling": False}
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def _loss_and_grads(model, batch, choice: dict, seed: int = 5):
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    with forced(**choice):
+        loss, reward = model.reinforce_loss(batch)
+    loss.backward()
+    grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+             for p in model.parameters()]  # fmt: skip
+    return loss.detach(), reward, grads
+
+
+@pytest.mark.parametrize("baseline", ["none", "mean", "greedy"])
+@pytest.mark.parametrize("max_len", [3, 12])  # every row cut at the cap / ragged ends
+def test_through_sampling_equals_rescoring_value_and_every_gradient(baseline, max_len):
+    model, batch = _gve(dropout=0.3, baseline=baseline, max_len=max_len), _batch(n=9)
+    through = _loss_and_grads(model, batch, THROUGH)
+    rescored = _loss_and_grads(model, batch, RESCORED)
+    torch.testing.assert_close(through[1], rescored[1])  # the same samples, the same rewards
+    torch.testing.assert_close(through[0], rescored[0])
+    for got, want in zip(through[2], rescored[2], strict=True):
+        torch.testing.assert_close(got, want)
+    assert any(g.abs().sum() > 0 for g in through[2])
+
+
+def test_through_sampling_equals_differentiating_through_the_plain_sampling_loop():
+    model, batch = _gve(dropout=0.3, max_len=12), _batch(n=9)
+    torch.manual_seed(5)
+    with forced(**THROUGH):
+        loss, samples = model.reinforce_through_sampling(batch)
+    assert int(samples.lengths.min()) < int(samples.lengths.max())  # ragged ends
+    grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+    naive, _, lengths = naive_reinforce_loss(
+        model, batch.features, batch.class_ids, 12, forced=samples.tokens
+    )
+    naive_grads = torch.autograd.grad(naive, list(model.parameters()), allow_unused=True)
+    assert torch.equal(lengths, samples.lengths)
+    torch.testing.assert_close(loss, naive)
+    for got, want in zip(grads, naive_grads, strict=True):
+        if want is None:
+            assert got is None or not got.abs().any()
+        else:
+            torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("reward_dropout", [False, True])
+def test_the_trainers_terms_give_the_same_step_either_way_with_ddp_token_scaling(reward_dropout):
+    model, batch = _gve(dropout=0.3, baseline="mean", max_len=12), _batch(n=9)
+    model.reward_dropout_from = 0 if reward_dropout else None  # its random numbers too
+    model.start_epoch(0)
+    batch.ce_tokens = float(batch.lengths.sum()) / 2  # as one of two processes sees it
+    results = []
+    for choice in (THROUGH, RESCORED):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(3)
+        with forced(**choice):
+            terms = model.loss_terms(batch)
+            logs = backward_terms(LossModule(model), batch, terms, torch.enable_grad)
+        results.append((logs, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (through_logs, through), (rescored_logs, rescored) = results
+    assert through_logs.keys() == rescored_logs.keys()
+    for key in through_logs:
+        assert through_logs[key] == pytest.approx(rescored_logs[key], rel=1e-9, abs=1e-12)
+    for got, want in zip(through, rescored, strict=True):
+        torch.testing.assert_close(got, want)
