@@ -347,8 +347,8 @@ def test_reinforce_in_parts_gives_the_gradient_of_the_whole_loss():
         assert got[key] == pytest.approx(logs[key], rel=1e-5)
     for a, b in zip(whole.parameters(), parts.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad)
-    with pytest.raises(ValueError, match="unknown loss term 'reinforce'"):
-        parts.loss(batch, "reinforce")
+    with pytest.raises(ValueError, match="unknown loss term 'reward'"):
+        parts.loss(batch, "reward")
 
 
 def _other_image_and_class(batch: CaptionBatch) -> tuple[CaptionBatch, CaptionBatch]:
