@@ -267,10 +267,12 @@ class Captioner(nn.Module):
         return self.lstm1.zero_state(rows, offset), self.lstm2.zero_state(rows, offset), offset
 
     def _decode_step(
-        self, state: tuple[Any, ...], word: torch.Tensor
+        self, state: tuple[Any, ...], word: torch.Tensor, keep_graph: bool = False
     ) -> tuple[tuple[Any, ...], torch.Tensor]:
+        """One decoding step; ``keep_graph``: the states keep their autograd graph (GVE's
+        REINFORCE through sampling) while the logits, only drawn from, do not."""
         state1, state2, offset = state
-        (state1, state2), logits = self._step(word, (state1, state2), offset)
+        (state1, state2), logits = self._step(word, (state1, state2), offset, keep_graph)
         return (state1, state2, offset), logits
 
     def _step(
@@ -278,11 +280,14 @@ class Captioner(nn.Module):
         word: torch.Tensor,
         states: tuple[tuple[torch.Tensor, torch.Tensor], ...],
         offset: torch.Tensor,
+        keep_graph: bool = False,
     ) -> tuple[tuple[tuple[torch.Tensor, torch.Tensor], ...], torch.Tensor]:
         """One generation step from the previous words: the new states and the logits."""
         state1 = self.lstm1.step(self.embed(word), states[0])
         state2 = self.lstm2.step(state1[0], states[1], offset)
-        return (state1, state2), self.out(state2[0])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not keep_graph):
+            logits = self.out(state2[0])
+        return (state1, state2), logits
 
 
 def _select_rows(state: tuple[Any, ...], rows: torch.Tensor) -> tuple[Any, ...]:

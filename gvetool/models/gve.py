@@ -25,15 +25,15 @@ Baselines ``b``: ``none`` (the paper), ``mean`` (the batch's mean reward) or ``g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from gvetool.data.captions import CaptionBatch
-from gvetool.data.vocab import Vocabulary
-from gvetool.models.captioner import Captioner
+from gvetool.decoding import decode
+from gvetool.models.captioner import Captioner, _select_rows
 from gvetool.models.execution import execution_for
 from gvetool.models.reinforce_options import ReinforceOptions
-from gvetool.models.sampling import draw_words
 from gvetool.reward import SentenceClassifierReward
 from gvetool.specs import ModelShape
 
@@ -116,29 +116,24 @@ class GVE(SentenceClassifierReward, Captioner):
         """
         features, class_ids = batch.features, batch.class_ids
         rows_total, device = len(features), features.device
-        state1, state2, offset = self._start_state(self.conditioning(features, class_ids))
-        word = torch.full((rows_total,), Vocabulary.start_id, dtype=torch.long, device=device)
-        tokens = torch.zeros(rows_total, self.max_len, dtype=torch.long, device=device)
-        lengths = torch.full((rows_total,), self.max_len, dtype=torch.long, device=device)
-        active = torch.arange(rows_total, device=device)
-        kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        for t in range(self.max_len):
-            state1 = self.lstm1.step(self.embed(word), state1)
-            state2 = self.lstm2.step(state1[0], state2, offset)
-            with torch.no_grad():
-                word = draw_words(self.out(state2[0]))
-            kept.append((state2[0], word, active))
-            tokens[active, t] = word
-            ended = word == Vocabulary.end_id
-            lengths[active[ended]] = t + 1
-            if bool(ended.all()):
-                break
-            keep = ~ended
-            active, word, offset = active[keep], word[keep], offset[keep]
-            state1 = (state1[0][keep], state1[1][keep])
-            state2 = (state2[0][keep], state2[1][keep])
-        samples = self._scored(batch, tokens[:, : int(lengths.max())], lengths)
-        states, targets, rows = (torch.cat(part) for part in zip(*kept, strict=True))
+        kept: list[tuple[torch.Tensor, torch.Tensor, int]] = []
+
+        def step(
+            state: tuple[Any, ...], word: torch.Tensor
+        ) -> tuple[tuple[Any, ...], torch.Tensor]:
+            *recurrent, rows = state
+            recurrent, logits = self._decode_step(tuple(recurrent), word, keep_graph=True)
+            kept.append((recurrent[1][0], rows, len(kept)))  # LSTM 2's output, its rows, t
+            return (*recurrent, rows), logits
+
+        start = (*self._start_state(self.conditioning(features, class_ids)),
+                 torch.arange(rows_total, device=device))  # fmt: skip
+        tokens, lengths = decode(step, _select_with_rows, start, rows_total, device,
+                                 self.max_len, greedy=False)  # fmt: skip
+        samples = self._scored(batch, tokens, lengths)
+        states = torch.cat([h2 for h2, _, _ in kept])
+        rows = torch.cat([r for _, r, _ in kept])
+        targets = torch.cat([tokens[r, t] for _, r, t in kept])
         weights = samples.advantage / rows_total
         return self.token_nll(states, targets, weights[rows]), samples
 
@@ -259,3 +254,9 @@ def build_gve(shape: ModelShape, options: ReinforceOptions, class_input: bool = 
 def build_explanation_discriminative(shape: ModelShape, options: ReinforceOptions) -> GVE:
     """The paper's explanation-discriminative ablation: GVE's REINFORCE, no class input."""
     return build_gve(shape, options, class_input=False)
+
+
+def _select_with_rows(state: tuple[Any, ...], keep: torch.Tensor) -> tuple[Any, ...]:
+    """Keep rows of a decoding state that also carries each row's index in the batch."""
+    *recurrent, rows = state
+    return (*_select_rows(tuple(recurrent), keep), rows[keep])
