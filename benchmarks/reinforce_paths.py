@@ -1,11 +1,12 @@
 """GVE's REINFORCE on a CPU: re-scoring the samples vs backpropagating through sampling.
 
 Run on demand (not in CI):
-    python benchmarks/reinforce_paths.py [--steps 4] [--untrained]
+    python benchmarks/reinforce_paths.py [--steps 4] [--untrained] [--only NAME]
 
 The trainer's step (``loss_terms`` + ``backward_terms``) at CUB size (benchmarks/
 train_step.py's model and batches) under each formulation, the same samples in both
 (sampling comes first either way); prints seconds per step and their ratio.
+``--only`` runs one formulation, for its peak memory alone (``/usr/bin/time -v``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--untrained", action="store_true")
+    parser.add_argument("--only", choices=["rescoring", "through"], help="one formulation")
     args = parser.parse_args()
     device = torch.device("cpu")
     batches = make_batches(args.steps + 1, device)
     times: dict[str, list[float]] = {}
+    chosen = {"rescoring": "re-scoring", "through": "through sampling"}.get(args.only or "")
     for name, choice in CHOICES.items():
+        if chosen and name != chosen:
+            continue
         model = make_model(device, args.untrained, None)
         seconds = []
         for index, batch in enumerate(batches):
@@ -55,8 +60,9 @@ def main() -> None:
         times[name] = seconds
         print(f"{name:>17}: {statistics.mean(seconds):.2f} s/step "
               f"({', '.join(f'{s:.2f}' for s in seconds)})", flush=True)  # fmt: skip
-    ratio = statistics.mean(times["re-scoring"]) / statistics.mean(times["through sampling"])
-    print(f"re-scoring / through sampling: {ratio:.2f}x")
+    if len(times) == 2:
+        ratio = statistics.mean(times["re-scoring"]) / statistics.mean(times["through sampling"])
+        print(f"re-scoring / through sampling: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
