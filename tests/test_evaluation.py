@@ -270,6 +270,8 @@ def test_line_chart_draws_one_line_per_series():
     svg = line_chart("loss", {"a": [(1, 3.0), (2, 2.0)], "b": [(1, 4.0), (2, 1.0), (3, 0.5)]})
     assert svg.startswith("<svg") and svg.count("<polyline") == 2 and svg.count("<circle") == 5
     assert line_chart("empty", {}) == ""
+    alone = line_chart("reward", {"b": [(1, 0.1), (2, 0.2)]}, {"a": "#111111", "b": "#222222"})
+    assert "#222222" in alone and "#111111" not in alone  # b keeps its colour without a
     # round ticks between the extremes, each labelled; the legend above the plot
     for label in (">0<", ">1<", ">2<", ">3<", ">4<"):
         assert label in svg

@@ -48,8 +48,18 @@ def _epoch_ticks(first: float, last: float) -> list[float]:
     return [t for t in nice_ticks(first, last, 6) if first <= t <= last]
 
 
-def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]]) -> str:
-    """An SVG chart with one line per series of ``(x, y)`` points (e.g. epoch, loss)."""
+def line_chart(
+    title: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    colours: Mapping[str, str] | None = None,
+) -> str:
+    """An SVG chart with one line per series of ``(x, y)`` points (e.g. epoch, loss).
+
+    ``colours`` fixes a series' colour by name, so that a model keeps its colour in a
+    chart where others have no line (GVE's reward); else by position."""
+    colour_of = dict(colours or {})
+    for index, name in enumerate(series):
+        colour_of.setdefault(name, COLOURS[index % len(COLOURS)])
     points = [p for values in series.values() for p in values]
     if not points:
         return ""
@@ -77,7 +87,7 @@ def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]]) 
         f"<text x='4' y='15' font-size='13' font-weight='600'>{html.escape(title)}</text>",
     ]
     for index, name in enumerate(series):  # the legend, above the plot
-        colour, y = COLOURS[index % len(COLOURS)], TITLE + LEGEND_ROW * index + 10
+        colour, y = colour_of[name], TITLE + LEGEND_ROW * index + 10
         parts.append(f"<line x1='{LEFT}' y1='{y - 4}' x2='{LEFT + 18}' y2='{y - 4}' "
                      f"stroke='{colour}' stroke-width='2'/><text x='{LEFT + 24}' y='{y}' "
                      f"font-size='11'>{html.escape(name)}</text>")  # fmt: skip
@@ -97,8 +107,8 @@ def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]]) 
                  f"height='{PLOT_HEIGHT}' fill='none' stroke='#bbb'/>")  # fmt: skip
     parts.append(f"<text x='{(LEFT + WIDTH - RIGHT) / 2:.0f}' y='{height - 4}' font-size='10' "
                  "text-anchor='middle'>epoch</text>")  # fmt: skip
-    for index, values in enumerate(series.values()):
-        colour = COLOURS[index % len(COLOURS)]
+    for name, values in series.items():
+        colour = colour_of[name]
         xy = [at(x, y) for x, y in values]
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in xy)
         parts.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from gvetool import console
 from gvetool.errors import GvetoolError
-from gvetool.evaluation.charts import line_chart
+from gvetool.evaluation.charts import COLOURS, line_chart
 from gvetool.evaluation.evaluate import Evaluation
 from gvetool.evaluation.scoring import meanings
 from gvetool.io import read_json, write_json, write_text
@@ -210,13 +210,14 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
     labelled = [(name, history) for name, history in labelled if history]
     if not labelled:
         return ""
+    colours = {name: COLOURS[i % len(COLOURS)] for i, (name, _) in enumerate(labelled)}
     # Cross-entropy is what every captioner's loss has in common (GVE logs it as "ce"
     # beside its loss with the REINFORCE term, which gets its own chart).
     charts = [line_chart("training cross-entropy", {
         name: [(h["epoch"], h["train"].get("ce", h["train"].get("loss"))) for h in history
                if "ce" in h["train"] or "loss" in h["train"]]
         for name, history in labelled
-    })]  # fmt: skip
+    }, colours)]  # fmt: skip
     for key, title in (("loss", "training loss with REINFORCE (CE + λ·R)"),
                        ("reward", "training reward")):  # fmt: skip
         series = {
@@ -226,7 +227,7 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
         }
         series = {name: points for name, points in series.items() if points}
         if series:
-            charts.append(line_chart(title, series))
+            charts.append(line_chart(title, series, colours))
     metrics = dict.fromkeys(key for _, history in labelled for h in history for key in h["val"])
     for metric in metrics:  # every validation number the runs recorded, in their order
         series = {
@@ -235,7 +236,7 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
         }
         series = {name: points for name, points in series.items() if points}
         if series:
-            charts.append(line_chart(f"validation {metric}", series))
+            charts.append(line_chart(f"validation {metric}", series, colours))
     return "<h2>Training</h2><div class='charts'>" + "".join(charts) + "</div>"
 
 
