@@ -41,8 +41,7 @@ def main() -> None:
 
         corpus = open_cub(root)
         train, test = corpus.split("train"), corpus.split("test")
-        tokens = iter(train.tokens())
-        documents = [[next(tokens) for _ in captions] for captions in train.captions]
+        documents = train.tokens_by_image()
         test_tokens, offsets = test.tokens(), np.cumsum([0, *map(len, test.captions)])
         candidates = [test_tokens[offsets[i % len(test.captions)]] for i in range(CUB_TEST_IMAGES)]
         classes = len(corpus.class_names)

@@ -73,3 +73,10 @@ def test_a_split_forgets_its_tokens_and_reads_them_again_from_the_cache(tiny_cub
     split.forget_tokens()
     assert "_tokens" not in split.__dict__
     assert split.tokens() == tokens
+
+
+def test_a_splits_tokens_grouped_by_image_follow_its_captions(tiny_cub_master):
+    split = cub.open_cub(tiny_cub_master).split("train")
+    grouped = split.tokens_by_image()
+    assert [len(g) for g in grouped] == [len(c) for c in split.captions]
+    assert [t for g in grouped for t in g] == split.tokens()

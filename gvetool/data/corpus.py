@@ -67,6 +67,11 @@ class Split:
         """Every caption's tokens, in ``all_captions`` order (PTB tokenizer, cached on disk)."""
         return self._tokens
 
+    def tokens_by_image(self) -> list[list[list[str]]]:
+        """:meth:`tokens` grouped as :attr:`captions` is: each image's captions' tokens."""
+        tokens = iter(self.tokens())
+        return [[next(tokens) for _ in captions] for captions in self.captions]
+
     def forget_tokens(self) -> None:
         """Drop the tokens held in memory; :meth:`tokens` reads them again from the disk cache.
 

@@ -322,10 +322,8 @@ def _has_classes(loaded: Loaded) -> bool:
 def training_captions(train: Split) -> TrainingCaptions:
     """The training split's tokens (tokenised once per split, shared with the vocabulary
     check), grouped by image."""
-    tokens = iter(train.tokens())
-    documents = [[next(tokens) for _ in captions] for captions in train.captions]
     classes = None if train.class_ids is None else np.asarray(train.class_ids)
-    return TrainingCaptions(documents, classes)
+    return TrainingCaptions(train.tokens_by_image(), classes)
 
 
 def _predictions(loaded: Loaded, sentences: list[str], scores: Scores) -> list[dict[str, Any]]:

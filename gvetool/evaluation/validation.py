@@ -20,6 +20,7 @@ from gvetool.resolution import validation_metrics
 def score_captions(
     model: nn.Module,
     images: ImageExamples,
+    references: list[list[list[str]]],
     vocab: Vocabulary,
     scorer: Scorer,
     device: torch.device,
@@ -33,10 +34,7 @@ def score_captions(
     epoch. The PTB tokenizer returns such sentences unchanged (tested), so the numbers are
     a final evaluation's.
     """
-    split = images.split
     sentences = generate_split(model, images, vocab, device, batch_size, max_len)
-    tokens = iter(split.tokens())
-    references = [[next(tokens) for _ in refs] for refs in split.captions]
     scoring = scoring_input(sentences, references, False, scorer.needs)
     return scorer.score(scoring).totals
 
@@ -82,11 +80,12 @@ class CaptionValidation(Validation):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.images = ImageExamples(self.split, self.store)
+        self.references = self.split.tokens_by_image()  # grouped once, read every epoch
         self.scorer = Scorer([spec.name for spec in validation_metrics(self.config)])
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        return score_captions(model, self.images, self.vocab, self.scorer, self.device,
-                              self.config.batch_size, self.config.max_len)  # fmt: skip
+        return score_captions(model, self.images, self.references, self.vocab, self.scorer,
+                              self.device, self.config.batch_size, self.config.max_len)  # fmt: skip
 
     def close(self) -> None:
         self.scorer.close()
