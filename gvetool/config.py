@@ -183,7 +183,10 @@ class TrainConfig:
         return {key: value for key, value in options.items() if value is not None}
 
     def metric_names(self) -> list[str]:
-        return [m.strip() for m in self.val_metrics.split(",") if m.strip()]
+        return names_in(self.val_metrics)
+
+    def tracker_names(self) -> list[str]:
+        return names_in(self.tracker)
 
     def to_toml(self) -> str:
         """The config as TOML (``None`` values are omitted: TOML has no null)."""
@@ -197,6 +200,11 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         write_text(path, self.to_toml())
+
+
+def names_in(text: str) -> list[str]:
+    """The names of a comma-separated list (``"bleu, cider"``), blanks left out."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _toml_lines(values: dict[str, Any]) -> list[str]:

@@ -42,9 +42,8 @@ def resolve(
         if unknown:
             raise ConfigError(f"no installed model has an option '{unknown[0]}'")
     config.val_metrics = ",".join(spec.name for spec in validation_metrics(config))
-    for name in config.tracker.split(","):  # an unknown tracker before any work
-        if name.strip():
-            get_plugins().trackers.get(name.strip())
+    for name in config.tracker_names():  # an unknown tracker before any work
+        get_plugins().trackers.get(name)
     return config
 
 

@@ -29,7 +29,8 @@ def reproduce(
     """Train the sentence classifier and the paper's five models (description, definition,
     explanation-label, explanation-discriminative, explanation), evaluate them on the test
     split and write the paper-style table; rerun to resume."""
+    from gvetool.config import names_in
     from gvetool.user_api import reproduce as run_reproduce
 
-    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    chosen = names_in(models) if models else None
     run_reproduce(dataset, models=chosen, metrics=metrics, config=config, progress=True, **given)

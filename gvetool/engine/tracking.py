@@ -58,11 +58,11 @@ def epoch_line(entry: dict[str, Any]) -> str:
     return f"epoch {entry['epoch']}  {train}  | val {val}  ({entry['seconds']:.1f} s)"
 
 
-def tracker_names(config: TrainConfig) -> list[str]:
+def run_trackers(config: TrainConfig) -> list[str]:
     """The trackers a run uses: those always on, then the ``--tracker`` ones (else the
     registered defaults)."""
     trackers = get_plugins().trackers
-    chosen = [n.strip() for n in config.tracker.split(",") if n.strip()]
+    chosen = config.tracker_names()
     for name in chosen:
         trackers.get(name)
     always = [spec.name for spec in trackers.in_order() if spec.always]
@@ -75,8 +75,8 @@ class Trackers:
 
     def __init__(self, config: TrainConfig, run: TrackedRun) -> None:
         self._live: dict[str, Any] = {}
-        asked = {n.strip() for n in config.tracker.split(",") if n.strip()}
-        for name in tracker_names(config):
+        asked = set(config.tracker_names())
+        for name in run_trackers(config):
             spec: TrackerSpec = get_plugins().trackers.get(name)
             try:
                 tracker = spec.load()()
@@ -89,10 +89,6 @@ class Trackers:
                 continue
             self._live[name] = tracker
             self._call(name, lambda t=tracker: t.start(run))
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._live)
 
     def log_epoch(self, record: EpochRecord) -> None:
         for name, tracker in list(self._live.items()):

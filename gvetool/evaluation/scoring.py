@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config import TrainConfig, names_in
 from gvetool.data.tokenize import java_available, sentence_tokens, tokenize_captions
 from gvetool.errors import MetricUnavailable
 from gvetool.plugins import get_plugins
@@ -163,8 +163,7 @@ def default_evaluation_metrics() -> tuple[str, ...]:
 
 def parse_names(text: str | Sequence[str]) -> tuple[str, ...]:
     """Metric names from ``"a,b"`` or a sequence, each checked to be registered."""
-    names = [n.strip() for n in text.split(",")] if isinstance(text, str) else list(text)
-    names = [n for n in names if n]
+    names = names_in(text) if isinstance(text, str) else [n for n in text if n]
     for name in names:
         metric_spec(name)
     return tuple(dict.fromkeys(names))
