@@ -77,11 +77,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
     history = read_history(run_dir)
     choice = _best_choice(config) if history else None
     key = choice.key if choice else None
-    scores = [
-        h["val"][key]
-        for h in history
-        if isinstance(h.get("val"), dict) and isinstance(h["val"].get(key), int | float)
-    ]
+    scores = choice.scores_in(history) if choice else []
     if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
         state = "running"
     else:

@@ -51,11 +51,12 @@ class EpochRecord:
     checkpoint: Path
 
 
-def epoch_line(entry: dict[str, Any]) -> str:
-    """One epoch as the console and ``train.log`` show it."""
+def epoch_line(entry: dict[str, Any], of: int | None = None) -> str:
+    """One epoch as ``train.log`` shows it, or, ``of`` the run's epochs, the console."""
     train = "  ".join(f"{k} {v:.3f}" for k, v in entry["train"].items())
     val = "  ".join(f"{k} {v:.3f}" for k, v in entry["val"].items())
-    return f"epoch {entry['epoch']}  {train}  | val {val}  ({entry['seconds']:.1f} s)"
+    epoch = f"{entry['epoch']}/{of}" if of else entry["epoch"]
+    return f"epoch {epoch}  {train}  | val {val}  ({entry['seconds']:.1f} s)"
 
 
 def run_trackers(config: TrainConfig) -> list[str]:

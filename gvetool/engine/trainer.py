@@ -75,10 +75,12 @@ class Trainer:
         self.forward_context = functools.partial(autocast, self.config.precision, run.device)
         self.dtype = WEIGHT_DTYPES[self.config.precision]
         self.choice = best_for_run(self.config, run.spec.task)
-        self.best_metric = self.choice.key
-        scores = [h["val"][self.best_metric] for h in run.position.history
-                  if self.best_metric in h["val"]]  # fmt: skip
-        self.best = self.choice.best_of(scores)
+        self.best = self.choice.best_of(self.choice.scores_in(run.position.history))
+
+    @property
+    def best_metric(self) -> str:
+        """The validation number that picks ``best.pt``."""
+        return self.choice.key
 
     def fit(self) -> None:
         run, config = self.run, self.config
@@ -222,11 +224,9 @@ class Trainer:
         save_checkpoint(last, self.checkpoint())
         history = self.position.history
         trackers.log_epoch(EpochRecord(entry, list(history), self.best_metric, improved, last))
-        numbered = epoch_line(entry).replace(
-            f"epoch {entry['epoch']}", f"epoch {entry['epoch']}/{self.config.epochs}", 1
-        )
         marker = f"  [best {self.best_metric}]" if improved else ""
-        console.out().print(numbered + marker, highlight=False, markup=False)
+        line = epoch_line(entry, of=self.config.epochs) + marker
+        console.out().print(line, highlight=False, markup=False)
 
     def checkpoint(self) -> dict[str, Any]:
         run, position = self.run, self.position

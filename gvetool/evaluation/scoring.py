@@ -183,6 +183,15 @@ class Best(NamedTuple):
             return True
         return value > than if self.higher_is_better else value < than
 
+    def scores_in(self, history: Sequence[dict[str, Any]]) -> list[float]:
+        """This key's validation numbers in a run's history (``metrics.jsonl`` entries;
+        a damaged or foreign entry is passed over)."""
+        return [
+            h["val"][self.key]
+            for h in history
+            if isinstance(h.get("val"), dict) and isinstance(h["val"].get(self.key), int | float)
+        ]
+
     def best_of(self, values: Sequence[float]) -> float | None:
         """The best of ``values`` (``None`` for none)."""
         best = None
