@@ -64,12 +64,18 @@ def resolve_model_options(spec: ModelSpec, given: dict[str, Any]) -> dict[str, A
     return dataclasses.asdict(options)
 
 
+def without_none(hint: Any) -> Any:
+    """``int`` for ``int | None`` (an option or key that may be unset); else ``hint``."""
+    args = typing.get_args(hint)
+    if type(None) not in args:
+        return hint
+    return next(t for t in args if t is not type(None))
+
+
 def _checked(spec: ModelSpec, key: str, value: Any, hint: Any) -> Any:
-    optional = type(None) in typing.get_args(hint)
-    if optional and value is None:
+    if value is None and type(None) in typing.get_args(hint):
         return None
-    if optional:  # ``int | None``: check the int
-        hint = next(t for t in typing.get_args(hint) if t is not type(None))
+    hint = without_none(hint)
     kind = hint if hint in SCALARS.values() else None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import typer
 
 from gvetool.config import KEYS, TrainConfig
+from gvetool.model_options import without_none
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = TrainConfig()
@@ -26,7 +27,7 @@ _DEFAULTS = TrainConfig()
 def _parameter(key: str, unset: str | None, required: bool) -> inspect.Parameter:
     declared = KEYS[key]
     kind = typing.get_type_hints(TrainConfig)[key]
-    base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+    base = without_none(kind)
     if declared.metadata.get("path"):
         base = Path
     inheritable = not declared.metadata.get("location")
@@ -85,7 +86,7 @@ def model_option_parameters(taken: set[str]) -> list[inspect.Parameter]:
                 entry[2].append(name)
     parameters = []
     for key, (option, kind, owners) in declared.items():
-        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        base = without_none(kind)
         default = _shown(option.default)
         shown = "" if default is None else f" \\[default: {default}]"
         help_text = f"{', '.join(owners)}: {option.metadata.get('help', '')}{shown}"
