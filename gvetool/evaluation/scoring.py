@@ -81,12 +81,13 @@ class ScoringInput:
         return self._training
 
     def has(self, need: str) -> bool:
+        if need == "java":  # a search of PATH: only when a metric needs it
+            return java_available()
         present = {
             "references": self.references is not None,
             "classes": self.class_ids is not None and bool(self.class_names),
             "training": self.load_training is not None or self._training is not None,
             "classifier": self.classifier_logits is not None,
-            "java": java_available(),
         }
         return present[need]
 
