@@ -21,9 +21,20 @@ def _true_classes(scoring: ScoringInput) -> tuple[np.ndarray, list[str]]:
     return np.asarray(scoring.class_ids), scoring.class_names
 
 
-def _accuracy(logits: np.ndarray, true: np.ndarray, prefix: str) -> dict[str, float]:
-    return {f"{prefix}_top1": top_k_accuracy(logits, true, 1),
-            f"{prefix}_top5": top_k_accuracy(logits, true, 5)}  # fmt: skip
+def _classified(
+    scoring: ScoringInput, logits: np.ndarray, prefix: str, read_as: str
+) -> MetricResult:
+    """A classifier's reading of the sentences: its top-1/5 accuracy, whether each image's
+    sentence was read as its class (averaged per class), and the class it was read as."""
+    true, names = _true_classes(scoring)
+    predicted = logits.argmax(1)
+    totals = {f"{prefix}_top1": top_k_accuracy(logits, true, 1),
+              f"{prefix}_top5": top_k_accuracy(logits, true, 5)}  # fmt: skip
+    return MetricResult(
+        totals,
+        per_class={f"{prefix}_top1": (predicted == true).astype(float)},
+        annotations={read_as: [names[int(c)] for c in predicted]},
+    )
 
 
 class ClassRelevance(_Measure):
@@ -52,30 +63,18 @@ class Judge(_Measure):
     """Accuracy of a TF-IDF + logistic-regression judge fitted on the training captions."""
 
     def score(self, scoring: ScoringInput) -> MetricResult:
-        true, names = _true_classes(scoring)
+        _, names = _true_classes(scoring)
         training = scoring.training
         judge = judge_for(training.captions(), training.caption_classes(), len(names), names)
-        judged = judge.logits(scoring.words)
-        predicted = judged.argmax(1)
-        return MetricResult(
-            _accuracy(judged, true, "judge"),
-            per_class={"judge_top1": (predicted == true).astype(float)},
-            annotations={"judged_as": [names[int(c)] for c in predicted]},
-        )
+        return _classified(scoring, judge.logits(scoring.words), "judge", "judged_as")
 
 
 class ExplanationAccuracy(_Measure):
     """Accuracy of the sentence classifier GVE is rewarded by, on the sentences."""
 
     def score(self, scoring: ScoringInput) -> MetricResult:
-        true, names = _true_classes(scoring)
         assert scoring.classifier_logits is not None
-        predicted = scoring.classifier_logits.argmax(1)
-        return MetricResult(
-            _accuracy(scoring.classifier_logits, true, "explanation"),
-            per_class={"explanation_top1": (predicted == true).astype(float)},
-            annotations={"explained_as": [names[int(c)] for c in predicted]},
-        )
+        return _classified(scoring, scoring.classifier_logits, "explanation", "explained_as")
 
 
 class Repetition(_Measure):
