@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_step import make_batches, make_model
+from train_step import make_batches, make_model, restart_lengths
 
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.execution import forced
@@ -50,6 +50,7 @@ def main() -> None:
         seconds = []
         for index, batch in enumerate(batches):
             torch.manual_seed(index)
+            restart_lengths(model)
             start = time.perf_counter()
             model.zero_grad(set_to_none=True)
             with forced(**choice):

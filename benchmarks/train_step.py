@@ -1,4 +1,4 @@
-"""GVE training step: the original's formulation vs gvetool's, at CUB size, with a breakdown.
+"""GVE training step: the original's formulation vs gvetool's, at CUB size, with its floors.
 
 Run on demand (not in CI):
     python benchmarks/train_step.py [--steps 5] [--device cpu|cuda] [--precision fp32|bf16]
@@ -11,13 +11,21 @@ Run on demand (not in CI):
     whatever :mod:`gvetool.models.execution` picks for the device.
 
 Both take the same batches and start from the same weights; the optimizer's learning
-rate is tiny so sampled lengths stay as set. Sizes: 8192-d features, embedding/hidden
-1000, batch 128, 200 classes, 4000 words, ~14-token captions. By default the end token's
-bias makes samples ~14 tokens long, a trained model's length; ``--untrained`` leaves it,
-so samples run to the 50-token cap as in the first steps of training.
+rate is tiny so the model stays as it is. Sizes: 8192-d features, embedding/hidden 1000,
+batch 128, 200 classes, 4000 words. Caption lengths (end token included) follow
+``CAPTION_LENGTHS``, right-skewed with mean 15 and standard deviation 5. By default the
+sampled sentences follow the same distribution, as a trained model's do (the fixture
+:class:`SentenceLengths` sets the end token's probability per step); so the original,
+which steps the whole batch until its longest sample ends, runs to the longest of 128
+draws (about 30 tokens), not to the cap. ``--untrained`` leaves the model's own
+end-token probability (1 in 4,000): samples run to the 50-token cap, as in the first
+steps of training.
 
-Then a breakdown of gvetool's step, each part timed alone (synchronised on CUDA), in
-seconds and GFLOP/s next to a large matrix product measured in the same run.
+Then a breakdown of gvetool's step, each part timed alone (synchronised on CUDA), and two
+arithmetic floors: the step's matrix products at the rate of a large matrix product
+measured in the same run, for the *minimal* set of products (teacher-forced pass and its
+backward, sampling with ended rows dropped, the classifier's reward, REINFORCE's backward
+through the sampling pass) and for the set gvetool's formulation computes.
 """
 
 from __future__ import annotations
@@ -28,9 +36,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,18 +51,77 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.precision import autocast
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import forced
-from gvetool.models.gve import GVE, ReinforcePart
+from gvetool.models.execution import execution_for, forced
+from gvetool.models.gve import GVE
 from gvetool.models.sentence_classifier import SentenceClassifier
 
-FEATURES, HIDDEN, BATCH, CLASSES, VOCAB, CAPTION_LEN, MAX_LEN = 8192, 1000, 128, 200, 4000, 14, 50
+FEATURES, HIDDEN, BATCH, CLASSES, VOCAB, MAX_LEN = 8192, 1000, 128, 200, 4000, 50
+
+
+def _caption_lengths() -> torch.Tensor:
+    """P(length = l) for l = 1..MAX_LEN (end token included): 7 + a negative binomial
+    (4 successes, mean 8), so mean 15, standard deviation 5, a right tail; cut at the cap."""
+    successes, mean = 4, 8.0
+    p = successes / (successes + mean)
+    pmf = torch.zeros(MAX_LEN + 1, dtype=torch.float64)
+    for extra in range(MAX_LEN - 7 + 1):
+        log = (math.lgamma(extra + successes) - math.lgamma(extra + 1) - math.lgamma(successes)
+               + successes * math.log(p) + extra * math.log(1 - p))  # fmt: skip
+        pmf[7 + extra] = math.exp(log)
+    return pmf / pmf.sum()
+
+
+CAPTION_LENGTHS = _caption_lengths()
+
+
+class SentenceLengths(nn.Linear):
+    """The output layer of a model whose samples have the captions' lengths (a fixture).
+
+    At decoding step ``t`` the end token's logit of every running row is set so that
+    ``p(end) = P(L = t + 1 | L > t)`` under ``CAPTION_LENGTHS``: whatever the other
+    logits, sampled lengths then follow that distribution, independently per row, as a
+    trained captioner's roughly do. A call with more rows than a batch is a teacher-forced
+    pass over every token, and left alone. The step counter lives on the device and is
+    advanced in place, so that a CUDA graph of the decoding step advances it too;
+    :func:`restart_lengths` resets it before each training step.
+    """
+
+    def __init__(self, linear: nn.Linear, batch: int) -> None:
+        super().__init__(linear.in_features, linear.out_features, device=linear.weight.device)
+        self.load_state_dict(linear.state_dict())
+        survive = CAPTION_LENGTHS.flip(0).cumsum(0).flip(0)  # P(L >= l)
+        hazard = (CAPTION_LENGTHS[1:] / survive[1:].clamp(min=1e-300)).clamp(1e-12, 1 - 1e-12)
+        self.register_buffer("log_odds", (hazard / (1 - hazard)).log().float().to(
+            linear.weight.device))  # fmt: skip
+        device = linear.weight.device
+        self.register_buffer("step", torch.zeros((), dtype=torch.long, device=device))
+        # on the device beforehand: no host-to-device copy while a CUDA graph is captured
+        self.register_buffer("end", torch.tensor([Vocabulary.end_id], device=device))
+        self.batch = batch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(x)
+        if len(x) > self.batch:
+            return logits
+        others = logits.detach().index_fill(1, self.end, float("-inf")).logsumexp(1, keepdim=True)
+        odds = self.log_odds[self.step.clamp(max=len(self.log_odds) - 1)]
+        self.step += 1
+        return logits.index_copy(1, self.end, (others + odds).to(logits.dtype))
+
+
+def restart_lengths(model: nn.Module) -> None:
+    """A new training step: :class:`SentenceLengths` counts decoding steps from 0."""
+    for module in model.modules():
+        if isinstance(module, SentenceLengths):
+            module.step.zero_()
 
 
 def make_batches(count: int, device: torch.device) -> list[CaptionBatch]:
     generator = torch.Generator().manual_seed(0)
     batches = []
     for index in range(count):
-        lengths = torch.randint(CAPTION_LEN - 4, CAPTION_LEN + 5, (BATCH,), generator=generator)
+        lengths = torch.multinomial(CAPTION_LENGTHS.float(), BATCH, replacement=True,
+                                    generator=generator)  # fmt: skip
         tokens = torch.randint(4, VOCAB, (BATCH, int(lengths.max())), generator=generator)
         tokens[torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]] = 0
         tokens[torch.arange(BATCH), lengths - 1] = Vocabulary.end_id
@@ -63,16 +132,29 @@ def make_batches(count: int, device: torch.device) -> list[CaptionBatch]:
     return batches
 
 
-def make_model(device: torch.device, untrained: bool, reinforce_tokens: int | None) -> GVE:
+def _plain_model(device: torch.device, reinforce_tokens: int | None) -> GVE:
     torch.manual_seed(0)
     model = GVE(VOCAB, FEATURES, CLASSES, HIDDEN, HIDDEN, dropout=0.5, max_len=MAX_LEN,
                 reinforce_tokens=reinforce_tokens)  # fmt: skip
-    if not untrained:  # p(end) ~ 1/14 per step: sampled sentences of trained length
-        with torch.no_grad():
-            model.out.bias[Vocabulary.end_id] = math.log((VOCAB - 1) / (CAPTION_LEN - 1))
     classifier = SentenceClassifier(VOCAB, CLASSES, HIDDEN, HIDDEN)
     model.attach_sentence_classifier(classifier.to(device))
     return model.to(device).train()
+
+
+def make_model(device: torch.device, untrained: bool, reinforce_tokens: int | None) -> GVE:
+    """gvetool's GVE at CUB size; unless ``untrained``, its samples have trained lengths."""
+    model = _plain_model(device, reinforce_tokens)
+    if not untrained:
+        model.out = SentenceLengths(model.out, BATCH)
+    return model
+
+
+def make_original(device: torch.device, untrained: bool) -> OriginalGVE:
+    """The original's formulation from the same weights (and the same sentence lengths)."""
+    original = OriginalGVE(_plain_model(device, None)).to(device).train()
+    if not untrained:
+        original.linear2 = SentenceLengths(original.linear2, BATCH)
+    return original
 
 
 def synchronize(device: torch.device) -> None:
@@ -80,38 +162,53 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def original_step(model: OriginalGVE, batch: CaptionBatch, precision: str) -> float:
+def sampled_lengths(model: GVE) -> list[torch.Tensor]:
+    """Every batch of samples ``model``'s reward scores, as their lengths (a probe)."""
+    seen: list[torch.Tensor] = []
+    reward = model.reward
+
+    def recording(tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor):
+        seen.append(lengths.detach().cpu())
+        return reward(tokens, lengths, class_ids)
+
+    model.reward = recording  # type: ignore[method-assign]
+    return seen
+
+
+def original_step(model: OriginalGVE, batch: CaptionBatch, precision: str) -> None:
     with autocast(precision, batch.features.device):
-        loss, lengths = model.step_loss(batch)
+        loss, _ = model.step_loss(batch)
     loss.backward()
-    return float(lengths.float().mean())
 
 
-def gvetool_step(model: GVE, batch: CaptionBatch, precision: str) -> float:
+def gvetool_step(model: GVE, batch: CaptionBatch, precision: str) -> None:
     context = lambda: autocast(precision, batch.features.device)  # noqa: E731
     with context():
         terms = model.loss_terms(batch)  # what the trainer does: sample once, then term by term
     backward_terms(LossModule(model), batch, terms, context)
-    return float(terms[1].samples.lengths.float().mean())
 
 
-def timed(step: Callable, model, batches, precision: str) -> tuple[list[float], float]:
-    """Seconds of each step after the first (a warm-up) and the mean sampled length."""
+def timed(
+    step: Callable, model: nn.Module, reward_model: GVE, batches: list[CaptionBatch],
+    precision: str,
+) -> tuple[list[float], list[torch.Tensor]]:  # fmt: skip
+    """Seconds of each step after the first (a warm-up) and each step's sampled lengths."""
     device = batches[0].features.device
     optimizer = Adam(model.parameters(), lr=1e-9)
-    seconds, lengths = [], []
+    lengths = sampled_lengths(reward_model)
+    seconds = []
     for index, batch in enumerate(batches):
         torch.manual_seed(index)
+        restart_lengths(model)
         synchronize(device)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        length = step(model, batch, precision)
+        step(model, batch, precision)
         optimizer.step()
         synchronize(device)
         if index:
             seconds.append(time.perf_counter() - start)
-            lengths.append(length)
-    return seconds, statistics.mean(lengths)
+    return seconds, lengths[1:]
 
 
 def matmul_gflops(device: torch.device, n: int = 4096) -> float:
@@ -129,77 +226,128 @@ def _lstm_flops(inputs: int, tokens: int) -> float:
     return 2 * 4 * HIDDEN * (inputs + HIDDEN) * tokens
 
 
-def breakdown(
-    model: GVE, batch: CaptionBatch, precision: str, gflops: float, original: float | None
-) -> None:
-    """Each part of one gvetool step timed alone, with its matrix-product GFLOP/s.
+def weight_stream_rate(device: torch.device) -> float:
+    """Bytes/s at which a product of a few rows reads its weights: ``[4, H] x [H, 4H]``
+    cycling through five 16 MB matrices, as a decoding step's products do."""
+    weights = [torch.rand(HIDDEN, 4 * HIDDEN, device=device) for _ in range(5)]
+    rows = torch.rand(4, HIDDEN, device=device)
+    for weight in weights:
+        rows @ weight
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(10):
+        for weight in weights:
+            rows @ weight
+    synchronize(device)
+    return 10 * 5 * weights[0].numel() * 4 / (time.perf_counter() - start)
 
-    Then the step's arithmetic floor: its matrix products at the matmul rate measured in
-    this run. Against the original's measured step it bounds the speed-up that any
-    implementation computing these products could reach on this machine.
-    """
+
+def _per_step(
+    lengths: torch.Tensor, matrices: int, peak: float, stream: float
+) -> tuple[float, float]:
+    """FLOPs and roofline seconds of products made step by step over the rows still
+    running, each reading ``matrices`` weights of ``4H x H``: a step costs the slower of
+    its arithmetic at ``peak`` FLOP/s and reading those weights at ``stream`` bytes/s."""
+    flops = seconds = 0.0
+    for t in range(int(lengths.max())):
+        step = 2 * int((lengths > t).sum()) * 4 * HIDDEN * HIDDEN * matrices
+        flops += step
+        seconds += max(step / peak, matrices * 4 * HIDDEN * HIDDEN * 4 / stream)
+    return flops, seconds
+
+
+@dataclass(frozen=True)
+class Floors:
+    """A step's matrix products: the minimal set's FLOPs, the set gvetool computes, and
+    the minimal set's roofline seconds."""
+
+    minimal: float
+    gvetool: float
+    roofline: float
+
+    @classmethod
+    def of(
+        cls, target: torch.Tensor, sampled: torch.Tensor, through_sampling: bool,
+        peak: float, stream: float,
+    ) -> Floors:  # fmt: skip
+        """Teacher forcing reads ``[image, one-hot, h1]`` (dropout masks it per token);
+        sampling reads ``h1`` with the image and class as a per-sentence gate offset;
+        a backward pass is twice its forward's products.
+
+        The roofline: the products that must go step by step — the recurrent ones of
+        both LSTMs in the teacher-forced pass, its backward and REINFORCE's backward, the
+        classifier's, and every product of a sampling step (both LSTMs' input and
+        recurrent weights and the output layer, ``V = 4H`` here) — each at the slower of
+        arithmetic and weight traffic; all others, batched over tokens, at ``peak``.
+        """
+        target_tokens, sampled_tokens = int(target.sum()), int(sampled.sum())
+        teacher = (_lstm_flops(HIDDEN, target_tokens) + _lstm_flops(2 * HIDDEN + CLASSES,
+                   target_tokens) + 2 * HIDDEN * VOCAB * target_tokens
+                   + 2 * BATCH * FEATURES * HIDDEN)  # fmt: skip
+        conditioning = 2 * BATCH * FEATURES * HIDDEN + 2 * BATCH * HIDDEN * 4 * HIDDEN
+        lstms = 2 * _lstm_flops(HIDDEN, sampled_tokens)
+        output = 2 * HIDDEN * VOCAB * sampled_tokens
+        reward = _lstm_flops(HIDDEN, sampled_tokens)
+        common = 3 * teacher + conditioning + lstms + output + reward  # forward of everything
+        minimal = common + 2 * (lstms + output + conditioning)  # backward through sampling
+        # through sampling, the fused loss recomputes the output layer's softmax;
+        # re-scoring runs a second forward through both LSTMs and the output layer
+        extra = output if through_sampling else lstms + output + conditioning
+        stepwise = [
+            _per_step(target, 2 + 2, peak, stream),  # teacher-forced: forward, backward
+            _per_step(sampled, 5, peak, stream),  # sampling
+            _per_step(sampled, 1, peak, stream),  # the classifier
+            _per_step(sampled, 2, peak, stream),  # REINFORCE's backward
+        ]
+        batched = minimal - sum(flops for flops, _ in stepwise)
+        roofline = batched / peak + sum(seconds for _, seconds in stepwise)
+        return cls(minimal, minimal + extra, roofline)
+
+
+def breakdown(model: GVE, batch: CaptionBatch, precision: str) -> list[tuple[str, float]]:
+    """Each phase of one gvetool step timed alone: the terms' forward and backward passes."""
     device = batch.features.device
     context = lambda: autocast(precision, device)  # noqa: E731
     optimizer = Adam(model.parameters(), lr=1e-9)
-    stepper = LossModule(model)
-    parts: list[tuple[str, float, float]] = []
+    parts: list[tuple[str, float]] = []
 
-    def clock(name: str, work: Callable[[], object], flops: float) -> object:
+    def clock(name: str, work: Callable[[], object]) -> object:
         synchronize(device)
         start = time.perf_counter()
         result = work()
         synchronize(device)
-        parts.append((name, time.perf_counter() - start, flops))
+        parts.append((name, time.perf_counter() - start))
         return result
 
-    gvetool_step(model, batch, precision)  # warm up: CUDA graphs captured, kernels loaded
+    restart_lengths(model)
+    gvetool_step(model, batch, precision)  # warm up: CUDA graphs captured, kernels loaded,
+    optimizer.step()  # Adam's moments allocated
     torch.manual_seed(0)
+    restart_lengths(model)
     optimizer.zero_grad(set_to_none=True)
-    classes = model.lstm2_class.num_embeddings if model.lstm2_class is not None else 0
-    target_tokens = int(batch.lengths.sum())
-    tf_forward = (_lstm_flops(HIDDEN, target_tokens) + _lstm_flops(2 * HIDDEN + classes,
-                  target_tokens) + 2 * HIDDEN * VOCAB * target_tokens
-                  + 2 * BATCH * FEATURES * HIDDEN)  # fmt: skip
-    clock("teacher-forced pass + backward", lambda: backward_terms(
-        stepper, batch, ["cross_entropy"], context), 3 * tf_forward)  # fmt: skip
     with context():
-        samples = clock("sampling", lambda: model.generate(
-            batch.features, batch.class_ids, model.max_len, greedy=False), 0.0)  # fmt: skip
-    tokens, lengths = samples  # type: ignore[misc]
-    sampled = int(lengths.sum())
-    sample_flops = _lstm_flops(HIDDEN, sampled) * 2 + 2 * HIDDEN * VOCAB * sampled
-    parts[-1] = (parts[-1][0], parts[-1][1], sample_flops)
-    with context():
-        reward = clock("classifier reward", lambda: model.reward(tokens, lengths,
-                       batch.class_ids), _lstm_flops(HIDDEN, sampled))  # fmt: skip
-    from gvetool.models.gve import Samples
-
-    rows = torch.arange(BATCH, device=device)
-    part = ReinforcePart(Samples(tokens, lengths, reward, reward), rows)  # type: ignore[arg-type]
-    rescoring = 3 * (_lstm_flops(HIDDEN, sampled) * 2 + 2 * HIDDEN * VOCAB * sampled)
-    clock("re-scoring + backward", lambda: backward_terms(stepper, batch, [part], context),
-          rescoring)  # fmt: skip
-    clock("optimizer (Adam)", optimizer.step, 0.0)
-    total = sum(seconds for _, seconds, _ in parts)
-    print(f"breakdown of one gvetool step ({sampled / BATCH:.1f} sampled tokens per sentence; "
-          f"matmul {gflops:.0f} GFLOP/s):")  # fmt: skip
-    for name, seconds, flops in parts:
-        rate = f"{flops / seconds / 1e9:8.0f} GFLOP/s ({flops / seconds / 1e9 / gflops:4.0%})"
-        print(f"  {name:32s} {seconds:7.3f} s  {seconds / total:4.0%}  "
-              f"{rate if flops else '  (not matrix-bound)'}")  # fmt: skip
-    floor = sum(flops for _, _, flops in parts) / gflops / 1e9
-    print(f"arithmetic floor of this step: {floor:.3f} s (its matrix products at "
-          f"{gflops:.0f} GFLOP/s)", end="")  # fmt: skip
-    if original is not None:
-        print(f"; the original's {original:.3f} s step / floor = {original / floor:.2f}x, "
-              "the most a step computing these products can gain here")  # fmt: skip
-    else:
-        print()
+        terms = clock("sampling + reward (loss_terms)", lambda: model.loss_terms(batch))
+    for term in terms:  # type: ignore[union-attr]
+        name = term if isinstance(term, str) else "reinforce (re-scored)"
+        with context():
+            loss, _ = clock(f"{name}: forward", lambda t=term: model.loss(batch, t))  # type: ignore[misc]
+        clock(f"{name}: backward", loss.backward)  # type: ignore[union-attr]
+    clock("optimizer (Adam)", optimizer.step)
+    merged: dict[str, float] = {}
+    for name, seconds in parts:
+        merged[name] = merged.get(name, 0.0) + seconds
+    return list(merged.items())
 
 
 def _summary(seconds: list[float]) -> str:
     return (f"{statistics.mean(seconds):7.3f} s/step (min {min(seconds):.3f}, "
             f"max {max(seconds):.3f}, {len(seconds)} steps)")  # fmt: skip
+
+
+def _lengths(seen: list[torch.Tensor]) -> str:
+    means = statistics.mean(float(x.float().mean()) for x in seen)
+    longest = statistics.mean(float(x.max()) for x in seen)
+    return f"sampled length {means:.1f} (longest of the batch {longest:.1f})"
 
 
 def main() -> None:
@@ -220,9 +368,19 @@ def main() -> None:
         default=None,
         help="gvetool's reinforce_tokens (0: one REINFORCE pass) [the device's]",
     )
+    parser.add_argument(
+        "--reinforce",
+        choices=["rescoring", "through-sampling"],
+        help="CPU: how gvetool computes REINFORCE's gradient [the execution policy's]",
+    )
     args = parser.parse_args()
     if args.no_graphs:
         with forced(fused_recurrence=True, compact_sampling=False, graphed_decoding=False):
+            run(args)
+    elif args.reinforce:
+        through = args.reinforce == "through-sampling"
+        with forced(fused_recurrence=False, compact_sampling=True,
+                    reinforce_through_sampling=through):  # fmt: skip
             run(args)
     else:
         run(args)
@@ -232,24 +390,51 @@ def run(args: argparse.Namespace) -> None:
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     gflops = matmul_gflops(device)
+    execution = execution_for(device)
+    through = execution.reinforce_through_sampling and execution.compact_sampling
     print(f"device {device} ({name}), {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}, precision {args.precision}, "
           f"{'no graphs, ' if args.no_graphs else ''}reinforce_tokens "
-          f"{args.reinforce_tokens}, matmul {gflops:.0f} GFLOP/s (fp32)")  # fmt: skip
+          f"{args.reinforce_tokens}, REINFORCE {'through sampling' if through else 're-scored'}, "
+          f"{'untrained' if args.untrained else 'trained'} lengths, "
+          f"matmul {gflops:.0f} GFLOP/s (fp32)")  # fmt: skip
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
-    ours, ours_len = timed(gvetool_step, model, batches, args.precision)
+    ours, ours_len = timed(gvetool_step, model, model, batches, args.precision)
     theirs: list[float] = []
     if not args.no_original:
-        original = OriginalGVE(make_model(device, args.untrained, None)).to(device).train()
-        theirs, theirs_len = timed(original_step, original, batches, args.precision)
-        print(f"(a) original: {_summary(theirs)}, sampled length {theirs_len:.1f}")
-    print(f"(b) gvetool:  {_summary(ours)}, sampled length {ours_len:.1f}")
-    if not args.no_original:
-        ratio = statistics.mean(theirs) / statistics.mean(ours)
-        print(f"speed-up (a)/(b): {ratio:.2f}x")
-    breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
-              args.precision, gflops, statistics.mean(theirs) if theirs else None)  # fmt: skip
+        original = make_original(device, args.untrained)
+        theirs, theirs_len = timed(original_step, original, original.reward_model, batches,
+                                   args.precision)  # fmt: skip
+        print(f"(a) original: {_summary(theirs)}, {_lengths(theirs_len)}")
+    print(f"(b) gvetool:  {_summary(ours)}, {_lengths(ours_len)}")
+    stream = weight_stream_rate(device)
+    floors = [Floors.of(batch.lengths.cpu(), lengths, through, gflops * 1e9, stream)
+              for batch, lengths in zip(batches[1:], ours_len, strict=True)]  # fmt: skip
+    minimal = statistics.mean(f.minimal for f in floors) / gflops / 1e9
+    own = statistics.mean(f.gvetool for f in floors) / gflops / 1e9
+    roofline = statistics.mean(f.roofline for f in floors)
+    print(f"floors (matrix products at {gflops:.0f} GFLOP/s): minimal {minimal:.3f} s "
+          f"({minimal * gflops:.0f} GFLOP), gvetool's formulation {own:.3f} s "
+          f"({own * gflops:.0f} GFLOP); the minimal set's roofline {roofline:.3f} s "
+          f"(step-by-step products at the slower of that rate and reading their weights "
+          f"at {stream / 1e9:.1f} GB/s)")  # fmt: skip
+    step = statistics.mean(ours)
+    print(f"gvetool's step / minimal floor: {step / minimal:.2f}x (its own floor: "
+          f"{step / own:.2f}x, the roofline: {step / roofline:.2f}x)", end="")  # fmt: skip
+    if theirs:
+        ratio = statistics.mean(theirs) / step
+        print(f"; speed-up (a)/(b): {ratio:.2f}x; the original / minimal floor: "
+              f"{statistics.mean(theirs) / minimal:.2f}x (the most any implementation of "
+              f"these products could gain here)")  # fmt: skip
+    else:
+        print()
+    parts = breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
+                      args.precision)  # fmt: skip
+    total = sum(seconds for _, seconds in parts)
+    print("breakdown of one gvetool step:")
+    for part, seconds in parts:
+        print(f"  {part:38s} {seconds:7.3f} s  {seconds / total:4.0%}")
 
 
 if __name__ == "__main__":

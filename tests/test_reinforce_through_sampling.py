@@ -87,3 +87,55 @@ def test_the_trainers_terms_give_the_same_step_either_way_with_ddp_token_scaling
         assert through_logs[key] == pytest.approx(rescored_logs[key], rel=1e-9, abs=1e-12)
     for got, want in zip(through, rescored, strict=True):
         torch.testing.assert_close(got, want)
+
+
+def test_through_sampling_runs_the_lstms_forward_once_and_backward_by_hand(monkeypatch):
+    """The graph is built around the sampling pass's own activations: the packed
+    recurrence never runs (no second forward), its hand-written backward does."""
+    import gvetool.models.lstm as lstm
+
+    model, batch = _gve(dropout=0.3, max_len=12), _batch(n=9)
+    runs, backwards = [], []
+    real_run, real_backward = lstm._run, lstm._Recurrence.backward
+    monkeypatch.setattr(lstm, "_run", lambda *a: runs.append(1) or real_run(*a))
+    monkeypatch.setattr(
+        lstm._Recurrence,
+        "backward",
+        staticmethod(lambda ctx, g: backwards.append(1) or real_backward(ctx, g)),
+    )
+    torch.manual_seed(5)
+    with forced(**THROUGH):
+        loss, _ = model.reinforce_through_sampling(batch)
+    loss.backward()
+    assert runs == [] and len(backwards) == 2  # both LSTMs, once each
+
+
+def test_kept_activations_give_the_packed_layers_own_outputs_and_gradients():
+    """``PackedLSTM.forward(computed=...)``: the activations kept step by step by
+    ``recorded_step`` and re-laid by ``SamplingRecord`` give the packed pass's outputs and
+    every gradient, rows ending in an order other than the sorted one."""
+    from gvetool.models.lstm import PackedLSTM, Packing
+    from gvetool.models.sampling_record import SamplingRecord
+
+    torch.manual_seed(0)
+    layer, lengths = PackedLSTM(3, 4), torch.tensor([2, 5, 1, 5, 3])
+    inputs = torch.randn(5, 5, 3)
+    offset = torch.randn(5, 16)
+    record = SamplingRecord(layers=1)
+    state, rows = layer.zero_state(5, inputs), torch.arange(5)
+    for t in range(int(lengths.max())):
+        state, gates = layer.recorded_step(inputs[rows, t], state, offset[rows])
+        record.add(rows, (state, gates))
+        keep = lengths[rows] > t + 1
+        rows, state = rows[keep], (state[0][keep], state[1][keep])
+    order = torch.argsort(lengths, descending=True, stable=True)
+    packing = Packing.from_lengths(lengths[order])
+    results = []
+    for computed in (None, record.packed(lengths)[0]):
+        x, b = packing.pack(inputs[order]).requires_grad_(), offset[order].requires_grad_()
+        layer.zero_grad(set_to_none=True)
+        out = layer(x, packing, b, computed=computed)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out.detach(), x.grad, b.grad, *(p.grad for p in layer.parameters())])
+    for got, want in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(got, want)

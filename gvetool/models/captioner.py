@@ -28,6 +28,7 @@ exactly the gradient of one process with the whole batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -40,11 +41,13 @@ from gvetool.decoding import beam_search as search
 from gvetool.decoding import decode
 from gvetool.models.execution import execution_for
 from gvetool.models.graphed_decoding import DecodingGraphs
-from gvetool.models.lstm import PackedLSTM, Packing
+from gvetool.models.lstm import Activations, PackedLSTM, Packing
 from gvetool.models.output_loss import output_nll
 from gvetool.specs import ModelShape
 
 INIT_RANGE = 0.1
+# what a decoding step hands on with each layer's ((hidden, cell), gate activations)
+Keep = Callable[..., None]
 
 
 def init_embedding_and_linear(*modules: nn.Module) -> None:
@@ -168,24 +171,32 @@ class Captioner(nn.Module):
         tokens: torch.Tensor,
         lengths: torch.Tensor,
         dropout: bool = True,
+        computed: list[Activations] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Teacher-forced inputs of the output layer for every real token, packed.
 
         Returns ``(states [N, H], targets [N], rows [N])``: ``self.out(states)`` are the
         tokens' logits, and ``rows`` maps each packed token back to its sentence.
+        ``computed``: both LSTMs' activations for these tokens with dropout off, in this
+        packed order (:class:`gvetool.models.sampling_record.SamplingRecord`), so that
+        the graph is built without running the LSTMs again.
         """
+        if computed is not None and self._dropping(dropout):
+            raise ValueError("activations computed elsewhere have no dropout masks")
         order = torch.argsort(lengths, descending=True, stable=True)
         packing = Packing.from_lengths(lengths[order]).to(tokens.device)
         tokens, features, class_ids = tokens[order], features[order], class_ids[order]
         start = torch.full_like(tokens[:, :1], Vocabulary.start_id)
         inputs = torch.cat([start, tokens[:, :-1]], dim=1)
-        h1 = self.lstm1(self._drop(self.embed(packing.pack(inputs)), dropout), packing)
-        fused = execution_for(tokens.device).fused_recurrence
+        first, second = computed or (None, None)
+        h1 = self.lstm1(self._drop(self.embed(packing.pack(inputs)), dropout), packing,
+                        computed=first)  # fmt: skip
+        fused = computed is None and execution_for(tokens.device).fused_recurrence
         if self._dropping(dropout) or fused:  # the fused kernel takes no per-sentence offset
             x = self._lstm2_inputs(features, class_ids, h1, packing.rows, dropout)
             h2 = self.lstm2(x, packing, weight_ih=self.lstm2_input_weights())
         else:  # without dropout the image and class inputs are constant over a sentence
-            h2 = self.lstm2(h1, packing, self.conditioning(features, class_ids))
+            h2 = self.lstm2(h1, packing, self.conditioning(features, class_ids), computed=second)
         return self._drop(h2, dropout), packing.pack(tokens), order[packing.rows]
 
     def token_nll(
@@ -267,12 +278,12 @@ class Captioner(nn.Module):
         return self.lstm1.zero_state(rows, offset), self.lstm2.zero_state(rows, offset), offset
 
     def _decode_step(
-        self, state: tuple[Any, ...], word: torch.Tensor, keep_graph: bool = False
+        self, state: tuple[Any, ...], word: torch.Tensor, keep: Keep | None = None
     ) -> tuple[tuple[Any, ...], torch.Tensor]:
-        """One decoding step; ``keep_graph``: the states keep their autograd graph (GVE's
-        REINFORCE through sampling) while the logits, only drawn from, do not."""
+        """One decoding step; ``keep`` (GVE's REINFORCE through sampling) is handed both
+        LSTMs' new state and gate activations (:meth:`PackedLSTM.recorded_step`)."""
         state1, state2, offset = state
-        (state1, state2), logits = self._step(word, (state1, state2), offset, keep_graph)
+        (state1, state2), logits = self._step(word, (state1, state2), offset, keep)
         return (state1, state2, offset), logits
 
     def _step(
@@ -280,14 +291,17 @@ class Captioner(nn.Module):
         word: torch.Tensor,
         states: tuple[tuple[torch.Tensor, torch.Tensor], ...],
         offset: torch.Tensor,
-        keep_graph: bool = False,
+        keep: Keep | None = None,
     ) -> tuple[tuple[tuple[torch.Tensor, torch.Tensor], ...], torch.Tensor]:
         """One generation step from the previous words: the new states and the logits."""
-        state1 = self.lstm1.step(self.embed(word), states[0])
-        state2 = self.lstm2.step(state1[0], states[1], offset)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not keep_graph):
-            logits = self.out(state2[0])
-        return (state1, state2), logits
+        if keep is None:
+            state1 = self.lstm1.step(self.embed(word), states[0])
+            state2 = self.lstm2.step(state1[0], states[1], offset)
+        else:
+            state1, gates1 = self.lstm1.recorded_step(self.embed(word), states[0])
+            state2, gates2 = self.lstm2.recorded_step(state1[0], states[1], offset)
+            keep((state1, gates1), (state2, gates2))
+        return (state1, state2), self.out(state2[0])
 
 
 def _select_rows(state: tuple[Any, ...], rows: torch.Tensor) -> tuple[Any, ...]:

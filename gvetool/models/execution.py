@@ -13,10 +13,16 @@ Two choices depend on the device, never on the model:
   that step is captured once as a CUDA graph and replayed per token
   (:mod:`gvetool.models.graphed_decoding`), one launch instead of some thirty.
 
-And one memory bound: GVE re-scores its samples in groups of at most ``reinforce_tokens``
-tokens, each group a pass of its own. On a CPU the default of 1024 keeps the peak RSS of
-an untrained model's 50-token samples low; on a GPU each extra pass costs a whole
-sequence's latency while the memory is plentiful, so there all rows go in one pass.
+And how GVE's REINFORCE gradient is formed. On a CPU it is backpropagated through the
+compact sampling pass's own activations, kept as it samples (no second forward pass;
+measured 1.3x faster a step at trained lengths and 1.6x untrained than re-scoring,
+``benchmarks/train_step.py``, at about 120 MB more peak memory at CUB size). On CUDA the
+samples are re-scored in one teacher-forced pass (the fixed-batch sampling keeps no
+compact activations). A model given ``reinforce_tokens`` re-scores instead, in groups of
+at most that many tokens, each a pass of its own: the bound on memory for an untrained
+model's 50-token samples (1024 on a CPU when re-scoring is forced without one); on a GPU
+each extra pass costs a whole sequence's latency while memory is plentiful, so there all
+rows go in one pass.
 
 Both pairs compute the same numbers within float tolerance (``tests/test_execution.py``
 runs each pair on the CPU); :func:`forced` lets tests and benchmarks pick one.
@@ -42,7 +48,7 @@ class Execution:
     rescoring_tokens: int = 1024  # GVE's reinforce_tokens when unset; 0: all rows at once
     # GVE's REINFORCE backpropagated through the compact sampling pass's own activations
     # instead of re-scoring the samples in a teacher-forced pass (with fixed-batch sampling
-    # it is not used); off until measured against re-scoring
+    # it is not used; an explicit reinforce_tokens asks for re-scoring in groups)
     reinforce_through_sampling: bool = False
 
 
@@ -60,6 +66,7 @@ def execution_for(device: torch.device) -> Execution:
         compact_sampling=not cuda,
         graphed_decoding=cuda,
         rescoring_tokens=0 if cuda else 1024,
+        reinforce_through_sampling=not cuda,
     )
 
 

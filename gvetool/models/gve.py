@@ -8,15 +8,18 @@ where REINFORCE rewards a sentence sampled from the model (up to ``max_len`` tok
 the probability that a frozen sentence classifier assigns to the true class: explanations
 should be both image-relevant (cross-entropy) and class-discriminative (reward).
 
-How the REINFORCE term is computed, and why it is exact: sampling runs without building a
-graph (finished sentences are dropped as they end), then the sampled sentences' log-
-probabilities are scored in packed teacher-forced passes. Both use dropout off, so the
-scored distribution is the sampled one and ``-(R - b) * log p(sample)`` has the same
-gradient as differentiating through the sampling loop (tested against that formulation
-in ``tests/reference.py``), without any work after a sentence's end. The scoring
-runs over groups of rows of at most ``reinforce_tokens`` sampled tokens, each group
-backpropagated before the next is built: the loss is a sum over rows, so the gradient is
-the same, and memory stays bounded while an untrained model rambles to ``max_len``.
+How the REINFORCE term is computed, and why it is exact: sampling draws one sentence per
+row with dropout off, finished sentences dropped as they end. On a CPU (the execution
+policy's choice) both LSTMs' activations are kept as it samples, re-laid in the packed
+order of a teacher-forced pass over the samples, and the term is backpropagated through
+them with the packed layers' own backward (:mod:`gvetool.models.sampling_record`): the
+LSTMs run forward once. Otherwise (CUDA, or ``reinforce_tokens`` given) the sampled
+sentences are re-scored in packed teacher-forced passes, dropout off, over groups of rows
+of at most ``reinforce_tokens`` sampled tokens, each group backpropagated before the next
+is built, so memory stays bounded while an untrained model rambles to ``max_len``. Either
+way ``-(R - b) * log p(sample)`` is differentiated over the distribution that was sampled,
+with no work after a sentence's end: both are tested equal to differentiating through the
+plain sampling loop (``tests/reference.py``) and to each other.
 
 Baselines ``b``: ``none`` (the paper), ``mean`` (the batch's mean reward) or ``greedy``
 (the reward of the greedy sentence: self-critical training).
@@ -33,7 +36,9 @@ from gvetool.data.captions import CaptionBatch
 from gvetool.decoding import decode
 from gvetool.models.captioner import Captioner, _select_rows
 from gvetool.models.execution import execution_for
+from gvetool.models.lstm import Activations
 from gvetool.models.reinforce_options import ReinforceOptions
+from gvetool.models.sampling_record import SamplingRecord
 from gvetool.reward import SentenceClassifierReward
 from gvetool.specs import ModelShape
 
@@ -107,35 +112,36 @@ class GVE(SentenceClassifierReward, Captioner):
         """The REINFORCE term backpropagated through the sampling pass's own activations.
 
         The same sentences as :meth:`sample_for_reinforce` draws (the same compact loop,
-        the same random numbers), sampled with autograd on for the two LSTMs: each
-        step's LSTM 2 output is kept for the rows still running, and the sampled words'
-        ``-log p`` is taken from them by the fused output loss, which recomputes the
-        softmax chunk by chunk. Dropout is off in both passes of the re-scoring
-        formulation, so the kept states are the ones re-scoring would compute, without
-        its second forward through the LSTMs (tested equal, value and gradients).
+        the same random numbers), with both LSTMs' activations kept step by step and
+        re-laid in the packed order (:mod:`gvetool.models.sampling_record`) that
+        re-scoring's teacher-forced pass would compute them in, dropout off in both:
+        the loss is re-scoring's, its graph built around the kept activations, so the
+        packed layers' hand-written backward applies and the LSTMs run forward once. The
+        output layer's softmax is recomputed chunk by chunk by the fused output loss
+        rather than kept. Tested equal, value and gradients, to re-scoring and to
+        differentiating through the plain sampling loop.
         """
         features, class_ids = batch.features, batch.class_ids
         rows_total, device = len(features), features.device
-        kept: list[tuple[torch.Tensor, torch.Tensor, int]] = []
+        record = SamplingRecord(layers=2)
 
         def step(
             state: tuple[Any, ...], word: torch.Tensor
         ) -> tuple[tuple[Any, ...], torch.Tensor]:
             *recurrent, rows = state
-            recurrent, logits = self._decode_step(tuple(recurrent), word, keep_graph=True)
-            kept.append((recurrent[1][0], rows, len(kept)))  # LSTM 2's output, its rows, t
+            recurrent, logits = self._decode_step(
+                tuple(recurrent), word, lambda *layers: record.add(rows, *layers)
+            )
             return (*recurrent, rows), logits
 
-        start = (*self._start_state(self.conditioning(features, class_ids)),
-                 torch.arange(rows_total, device=device))  # fmt: skip
-        tokens, lengths = decode(step, _select_with_rows, start, rows_total, device,
-                                 self.max_len, greedy=False)  # fmt: skip
+        with torch.no_grad():
+            start = (*self._start_state(self.conditioning(features, class_ids)),
+                     torch.arange(rows_total, device=device))  # fmt: skip
+            tokens, lengths = decode(step, _select_with_rows, start, rows_total, device,
+                                     self.max_len, greedy=False)  # fmt: skip
         samples = self._scored(batch, tokens, lengths)
-        states = torch.cat([h2 for h2, _, _ in kept])
-        rows = torch.cat([r for _, r, _ in kept])
-        targets = torch.cat([tokens[r, t] for _, r, t in kept])
-        weights = samples.advantage / rows_total
-        return self.token_nll(states, targets, weights[rows]), samples
+        whole = ReinforcePart(samples, torch.arange(rows_total, device=device))
+        return self.reinforce_part_loss(batch, whole, record.packed(lengths)), samples
 
     def reinforce_parts(self, samples: Samples) -> list[ReinforcePart]:
         """The batch's rows in groups of at most ``reinforce_tokens`` sampled tokens.
@@ -162,11 +168,14 @@ class GVE(SentenceClassifierReward, Captioner):
         device = samples.lengths.device
         return [ReinforcePart(samples, torch.tensor(g, device=device)) for g in groups]
 
-    def reinforce_part_loss(self, batch: CaptionBatch, part: ReinforcePart) -> torch.Tensor:
+    def reinforce_part_loss(
+        self, batch: CaptionBatch, part: ReinforcePart, computed: list[Activations] | None = None
+    ) -> torch.Tensor:
         """``-(1/B) * sum over the part's rows of (R - b) * log p(sample)``.
 
         Computed as ``sum over tokens of (R - b) / B * -log p(token)``, the same sum
         regrouped, so the output layer's fused loss applies (:meth:`token_nll`).
+        ``computed``: the LSTMs' activations for the part's samples, kept by sampling.
         """
         rows, samples = part.rows, part.samples
         states, targets, token_rows = self.token_states(
@@ -175,6 +184,7 @@ class GVE(SentenceClassifierReward, Captioner):
             samples.tokens[rows],
             samples.lengths[rows],
             dropout=False,
+            computed=computed,
         )
         weights = samples.advantage[rows] / len(samples.lengths)
         return self.token_nll(states, targets, weights[token_rows])
@@ -201,8 +211,11 @@ class GVE(SentenceClassifierReward, Captioner):
         return ["cross_entropy", *self.reinforce_parts(self.sample_for_reinforce(batch))]
 
     def _through_sampling(self, batch: CaptionBatch) -> bool:
+        """Whether REINFORCE goes through the sampling pass: where the execution policy
+        says so, unless ``reinforce_tokens`` asks for re-scoring in bounded groups."""
         execution = execution_for(batch.features.device)
-        return execution.reinforce_through_sampling and execution.compact_sampling
+        chosen = execution.reinforce_through_sampling and execution.compact_sampling
+        return chosen and self.reinforce_tokens is None
 
     def loss(
         self, batch: CaptionBatch, term: str | ReinforcePart | None = None

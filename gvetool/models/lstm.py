@@ -62,6 +62,22 @@ class Packing:
         return padded[self.rows, self.steps]
 
 
+@dataclass(frozen=True)
+class Activations:
+    """A packed layer's forward pass: gate activations ``[N, 4H]``, cells and outputs
+    ``[N, H]``, in a :class:`Packing`'s order.
+
+    What backpropagation through the layer reads. GVE's sampling loop computes them step
+    by step (:class:`gvetool.models.sampling_record.SamplingRecord`) and hands them to
+    :meth:`PackedLSTM.forward`, which then builds the layer's graph without computing
+    the pass a second time.
+    """
+
+    gates: torch.Tensor
+    cells: torch.Tensor
+    outputs: torch.Tensor
+
+
 def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM update from pre-activation gates (order: input, forget, cell, output)."""
     i, f, g, o = gates.chunk(4, dim=1)
@@ -69,17 +85,32 @@ def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.sigmoid(o) * torch.tanh(cell), cell
 
 
+def _activate(block: torch.Tensor, cell: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step's update from its pre-activation gates ``block`` ``[n, 4H]`` (input,
+    forget, cell, output), turned in place into the gate activations that backpropagation
+    reads; ``cell`` is the rows' previous cell (None: the zero state). Returns the new
+    ``(cell, hidden)``."""
+    hidden_size = block.shape[1] // 4
+    block[:, : 2 * hidden_size].sigmoid_()
+    block[:, 2 * hidden_size : 3 * hidden_size].tanh_()
+    block[:, 3 * hidden_size :].sigmoid_()
+    i, f, g, o = block.chunk(4, dim=1)
+    fresh = i * g
+    cell = fresh if cell is None else f * cell + fresh
+    return cell, o * cell.tanh()
+
+
 def _run(
     gates: torch.Tensor,
     weight_hh: torch.Tensor,
     gate_offset: torch.Tensor | None,
     batch_sizes: list[int],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the recurrence over packed input gates ``[N, 4H]``; returns ``(cells, hidden)``.
+) -> Activations:
+    """Run the recurrence over packed input gates ``[N, 4H]``.
 
     ``gates`` holds each token's input projection and is turned, in place, into that
-    token's gate activations (sigmoid / tanh applied), which backpropagation needs: one
-    ``[N, 4H]`` buffer serves as projection and activations.
+    token's gate activations, which backpropagation needs: one ``[N, 4H]`` buffer serves
+    as projection and activations.
     """
     hidden_size = weight_hh.shape[1]
     cells = gates.new_empty(gates.shape[0], hidden_size)
@@ -93,16 +124,11 @@ def _run(
             block.addmm_(hidden[:n], weight_hh.T)
         if gate_offset is not None:
             block += gate_offset[:n]
-        block[:, : 2 * hidden_size].sigmoid_()
-        block[:, 2 * hidden_size : 3 * hidden_size].tanh_()
-        block[:, 3 * hidden_size :].sigmoid_()
-        i, f, g, o = block.chunk(4, dim=1)
-        fresh = i * g
-        cell = fresh if cell is None else f * cell[:n] + fresh
+        cell, hidden = _activate(block, None if cell is None else cell[:n])
         cells[start:end] = cell
-        hidden = torch.mul(o, cell.tanh(), out=outputs[start:end])
+        outputs[start:end] = hidden
         start = end
-    return cells, outputs
+    return Activations(gates, cells, outputs)
 
 
 class _Recurrence(torch.autograd.Function):
@@ -122,9 +148,11 @@ class _Recurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs, bias, weight_hh, gate_offset, batch_sizes, *weights_ih):  # type: ignore[override]
-        gates = _input_gates(inputs, bias, weights_ih)
-        cells, outputs = _run(gates, weight_hh, gate_offset, batch_sizes)
+    def forward(ctx, inputs, bias, weight_hh, gate_offset, batch_sizes, computed, *weights_ih):  # type: ignore[override]
+        if computed is None:
+            computed = _run(_input_gates(inputs, bias, weights_ih), weight_hh, gate_offset,
+                            batch_sizes)  # fmt: skip
+        gates, cells, outputs = computed.gates, computed.cells, computed.outputs
         ctx.batch_sizes = batch_sizes
         # Internal buffers live on ctx (not save_for_backward): backward writes over them,
         # and drops them when done, so they are freed even while the graph is referenced.
@@ -138,8 +166,8 @@ class _Recurrence(torch.autograd.Function):
         inputs, bias, weight_hh, gate_offset, outputs, *weights_ih = ctx.saved_tensors
         sizes = ctx.batch_sizes
         if ctx.buffers is None:  # consumed by an earlier backward through a retained graph
-            gates = _input_gates(inputs, bias, weights_ih)
-            cells, _ = _run(gates, weight_hh, gate_offset, sizes)
+            recomputed = _run(_input_gates(inputs, bias, weights_ih), weight_hh, gate_offset, sizes)
+            gates, cells = recomputed.gates, recomputed.cells
         else:
             gates, cells = ctx.buffers
             ctx.buffers = None
@@ -182,7 +210,7 @@ class _Recurrence(torch.autograd.Function):
                 grad_inputs[:, start:end] = grad_gates @ weight
         grad_weights_ih = [
             grad_gates.T @ inputs[:, start:end] if need else None
-            for (start, end), need in zip(blocks, needs[5:], strict=True)
+            for (start, end), need in zip(blocks, needs[6:], strict=True)
         ]
         grad_bias = grad_gates.sum(0) if needs[1] else None
         grad_weight_hh = None
@@ -201,7 +229,7 @@ class _Recurrence(torch.autograd.Function):
             grad_offset = grad_gates.new_zeros(sizes[0], grad_gates.shape[1])
             for n, start in zip(sizes, starts, strict=True):
                 grad_offset[:n] += grad_gates[start : start + n]
-        return grad_inputs, grad_bias, grad_weight_hh, grad_offset, None, *grad_weights_ih
+        return grad_inputs, grad_bias, grad_weight_hh, grad_offset, None, None, *grad_weights_ih
 
 
 def _column_blocks(
@@ -289,6 +317,7 @@ class PackedLSTM(nn.Module):
         packing: Packing,
         gate_offset: torch.Tensor | None = None,
         weight_ih: Sequence[torch.Tensor] | None = None,
+        computed: Activations | None = None,
     ) -> torch.Tensor:
         """Packed inputs ``[N, in]`` -> packed hidden states ``[N, H]``; state starts at 0.
 
@@ -297,6 +326,9 @@ class PackedLSTM(nn.Module):
         LSTM 1 output, whose weights are separate parameters, and passes all three.
         Where :mod:`gvetool.models.execution` picks the fused recurrence (CUDA), a call
         without ``gate_offset`` runs through ``torch.lstm`` (cuDNN); else the packed loop.
+        ``computed``: this pass's activations, already computed from these inputs and
+        weights (by :meth:`recorded_step`, step by step): the graph is built around them,
+        the recurrence is not run again.
         """
         blocks = [self.weight_ih] if weight_ih is None else list(weight_ih)
         dtype = compute_dtype(inputs)
@@ -304,12 +336,13 @@ class PackedLSTM(nn.Module):
         w_hh, b_ih, b_hh = (w.to(dtype) for w in (self.weight_hh, self.bias_ih, self.bias_hh))
         with torch.autocast(inputs.device.type, enabled=False):
             inputs = inputs.to(dtype)
-            if gate_offset is None and execution_for(inputs.device).fused_recurrence:
+            fused = computed is None and execution_for(inputs.device).fused_recurrence
+            if gate_offset is None and fused:
                 w_ih = weights_ih[0] if len(weights_ih) == 1 else torch.cat(weights_ih, dim=1)
                 return _fused(inputs, [w_ih, w_hh, b_ih, b_hh], packing.batch_sizes)
             offset = None if gate_offset is None else gate_offset.to(dtype)
             return _Recurrence.apply(
-                inputs, b_ih + b_hh, w_hh, offset, packing.batch_sizes, *weights_ih
+                inputs, b_ih + b_hh, w_hh, offset, packing.batch_sizes, computed, *weights_ih
             )
 
     def step(
@@ -325,6 +358,24 @@ class PackedLSTM(nn.Module):
         if gate_offset is not None:
             gates = gates + gate_offset
         return lstm_cell(gates, cell)
+
+    @torch.no_grad()
+    def recorded_step(
+        self,
+        inputs: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor],
+        gate_offset: torch.Tensor | None = None,
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """:meth:`step` computed as the packed loop computes a step, returning the new
+        ``(hidden, cell)`` and the step's gate activations ``[B, 4H]`` as well: the pieces
+        of :class:`Activations` that a later :meth:`forward` builds its graph around."""
+        hidden, cell = state
+        gates = torch.addmm(self.bias_ih + self.bias_hh, inputs, self.weight_ih.T)
+        gates.addmm_(hidden, self.weight_hh.T)
+        if gate_offset is not None:
+            gates += gate_offset
+        cell, hidden = _activate(gates, cell)
+        return (hidden, cell), gates
 
     def zero_state(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         zeros = like.new_zeros(batch, self.hidden_size)

@@ -40,8 +40,9 @@ class ReinforceOptions:
     reinforce_tokens: int | None = field(
         default=None,
         metadata={
-            "help": "sampled tokens per REINFORCE backward pass; bounds memory; 0: all "
-            "(default 1024 on a CPU, all on CUDA).",
+            "help": "re-score the samples in passes of at most this many tokens (bounds "
+            "memory; 0: one pass) instead of the default: backpropagating through the "
+            "sampling pass on a CPU, one re-scoring pass on CUDA.",
             "resumable": True,
         },
     )
