@@ -44,6 +44,7 @@ _NAMES = {
     "list_encoders": "gvetool.user_api",
     "list_metrics": "gvetool.user_api",
     "list_trackers": "gvetool.user_api",
+    "list_launchers": "gvetool.user_api",
     "Run": "gvetool.user_api",
     "CrossValidation": "gvetool.user_api",
     "Fold": "gvetool.user_api",

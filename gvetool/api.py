@@ -24,6 +24,7 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "EncoderSpec": ("gvetool.specs", "EncoderSpec", "registers an image encoder (family)"),
     "MetricSpec": ("gvetool.specs", "MetricSpec", "registers a metric: its keys, needs, ranking"),
     "TrackerSpec": ("gvetool.specs", "TrackerSpec", "registers an experiment tracker"),
+    "LauncherSpec": ("gvetool.specs", "LauncherSpec", "registers a job launcher (cv, reproduce)"),
     "Task": ("gvetool.tasks", "Task", "a kind of model: contract, validation, best metric"),
     "CAPTIONING": ("gvetool.tasks", "CAPTIONING", "the task of sentence generators"),
     "CLASSIFICATION": ("gvetool.tasks", "CLASSIFICATION", "the task of sentence classifiers"),
@@ -85,6 +86,9 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "TrackerUnavailable": (
         "gvetool.errors", "TrackerUnavailable", "raised by a tracker whose library is missing",
     ),
+    # launchers
+    "Job": ("gvetool.jobs", "Job", "one run a launcher trains: argv(), run_here(), after"),
+    "JobOutcome": ("gvetool.jobs", "JobOutcome", "how a job ended: finished, failed, ..."),
     # files, errors, places
     "read_json": ("gvetool.io", "read_json", "reads JSON with a one-line error if damaged"),
     "write_json": ("gvetool.io", "write_json", "writes JSON atomically"),

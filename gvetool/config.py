@@ -25,6 +25,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 MODEL_OPTIONS = "model_options"
+LAUNCHER = "launcher"  # the [launcher] table of a cv or reproduce config file
 # Generic keys of earlier releases that are now a model's own options (GVE's): a saved
 # config (config.toml, a checkpoint) that has them is read with them moved into
 # model_options, where the model that declares them finds them.
@@ -323,16 +324,31 @@ def check_keys(
 
 
 def load_toml(path: Path, model_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A config file's keys, checked (one line naming the file for anything wrong)."""
+    """A config file's keys, checked (one line naming the file for anything wrong); its
+    ``[launcher]`` table is not a run's setting and is left to :func:`launcher_table`."""
     data = _read_toml(path)
+    if isinstance(data.get(LAUNCHER), dict):
+        del data[LAUNCHER]
     nested = [
         k for k, v in data.items() if isinstance(v, dict) and k.replace("-", "_") != MODEL_OPTIONS
     ]
     if nested:
         raise ConfigError(
-            f"{path}: the only table is [{MODEL_OPTIONS}], not [{nested[0]}]; use plain keys"
+            f"{path}: the tables are [{MODEL_OPTIONS}] and [{LAUNCHER}], not [{nested[0]}]; "
+            "use plain keys"
         )
     return check_keys(data, str(path), model_keys)
+
+
+def launcher_table(path: Path | None) -> dict[str, Any]:
+    """A config file's ``[launcher]`` table (``name`` and the launcher's options, read by
+    ``cv`` and ``reproduce``); empty without a file or a table."""
+    if path is None:
+        return {}
+    table = _read_toml(path).get(LAUNCHER, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {LAUNCHER} must be a table, [{LAUNCHER}]")
+    return {key.replace("-", "_"): value for key, value in table.items()}
 
 
 def load_saved(path: Path) -> TrainConfig:

@@ -18,14 +18,16 @@ import numpy as np
 from rich.table import Table
 
 from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config import TrainConfig, load_saved
 from gvetool.data.folds import fold_indices
 from gvetool.data.open import open_configured
 from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.engine.resumable import best_validation, train_or_resume
+from gvetool.engine.resumable import best_validation
 from gvetool.evaluation.evaluate import evaluate
 from gvetool.evaluation.scoring import metric_spec, metric_specs
+from gvetool.fanout import launcher_named, run_jobs, unfinished_error
 from gvetool.io import write_json
+from gvetool.jobs import FINISHED, Job, JobOutcome
 from gvetool.plugins import get_plugins
 from gvetool.resolution import for_model
 
@@ -41,11 +43,17 @@ def cross_validate(
     stratified: bool = False,
     same_model: bool = False,
     sc_ckpt: str | None = None,
+    seeds: tuple[int, ...] | None = None,
+    launcher: Any = None,
 ) -> dict[str, Any]:
-    """Train ``config`` on every fold; returns (and writes as ``cv.json``) the summary."""
+    """Train ``config`` on every fold, once per seed (default: the config's), the runs
+    through ``launcher`` (default: sequential); returns (and writes as ``cv.json``) the
+    summary, over seeds the seeds' means summarised again."""
     base = dataclasses.replace(config, folds=0)
     corpus = open_configured(base)
-    fold_indices(corpus.split("train"), folds, config.seed, stratified, corpus.class_names)
+    seeds = seeds or (config.seed,)
+    for seed in seeds:
+        fold_indices(corpus.split("train"), folds, seed, stratified, corpus.class_names)
     spec = get_plugins().models.get(config.model)
     if same_model:
         console.warn(
@@ -59,38 +67,80 @@ def cross_validate(
                 f"--sc-ckpt {sc_ckpt} was trained on all training images, including every "
                 "fold's validation images; its reward has seen them"
             )
+    plans = [_plan(dataclasses.replace(config, seed=seed), folds, stratified, same_model,
+                   sc_ckpt, len(seeds) > 1) for seed in seeds]  # fmt: skip
+    outcomes = run_jobs([job for _, jobs in plans for job in jobs],
+                        launcher or launcher_named(None))  # fmt: skip
+    summaries = []
+    relevance = corpus.has_classes and spec.task.generates
+    for seeded, jobs in plans:
+        results = [_fold_result(fold, job, outcomes[job.name], relevance)
+                   for fold, job in enumerate(_fold_jobs(jobs))]  # fmt: skip
+        summary = _summarise(seeded, folds, stratified, same_model, results)
+        directory = cv_directory(seeded, folds, stratified)
+        summary["directory"] = str(directory)
+        write_json(directory / "cv.json", summary, indent=2)
+        _print(summary, directory)
+        summaries.append(summary)
+    summary = summaries[0] if len(seeds) == 1 else _over_seeds(config, folds, stratified,
+                                                                seeds, summaries)  # fmt: skip
+    unfinished = unfinished_error(outcomes)
+    if unfinished is not None:
+        raise unfinished
+    return summary
+
+
+def _plan(
+    config: TrainConfig,
+    folds: int,
+    stratified: bool,
+    same_model: bool,
+    sc_ckpt: str | None,
+    named_by_seed: bool,
+) -> tuple[TrainConfig, list[Job]]:
+    """One seed's jobs: per fold, its own sentence classifier where the model needs one
+    (unless ``sc_ckpt`` is given), then the fold's run (after the previous fold's under
+    ``same_model``, whose ``best.pt`` it starts from)."""
     directory = cv_directory(config, folds, stratified)
-    results, previous_best = [], None
+    spec = get_plugins().models.get(config.model)
+    prefix = f"seed{config.seed}/" if named_by_seed else ""
+    jobs: list[Job] = []
+    previous: Job | None = None
     for fold in range(folds):
         fold_config = dataclasses.replace(
-            config,
-            folds=folds,
-            fold=fold,
-            fold_seed=config.seed,
-            stratified=stratified,
-            out=str(directory / f"fold{fold + 1}"),
-            init_from=str(previous_best) if same_model and previous_best else None,
-        )
-        console.err().print(f"[bold]fold {fold + 1}/{folds}[/bold]")
-        if spec.reward_model is not None:
-            classifier = sc_ckpt
-            if classifier is None:  # the fold's own classifier, from its training images
-                sc_config = for_model(fold_config, spec.reward_model, shared=True)
-                classifier = str(
-                    train_or_resume(dataclasses.replace(sc_config, init_from=None), "fold")
-                    / "best.pt"
-                )
-            fold_config = dataclasses.replace(fold_config, sc_ckpt=classifier)
-        run = train_or_resume(fold_config, "fold")
-        previous_best = run / "best.pt"
-        val = best_validation(run)
-        if corpus.has_classes and spec.task.generates:
-            val.update(_class_relevance(run, fold_config.sc_ckpt))
-        results.append({"fold": fold + 1, "run": str(run), "val": val})
-    summary = _summarise(config, folds, stratified, same_model, results)
-    write_json(directory / "cv.json", summary, indent=2)
-    _print(summary, directory)
-    return summary
+            config, folds=folds, fold=fold, fold_seed=config.seed, stratified=stratified,
+            out=str(directory / f"fold{fold + 1}"), init_from=None, sc_ckpt=sc_ckpt,
+        )  # fmt: skip
+        inputs: dict[str, str] = {}
+        if spec.reward_model is not None and sc_ckpt is None:
+            sc_config = for_model(fold_config, spec.reward_model, shared=True)
+            classifier = Job(f"{prefix}fold{fold + 1}/sc", f"fold {fold + 1} classifier",
+                             dataclasses.replace(sc_config, init_from=None), directory)  # fmt: skip
+            jobs.append(classifier)
+            inputs["sc_ckpt"] = classifier.name
+        if same_model and previous is not None:
+            inputs["init_from"] = previous.name
+        previous = Job(f"{prefix}fold{fold + 1}", f"fold {fold + 1}/{folds}", fold_config,
+                       directory, inputs, after=tuple(inputs.values()))  # fmt: skip
+        jobs.append(previous)
+    return config, jobs
+
+
+def _fold_jobs(jobs: list[Job]) -> list[Job]:
+    """The folds' own runs, in fold order (not their sentence classifiers)."""
+    return [job for job in jobs if not job.name.endswith("/sc")]
+
+
+def _fold_result(fold: int, job: Job, outcome: JobOutcome, relevance: bool) -> dict[str, Any]:
+    run = job.run_dir() if outcome.ok else None
+    if run is None:
+        return {"fold": fold + 1, "status": outcome.status, "detail": outcome.detail,
+                "log": str(outcome.log) if outcome.log else None}  # fmt: skip
+    val = best_validation(run)
+    if relevance:
+        sc = load_saved(run / "config.toml").sc_ckpt
+        val.update(_class_relevance(run, sc))
+    return {"fold": fold + 1, "status": FINISHED, "run": str(run), "val": val}
 
 
 def _class_relevance(run: Path, sc_ckpt: str | None) -> dict[str, float]:
@@ -111,8 +161,10 @@ def _summarise(
     same_model: bool,
     results: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    metrics = list(results[0]["val"])
-    table = {m: np.array([r["val"][m] for r in results], dtype=np.float64) for m in metrics}
+    """Means and standard deviations (``ddof=1``) over the folds that finished."""
+    done = [r for r in results if r["status"] == FINISHED]
+    metrics = list(done[0]["val"]) if done else []
+    table = {m: np.array([r["val"][m] for r in done], dtype=np.float64) for m in metrics}
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -126,15 +178,71 @@ def _summarise(
     }
 
 
+def _over_seeds(
+    config: TrainConfig,
+    folds: int,
+    stratified: bool,
+    seeds: tuple[int, ...],
+    summaries: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The seeds' cross-validation means, summarised again: mean and standard deviation
+    over the seeds whose folds all finished."""
+    complete = [s for s in summaries if all(r["status"] == FINISHED for r in s["per_fold"])]
+    metrics = list(complete[0]["mean"]) if complete else []
+    table = {m: np.array([s["mean"][m] for s in complete], dtype=np.float64) for m in metrics}
+    summary = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "folds": folds,
+        "stratified": stratified,
+        "seeds": list(seeds),
+        "complete_seeds": [s["seed"] for s in complete],
+        "per_seed": summaries,
+        "mean": {m: float(v.mean()) for m, v in table.items()},
+        "std": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in table.items()},
+    }
+    kind = f"{folds}fold" + ("-stratified" if stratified else "")
+    directory = Path(config.out) / (
+        f"cv-{config.model}-{config.dataset}-{kind}-seeds{'-'.join(map(str, seeds))}"
+    )
+    summary["directory"] = str(directory)
+    write_json(directory / "cv.json", summary, indent=2)
+    _print_seeds(summary, directory)
+    return summary
+
+
 def _print(summary: dict[str, Any], directory: Path) -> None:
     title = f"{summary['model']} on {summary['dataset']}: {summary['folds']}-fold cross-validation"
-    table = Table(title=title)
+    table = Table(title=f"{title} (seed {summary['seed']})")
     table.add_column("metric")
     for result in summary["per_fold"]:
-        table.add_column(f"fold {result['fold']}", justify="right")
+        status = "" if result["status"] == FINISHED else f" ({result['status']})"
+        table.add_column(f"fold {result['fold']}{status}", justify="right")
     table.add_column("mean ± std", justify="right")
     for metric, mean in summary["mean"].items():
-        values = [f"{r['val'][metric]:.3f}" for r in summary["per_fold"]]
+        values = [f"{r['val'][metric]:.3f}" if r["status"] == FINISHED else "-"
+                  for r in summary["per_fold"]]  # fmt: skip
         table.add_row(metric, *values, f"{mean:.3f} ± {summary['std'][metric]:.3f}")
     console.out().print(table)
+    for result in summary["per_fold"]:
+        if result["status"] != FINISHED:
+            log = f"; log {result['log']}" if result["log"] else ""
+            console.warn(f"fold {result['fold']}: {result['status']} ({result['detail']}){log}")
     console.out().print(f"cv.json and the fold runs: {directory}", highlight=False)
+
+
+def _print_seeds(summary: dict[str, Any], directory: Path) -> None:
+    seeds = ", ".join(map(str, summary["complete_seeds"])) or "none"
+    title = (f"{summary['model']} on {summary['dataset']}: {summary['folds']}-fold "
+             f"cross-validation over seeds {seeds}")  # fmt: skip
+    table = Table(title=title)
+    table.add_column("metric")
+    for entry in summary["per_seed"]:
+        table.add_column(f"seed {entry['seed']}", justify="right")
+    table.add_column("mean ± std", justify="right")
+    for metric, mean in summary["mean"].items():
+        values = [f"{e['mean'][metric]:.3f}" if metric in e["mean"] else "-"
+                  for e in summary["per_seed"]]  # fmt: skip
+        table.add_row(metric, *values, f"{mean:.3f} ± {summary['std'][metric]:.3f}")
+    console.out().print(table)
+    console.out().print(f"cv.json: {directory}", highlight=False)

@@ -28,7 +28,14 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec, TrackerSpec
+    from gvetool.specs import (
+        DatasetSpec,
+        EncoderSpec,
+        LauncherSpec,
+        MetricSpec,
+        ModelSpec,
+        TrackerSpec,
+    )
 
 PROJECT_NAME = "gvetool"
 
@@ -117,6 +124,24 @@ def gvetool_register_trackers(register: Callable[[TrackerSpec], None]) -> None:
     ``finish(status, best)`` (``finished``/``interrupted``/``failed``, ``best.pt`` or
     ``None``). An exception from any of them is one warning line; the tracker is then
     dropped for the rest of the run and training goes on.
+    """
+
+
+@hookspec
+def gvetool_register_launchers(register: Callable[[LauncherSpec], None]) -> None:
+    """Register job launchers, e.g. ``register(LauncherSpec(name="slurm", ...))``.
+
+    Why: ``gvetool cv`` and ``gvetool reproduce`` train several independent runs (folds,
+    models, seeds), hours of GPU time each on real data; ``--launcher NAME`` runs them one
+    after another in this process (``sequential``, the default), as parallel local
+    processes (``local``) or as cluster jobs, with no change to the core.
+
+    The target is called with the launcher's options (an instance of the spec's
+    ``options`` dataclass) and returns an object whose ``launch(jobs)`` runs a sequence of
+    :class:`gvetool.api.Job` — each one after those its ``after`` names; ``job.argv()`` is
+    the command that runs it anywhere gvetool is installed — and returns one
+    :class:`gvetool.api.JobOutcome` per job, in order: finished, failed (with its log),
+    or not run because a job it needs failed.
     """
 
 

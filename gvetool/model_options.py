@@ -6,6 +6,7 @@ users set them in a ``[model_options]`` table or with ``--model-option KEY=VALUE
 are checked here, once, with one-line errors; the resolved values (defaults filled in)
 are saved in ``config.toml`` and checkpoints, so resume, transfer and cv inherit them as
 they inherit every other setting. The factory reads ``Options(**config.model_options)``.
+A launcher's options (``LauncherSpec.options``) are declared and checked the same way.
 """
 
 from __future__ import annotations
@@ -44,24 +45,28 @@ def option_fields(spec: ModelSpec) -> list[dataclasses.Field[Any]]:
 
 def resolve_model_options(spec: ModelSpec, given: dict[str, Any]) -> dict[str, Any]:
     """Every option of ``spec``'s model: the given values checked, defaults filled in."""
-    declared = {f.name: f for f in option_fields(spec)}
+    return resolve_options(f"model '{spec.name}'", spec.options, given)
+
+
+def resolve_options(owner: str, options: type | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Every field of the ``options`` dataclass that ``owner`` (``"model 'gve'"``,
+    ``"launcher 'local'"``) declares: the given values checked, defaults filled in."""
+    declared = {f.name: f for f in dataclasses.fields(options)} if options is not None else {}
     for key in given:
         if key not in declared:
             known = ", ".join(declared) or "none"
             close = difflib.get_close_matches(key, list(declared), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise GvetoolError(
-                f"model '{spec.name}' has no option '{key}' (its options: {known}){hint}"
-            )
-    if spec.options is None:
+            raise GvetoolError(f"{owner} has no option '{key}' (its options: {known}){hint}")
+    if options is None:
         return {}
-    hints = typing.get_type_hints(spec.options)
-    values = {key: _checked(spec, key, value, hints[key]) for key, value in given.items()}
+    hints = typing.get_type_hints(options)
+    values = {key: _checked(owner, key, value, hints[key]) for key, value in given.items()}
     try:
-        options = spec.options(**values)
+        resolved = options(**values)
     except (ValueError, TypeError) as exc:
-        raise GvetoolError(f"model '{spec.name}' options: {exc}") from None
-    return dataclasses.asdict(options)
+        raise GvetoolError(f"{owner} options: {exc}") from None
+    return dataclasses.asdict(resolved)
 
 
 def without_none(hint: Any) -> Any:
@@ -72,7 +77,7 @@ def without_none(hint: Any) -> Any:
     return next(t for t in args if t is not type(None))
 
 
-def _checked(spec: ModelSpec, key: str, value: Any, hint: Any) -> Any:
+def _checked(owner: str, key: str, value: Any, hint: Any) -> Any:
     if value is None and type(None) in typing.get_args(hint):
         return None
     hint = without_none(hint)
@@ -84,7 +89,5 @@ def _checked(spec: ModelSpec, key: str, value: Any, hint: Any) -> Any:
     if kind is not None and (
         not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
     ):
-        raise GvetoolError(
-            f"model '{spec.name}' option {key} must be {kind.__name__}, got {value!r}"
-        )
+        raise GvetoolError(f"{owner} option {key} must be {kind.__name__}, got {value!r}")
     return value

@@ -7,10 +7,10 @@ loaded one by one, so one broken plugin costs a warning, not the tool:
   whatever it registered before failing is rolled back;
 * ``GVETOOL_DISABLE_PLUGINS=name,...`` skips plugins by entry-point name, without importing
   them (the way out of a broken or clashing plugin);
-* two plugins registering the same model, dataset, encoder, metric or tracker name is one
-  warning, and that name alone is refused when used (an error naming both distributions:
-  silently picking one would make runs irreproducible); a second entry point of an
-  existing plugin name is skipped with a warning.
+* two plugins registering the same model, dataset, encoder, metric, tracker or launcher
+  name is one warning, and that name alone is refused when used (an error naming both
+  distributions: silently picking one would make runs irreproducible); a second entry
+  point of an existing plugin name is skipped with a warning.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ import pluggy
 
 from gvetool import console, hookspecs
 from gvetool.registry import DISABLE_ENV, PluginInfo, Registry
-from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec, TrackerSpec
+from gvetool.specs import (
+    DatasetSpec,
+    EncoderSpec,
+    LauncherSpec,
+    MetricSpec,
+    ModelSpec,
+    TrackerSpec,
+)
 
 ENTRY_POINT_GROUP = "gvetool"
 __all__ = ["DISABLE_ENV", "PluginInfo", "Plugins", "Registry", "get_plugins", "load_plugins"]
@@ -43,6 +50,7 @@ class Plugins:
         self.encoders: Registry[EncoderSpec] = Registry(EncoderSpec)
         self.metrics: Registry[MetricSpec] = Registry(MetricSpec)
         self.trackers: Registry[TrackerSpec] = Registry(TrackerSpec)
+        self.launchers: Registry[LauncherSpec] = Registry(LauncherSpec)
 
     def captioners(self) -> list[str]:
         """Names of the models that write sentences, for messages that list them."""
@@ -50,7 +58,8 @@ class Plugins:
 
     @property
     def registries(self) -> tuple[Registry[Any], ...]:
-        return (self.models, self.datasets, self.encoders, self.metrics, self.trackers)
+        return (self.models, self.datasets, self.encoders, self.metrics, self.trackers,
+                self.launchers)  # fmt: skip
 
     def add(self, plugin: object, info: PluginInfo) -> None:
         """Register one plugin object and collect its specs; roll back if it fails.

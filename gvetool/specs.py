@@ -253,3 +253,20 @@ class TrackerSpec(Spec):
 
     always: bool = False
     default: bool = False
+
+
+@dataclass(frozen=True)
+class LauncherSpec(Spec):
+    """Runs a command's training jobs (cross-validation folds, ``reproduce``'s models, seed
+    repeats): one after another, as local processes, on a cluster (:mod:`gvetool.jobs`).
+
+    The target is called with an instance of ``options`` (a frozen dataclass whose fields,
+    with ``metadata={"help": ...}``, become ``--flags`` of ``cv`` and ``reproduce`` and
+    keys of a ``[launcher]`` TOML table), or with nothing where ``options`` is ``None``;
+    it returns an object with ``launch(jobs: Sequence[Job]) -> list[JobOutcome]``, which
+    runs every job after the jobs its ``after`` names and reports each one's outcome.
+    """
+
+    kind: ClassVar[str] = "launcher"
+
+    options: type | None = None

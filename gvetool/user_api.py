@@ -80,7 +80,9 @@ class Fold:
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """``cv.json`` as an object: every fold, and mean and std over them."""
+    """``cv.json`` as an object: every fold, and mean and std over them; over several
+    seeds, the seeds' means summarised again, each seed's own in ``per_seed`` (and no
+    ``folds`` of its own)."""
 
     directory: Path
     model: str
@@ -88,15 +90,17 @@ class CrossValidation:
     folds: list[Fold]
     mean: dict[str, float]
     std: dict[str, float]
+    per_seed: list[CrossValidation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """The paper-style table of ``gvetool reproduce``: one row per model."""
+    """The paper-style table of ``gvetool reproduce``: one row per model; over several
+    seeds, rows of means and standard deviations (``mean``, ``std``, ``seeds``)."""
 
     directory: Path
     dataset: str
-    sentence_classifier: Path
+    sentence_classifier: Path | None  # None over several seeds: one per seed
     rows: list[dict[str, Any]]  # model, plugin and the table's measures
 
 
@@ -222,19 +226,49 @@ def cross_validate(
     same_model: bool = False,
     sc_ckpt: str | Path | None = None,
     config: str | Path | None = None,
+    seeds: Sequence[int] | None = None,
+    launcher: str | None = None,
+    launcher_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> CrossValidation:
-    """k-fold cross-validation over images, as ``gvetool cv``; a rerun resumes."""
+    """k-fold cross-validation over images, as ``gvetool cv``; a rerun resumes.
+
+    ``seeds``: the whole cross-validation once per seed (its own folds each), summarised
+    over seeds; ``launcher``/``launcher_options``: which launcher plugin runs the folds
+    and how (a ``[launcher]`` table of ``config`` gives defaults). A fold that does not
+    finish raises :class:`GvetoolError` naming it, after the others are summarised.
+    """
     from gvetool.cv import cross_validate as run_cv
     from gvetool.cv import cv_directory
 
     resolved = _resolve(model, config, options)
-    summary = run_cv(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None)
+    chosen = _launcher(config, launcher, launcher_options)
+    summary = run_cv(resolved, folds, stratified, same_model, str(sc_ckpt) if sc_ckpt else None,
+                     tuple(seeds) if seeds else None, chosen)  # fmt: skip
+    if "per_seed" not in summary:
+        return _cross_validation(cv_directory(resolved, folds, stratified), summary)
+    seeded = [_cross_validation(Path(s["directory"]), s) for s in summary["per_seed"]]
+    return CrossValidation(Path(summary["directory"]), summary["model"], summary["dataset"], [],
+                           summary["mean"], summary["std"], seeded)  # fmt: skip
+
+
+def _cross_validation(directory: Path, summary: dict[str, Any]) -> CrossValidation:
     return CrossValidation(
-        cv_directory(resolved, folds, stratified), summary["model"], summary["dataset"],
+        directory, summary["model"], summary["dataset"],
         [Fold(r["fold"], Path(r["run"]), r["val"]) for r in summary["per_fold"]],
         summary["mean"], summary["std"],
     )  # fmt: skip
+
+
+def _launcher(config: str | Path | None, name: str | None, options: dict[str, Any] | None) -> Any:
+    """The launcher asked for: the arguments over the config file's ``[launcher]`` table."""
+    from gvetool.config import launcher_table
+    from gvetool.fanout import launcher_named
+
+    table = launcher_table(Path(config) if config else None)
+    chosen = name or table.pop("name", None)
+    table.pop("name", None)
+    return launcher_named(chosen, {**table, **(options or {})})
 
 
 @quiet_unless_asked
@@ -244,19 +278,28 @@ def reproduce(
     models: list[str] | tuple[str, ...] | None = None,
     metrics: str | Sequence[str] | None = None,
     config: str | Path | None = None,
+    seeds: Sequence[int] | None = None,
+    launcher: str | None = None,
+    launcher_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> Reproduction:
     """The sentence classifier and the paper's ablations trained and evaluated, as
     ``gvetool reproduce``, with the metric plugins ``metrics`` (default: every one
     registered for evaluation; the table has their table columns); a rerun skips
-    finished runs."""
+    finished runs. ``seeds``, ``launcher``, ``launcher_options``: as for
+    :func:`cross_validate`; over several seeds the rows hold means and deviations."""
     from gvetool.evaluation.scoring import parse_names
     from gvetool.reproduction import reproduce as run_reproduce
-    from gvetool.reproduction import reproduce_directory
+    from gvetool.reproduction import reproduce_directory, seeds_directory
 
     names = None if metrics is None else parse_names(metrics)
     resolved = _resolve(None, config, {**options, "dataset": dataset})
-    table = run_reproduce(resolved, tuple(models) if models else None, names)
+    chosen = _launcher(config, launcher, launcher_options)
+    repeats = tuple(seeds) if seeds else None
+    table = run_reproduce(resolved, tuple(models) if models else None, names, repeats, chosen)
+    if "seeds" in table:
+        return Reproduction(seeds_directory(resolved, tuple(table["seeds"])), table["dataset"],
+                            None, table["rows"])  # fmt: skip
     return Reproduction(reproduce_directory(resolved), table["dataset"],
                         Path(table["sentence_classifier"]), table["rows"])  # fmt: skip
 
@@ -438,3 +481,9 @@ def list_metrics() -> list[str]:
 def list_trackers() -> list[str]:
     """Names of every experiment tracker an installed plugin registers (``tracker=``)."""
     return _names("trackers")
+
+
+def list_launchers() -> list[str]:
+    """Names of every job launcher an installed plugin registers (``launcher=`` of
+    :func:`cross_validate` and :func:`reproduce`)."""
+    return _names("launchers")

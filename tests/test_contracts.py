@@ -18,7 +18,14 @@ from gvetool.contracts import (
 )
 from gvetool.errors import GvetoolError
 from gvetool.plugins import get_plugins
-from gvetool.specs import DatasetSpec, EncoderSpec, MetricSpec, ModelSpec, TrackerSpec
+from gvetool.specs import (
+    DatasetSpec,
+    EncoderSpec,
+    LauncherSpec,
+    MetricSpec,
+    ModelSpec,
+    TrackerSpec,
+)
 from gvetool.tasks import CAPTIONING, CLASSIFICATION
 
 GUIDE = Path(__file__).parents[1] / "docs" / "plugins.md"
@@ -74,4 +81,4 @@ def test_the_plugin_guides_examples_run_and_register_valid_specs():
             if name.startswith("gvetool_register_") and name != "gvetool_register_commands":
                 value(registered.append)  # type: ignore[operator]
     kinds = {type(spec) for spec in registered}
-    assert kinds == {ModelSpec, DatasetSpec, EncoderSpec, MetricSpec, TrackerSpec}
+    assert kinds == {ModelSpec, DatasetSpec, EncoderSpec, MetricSpec, TrackerSpec, LauncherSpec}

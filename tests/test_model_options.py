@@ -65,7 +65,7 @@ def test_the_config_file_holds_them_as_a_model_options_table(tmp_path):
     assert load_toml(path)["model_options"] == {"layers": 3, "act": "x"}
     (tmp_path / "bad.toml").write_text("[training]\nlr = 1\n")
     with pytest.raises(
-        GvetoolError, match=r"the only table is \[model_options\], not \[training\]"
+        GvetoolError, match=r"the tables are \[model_options\] and \[launcher\], not \[training\]"
     ):
         load_toml(tmp_path / "bad.toml")
 

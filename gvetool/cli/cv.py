@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from gvetool.cli.config_options import config_options
+from gvetool.cli.launching import launcher_options
 from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
 from gvetool.cli.model_option import given as model_options_given
 from gvetool.cli.train import TRAIN_KEYS
@@ -16,8 +17,10 @@ from gvetool.cli.train import TRAIN_KEYS
 @config_options(
     *(key for key in TRAIN_KEYS if key != "sc_ckpt"), required=("dataset",), model_options=True
 )
+@launcher_options
 def cv(
     given: dict[str, Any],
+    launching: dict[str, Any],
     model: str = typer.Option(..., help="Model to cross-validate: lrcn, gve or sc."),
     folds: int = typer.Option(3, help="Number of folds (>= 2)."),
     stratified: bool = typer.Option(False, "--stratified", help="Folds keep class proportions."),
@@ -31,9 +34,12 @@ def cv(
     ),
 ) -> None:
     """Cross-validate over images (all captions of an image in one fold): one run per fold
-    from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume."""
+    from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume (a
+    failed fold is retried, finished ones are kept). --launcher local runs folds in
+    parallel, --seeds repeats it all per seed."""
     from gvetool.user_api import cross_validate
 
     given.update(model_options_given(model_option))
     cross_validate(model, folds=folds, stratified=stratified, same_model=same_model,
-                   sc_ckpt=sc_ckpt, config=config, progress=True, **given)  # fmt: skip
+                   sc_ckpt=sc_ckpt, config=config, progress=True, **launching,
+                   **given)  # fmt: skip

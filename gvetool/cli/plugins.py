@@ -7,7 +7,7 @@ that failed to import or were disabled, so "why is my dataset not found?" has an
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import typer
 from rich.markup import escape
@@ -47,7 +47,7 @@ def plugins(
             status,
         )
     console.out().print(table)
-    for line in [*_model_option_lines(), *_metric_lines()]:
+    for line in [*_model_option_lines(), *_metric_lines(), *_launcher_lines()]:
         console.out().print(line, highlight=False, markup=False)
 
 
@@ -63,6 +63,18 @@ def _model_option_lines() -> list[str]:
             help_text = declared.metadata.get("help", "")
             lines.append(f"  {name}: --model-option {declared.name}=... [{default}] {help_text}")
     return ["model options:", *lines] if lines else []
+
+
+def _launcher_lines() -> list[str]:
+    """Each launcher with its options (``--launcher`` of cv and reproduce)."""
+    lines = []
+    for name in get_plugins().launchers.names():
+        spec = get_plugins().launchers.get(name)
+        declared = fields(spec.options) if spec.options is not None else ()
+        options = [f"--{f.name.replace('_', '-')}" for f in declared]
+        shown = f" [{' '.join(options)}]" if options else ""
+        lines.append(f"  {name}:{shown} {spec.description}")
+    return ["launchers (gvetool cv/reproduce --launcher):", *lines]
 
 
 def _metric_lines() -> list[str]:

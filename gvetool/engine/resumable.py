@@ -20,17 +20,20 @@ from gvetool.resolution import resumed
 def train_or_resume(config: TrainConfig, what: str = "run") -> Path:
     """The finished run of ``config.model`` in ``config.out``, or its unfinished one
     resumed, or a new one."""
-    runs = sorted(
-        Path(config.out).glob(f"{config.model}-*/last.pt"), key=lambda p: p.stat().st_mtime
-    )
-    if runs:
-        run = runs[-1].parent
+    run = latest_run(Path(config.out), config.model)
+    if run is not None:
         if epochs_done(run) >= config.epochs and (run / "best.pt").is_file():
             console.err().print(f"{what} already trained: {run}", highlight=False)
             return run
         saved = load_checkpoint(run / "last.pt", config.model)["config"]
         return train(resumed(saved, {"epochs": config.epochs}, run), resume=run)
     return train(config)
+
+
+def latest_run(out: Path, model: str) -> Path | None:
+    """The run of ``model`` in ``out`` that saved a ``last.pt`` most recently, if any."""
+    runs = sorted(out.glob(f"{model}-*/last.pt"), key=lambda p: p.stat().st_mtime)
+    return runs[-1].parent if runs else None
 
 
 def epochs_done(run: Path) -> int:
