@@ -191,3 +191,35 @@ def test_the_documented_third_party_launcher_runs_reproduce(tiny_cub_master, tmp
     with pytest.raises(GvetoolError, match="of the local launcher, not of 'nice'"):
         gvetool.reproduce("cub", data_root=str(tiny_cub_master), launcher="nice",
                           launcher_options={"jobs": 2})  # fmt: skip
+
+
+def test_ctrl_c_stops_the_local_jobs_resumably_and_a_rerun_finishes(tiny_cub_master, tmp_path):
+    """Ctrl-C on the launching command: each running job is interrupted as Ctrl-C
+    interrupts a run, the command exits 130, and the same command then finishes."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    args = ["reproduce", "--dataset", "cub", "--data-root", str(tiny_cub_master), "--out",
+            str(out), "--models", "lrcn", *TINY_RUN, "--epochs", "40"]  # fmt: skip
+    command = [sys.executable, "-m", "gvetool", *args, "--launcher", "local", "--jobs", "2"]
+    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = out / "reproduce-cub-seed0" / "jobs" / "lrcn.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.is_file() and "epoch" in log.read_text()):
+        time.sleep(0.1)
+    launcher.send_signal(signal.SIGINT)
+    _, err = launcher.communicate(timeout=120)
+    assert launcher.returncode == 130, err.decode()[-2000:]
+    assert "stopped; rerun to resume" in err.decode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):  # no job left running
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        assert str(log.with_suffix(".json")).encode() not in cmdline
+    runs = list((out / "reproduce-cub-seed0" / "lrcn").glob("lrcn-*"))
+    assert len(runs) == 1 and (runs[0] / "last.pt").is_file()  # interrupted, resumable
+    assert main(args) == 0
+    assert list((out / "reproduce-cub-seed0" / "lrcn").glob("lrcn-*")) == runs  # resumed
+    assert len((runs[0] / "metrics.jsonl").read_text().splitlines()) == 40

@@ -166,3 +166,16 @@ def test_slurm_options_are_checked(fake_slurm):
         launcher_named("slurm", {"sbatch": "qos=high"}).executor(Path("x"))
     with pytest.raises(GvetoolError, match="--jobs is an option of the local launcher"):
         launcher_named("slurm", {"jobs": 2})
+
+
+def test_cv_help_documents_every_launcher_option(capsys):
+    from dataclasses import fields
+
+    from gvetool.launchers.local import LocalOptions
+    from gvetool.launchers.slurm import SlurmOptions
+
+    assert main(["cv", "--launcher", "slurm", "--help"]) == 0
+    shown = capsys.readouterr().out
+    for option in (*fields(SlurmOptions), *fields(LocalOptions)):
+        assert f"--{option.name.replace('_', '-')}" in shown, option.name
+    assert "slurm: time limit per job in minutes" in " ".join(shown.split())

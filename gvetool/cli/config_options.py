@@ -8,6 +8,7 @@ default, or what an unset option means for that command (``as the source``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -72,26 +73,36 @@ def _shown(value: Any) -> str | None:
 def model_option_parameters(taken: set[str]) -> list[inspect.Parameter]:
     """A ``--key`` option for every option a registered model declares (its help names
     the models), except where a name is ``taken`` (a config key, the command's own)."""
-    from gvetool.model_options import option_fields
     from gvetool.plugins import get_plugins
 
     models = get_plugins().models
+    owners = [(name, models.get(name).options) for name in models.names()]
+    return option_parameters(owners, taken, "Model options")
+
+
+def option_parameters(
+    owners: list[tuple[str, type | None]], taken: set[str], panel: str
+) -> list[inspect.Parameter]:
+    """A ``--key`` flag for every field of the owners' options dataclasses (models',
+    launchers'), in the help's ``panel``, its help naming the owners that declare it;
+    names already ``taken`` by the command are left out."""
     declared: dict[str, tuple[Any, Any, list[str]]] = {}
-    for name in models.names():
-        spec = models.get(name)
-        hints = typing.get_type_hints(spec.options) if spec.options is not None else {}
-        for option in option_fields(spec):
+    for name, options in owners:
+        if options is None:
+            continue
+        hints = typing.get_type_hints(options)
+        for option in dataclasses.fields(options):
             if option.name not in taken and option.name.isidentifier():
                 entry = declared.setdefault(option.name, (option, hints[option.name], []))
                 entry[2].append(name)
     parameters = []
-    for key, (option, kind, owners) in declared.items():
+    for key, (option, kind, names) in declared.items():
         base = without_none(kind)
-        default = _shown(option.default)
+        default = None if option.default is dataclasses.MISSING else _shown(option.default)
         shown = "" if default is None else f" \\[default: {default}]"
-        help_text = f"{', '.join(owners)}: {option.metadata.get('help', '')}{shown}"
+        help_text = f"{', '.join(names)}: {option.metadata.get('help', '')}{shown}"
         flag = typer.Option(None, f"--{key.replace('_', '-')}", help=help_text,
-                            show_default=False, rich_help_panel="Model options")  # fmt: skip
+                            show_default=False, rich_help_panel=panel)  # fmt: skip
         parameters.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=flag,
                                             annotation=base | None))  # fmt: skip
     return parameters

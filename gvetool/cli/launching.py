@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable
-from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
 import typer
 
-from gvetool.cli.config_options import complete_names
+from gvetool.cli.config_options import complete_names, option_parameters
 from gvetool.errors import GvetoolError
-from gvetool.model_options import without_none
 
 F = TypeVar("F", bound=Callable[..., Any])
 PANEL = "Launcher options"
@@ -30,26 +27,8 @@ def _option_parameters(taken: set[str]) -> list[inspect.Parameter]:
     from gvetool.plugins import get_plugins
 
     launchers = get_plugins().launchers
-    declared: dict[str, tuple[Any, Any, list[str]]] = {}
-    for name in launchers.names():
-        options = launchers.get(name).options
-        if options is None:
-            continue
-        hints = typing.get_type_hints(options)
-        for option in fields(options):
-            if option.name not in taken and option.name.isidentifier():
-                entry = declared.setdefault(option.name, (option, hints[option.name], []))
-                entry[2].append(name)
-    parameters = []
-    for key, (option, kind, owners) in declared.items():
-        shown = option.default not in (MISSING, None, "")
-        default = f" \\[default: {option.default}]" if shown else ""
-        help_text = f"{', '.join(owners)}: {option.metadata.get('help', '')}{default}"
-        flag = typer.Option(None, f"--{key.replace('_', '-')}", help=help_text,
-                            show_default=False, rich_help_panel=PANEL)  # fmt: skip
-        parameters.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=flag,
-                                            annotation=without_none(kind) | None))  # fmt: skip
-    return parameters
+    owners = [(name, launchers.get(name).options) for name in launchers.names()]
+    return option_parameters(owners, taken, PANEL)
 
 
 def _launcher_parameter() -> inspect.Parameter:
@@ -57,8 +36,8 @@ def _launcher_parameter() -> inspect.Parameter:
         None,
         "--launcher",
         help="How the runs are run: sequential (here, one after another; the default), "
-        "local (parallel processes) or a plugin's (`gvetool plugins` lists them; also "
-        "name = ... in a \\[launcher] table of --config).",
+        "local (parallel processes), slurm (cluster jobs through submitit) or a plugin's "
+        "(`gvetool plugins` lists them; also name = ... in a \\[launcher] table of --config).",
         autocompletion=complete_names("launcher"),
         rich_help_panel=PANEL,
     )

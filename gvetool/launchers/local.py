@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from gvetool import console
 from gvetool.errors import ConfigError
 from gvetool.jobs import CANCELLED, FAILED, FINISHED, Job, JobOutcome
-from gvetool.launchers.scheduling import blocked_by, ready
+from gvetool.launchers.scheduling import start_ready
 
 POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 60.0  # after Ctrl-C, how long a job may take to save its checkpoint
@@ -66,19 +66,14 @@ class Local:
     def launch(self, jobs: Sequence[Job]) -> list[JobOutcome]:
         outcomes: dict[str, JobOutcome] = {}
         waiting, running = list(jobs), []
+
+        def start(job: Job) -> None:
+            running.append(self._start(job, self._free_slot(running)))
+
         try:
             while waiting or running:
-                running = self._reap(running, outcomes)
-                for job in list(waiting):
-                    blocked = blocked_by(job, outcomes)
-                    if blocked is not None:
-                        outcomes[job.name] = blocked
-                        waiting.remove(job)
-                        console.err().print(f"{job.name}: not run ({blocked.detail})",
-                                            highlight=False)  # fmt: skip
-                    elif ready(job, outcomes) and len(running) < self.slots:
-                        running.append(self._start(job, self._free_slot(running)))
-                        waiting.remove(job)
+                running[:] = self._reap(running, outcomes)
+                start_ready(waiting, outcomes, lambda: len(running) < self.slots, start)
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             self._stop(running, outcomes)

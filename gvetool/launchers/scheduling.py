@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gvetool.jobs import CANCELLED, FAILED, NOT_RUN, Job, JobOutcome
 
@@ -21,3 +21,24 @@ def blocked_by(job: Job, outcomes: Mapping[str, JobOutcome]) -> JobOutcome | Non
 def ready(job: Job, outcomes: Mapping[str, JobOutcome]) -> bool:
     """Whether every job that ``job`` needs has finished."""
     return all(name in outcomes and outcomes[name].ok for name in job.after)
+
+
+def start_ready(
+    waiting: list[Job],
+    outcomes: dict[str, JobOutcome],
+    room: Callable[[], bool],
+    start: Callable[[Job], None],
+) -> None:
+    """One pass over the ``waiting`` jobs: start each whose needs have finished while
+    ``room()`` says there is room, mark ``not run`` each whose needs did not finish."""
+    from gvetool import console
+
+    for job in list(waiting):
+        blocked = blocked_by(job, outcomes)
+        if blocked is not None:
+            outcomes[job.name] = blocked
+            waiting.remove(job)
+            console.err().print(f"{job.name}: not run ({blocked.detail})", highlight=False)
+        elif ready(job, outcomes) and room():
+            start(job)
+            waiting.remove(job)

@@ -30,7 +30,7 @@ from typing import Any
 from gvetool import console
 from gvetool.errors import ConfigError, GvetoolError
 from gvetool.jobs import CANCELLED, FAILED, FINISHED, Job, JobOutcome
-from gvetool.launchers.scheduling import blocked_by, ready
+from gvetool.launchers.scheduling import start_ready
 
 POLL_SECONDS = 5.0
 STOP_GRACE_SECONDS = 60  # how long a preempted job's training may take to save last.pt
@@ -147,15 +147,9 @@ class Slurm:
         waiting, submitted = list(jobs), []
         try:
             while waiting or submitted:
-                submitted = self._collect(submitted, outcomes)
-                for job in list(waiting):
-                    blocked = blocked_by(job, outcomes)
-                    if blocked is not None:
-                        outcomes[job.name] = blocked
-                        waiting.remove(job)
-                    elif ready(job, outcomes):
-                        submitted.append((job, self._submit(job)))
-                        waiting.remove(job)
+                submitted[:] = self._collect(submitted, outcomes)
+                start_ready(waiting, outcomes, lambda: True,
+                            lambda job: submitted.append((job, self._submit(job))))  # fmt: skip
                 if waiting or submitted:
                     time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
