@@ -8,12 +8,14 @@ mark the rest, and end with :func:`unfinished_error` when some job did not finis
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
+from gvetool import console
 from gvetool.errors import GvetoolError
-from gvetool.jobs import Job, JobOutcome, write_jobs
+from gvetool.jobs import FINISHED, Job, JobOutcome, write_jobs
 from gvetool.model_options import resolve_options
 from gvetool.plugins import get_plugins
 
@@ -47,13 +49,24 @@ def _declares(launcher: str, key: str) -> bool:
 
 
 def run_jobs(jobs: Sequence[Job], launcher: Any) -> dict[str, JobOutcome]:
-    """Write the jobs' instructions and have ``launcher`` run them; outcomes by job name."""
+    """Write the jobs' instructions and have ``launcher`` run those whose run has not
+    finished yet (a rerun starts no process and submits nothing for a finished run);
+    outcomes by job name, in the jobs' order."""
     write_jobs(jobs)
-    outcomes = list(launcher.launch(jobs))
-    names = [outcome.name for outcome in outcomes]
-    if names != [job.name for job in jobs]:
+    outcomes: dict[str, JobOutcome] = {}
+    for job in jobs:
+        run = job.run_dir()
+        if run is not None:
+            outcomes[job.name] = JobOutcome(job.name, FINISHED, "already trained", job.log)
+            console.err().print(f"{job.name}: already trained: {run}", highlight=False)
+    todo = [dataclasses.replace(job, after=tuple(n for n in job.after if n not in outcomes))
+            for job in jobs if job.name not in outcomes]  # fmt: skip
+    launched = list(launcher.launch(todo)) if todo else []
+    names = [outcome.name for outcome in launched]
+    if names != [job.name for job in todo]:
         raise RuntimeError(f"the launcher reported {names}, not one outcome per job in order")
-    return {outcome.name: outcome for outcome in outcomes}
+    outcomes.update((outcome.name, outcome) for outcome in launched)
+    return {job.name: outcomes[job.name] for job in jobs}
 
 
 def unfinished_error(outcomes: Mapping[str, JobOutcome]) -> GvetoolError | None:

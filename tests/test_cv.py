@@ -71,7 +71,7 @@ def test_cv_runs_each_fold_writes_cv_json_and_resumes(tiny_cub_master, tmp_path,
         )
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert err.count("fold 1/2 already trained") == 1 and err.count("fold 2/2 already trained") == 1
+    assert err.count("fold1: already trained") == 1 and err.count("fold2: already trained") == 1
 
 
 def test_gve_folds_train_their_own_sentence_classifier(tiny_cub_master, tmp_path, capsys):

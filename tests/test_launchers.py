@@ -147,9 +147,13 @@ def test_a_killed_job_is_marked_failed_with_its_log_and_a_rerun_trains_only_it(
     assert rows["gve"]["log"] == str(directory / "jobs" / "gve.log")
     assert "explanation (failed)" in (directory / "table.md").read_text()
     lrcn_runs = sorted((directory / "lrcn").glob("lrcn-*"))
+    lrcn_log = (directory / "jobs" / "lrcn.log").read_text()
+    capsys.readouterr()
     assert _reproduce(tiny_cub_master, out, "--launcher", "local", "--jobs", "2") == 0
     assert sorted((directory / "lrcn").glob("lrcn-*")) == lrcn_runs  # kept, not retrained
-    assert "already trained" in (directory / "jobs" / "lrcn.log").read_text()
+    assert (directory / "jobs" / "lrcn.log").read_text() == lrcn_log  # not even started
+    err = capsys.readouterr().err
+    assert "lrcn: already trained" in err and "gve: started" in err and "lrcn: started" not in err
     rows = {r["plugin"]: r for r in json.loads((directory / "table.json").read_text())["rows"]}
     assert rows["gve"]["status"] == FINISHED and isinstance(rows["gve"]["CIDEr"], float)
 
