@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -227,3 +228,29 @@ def test_ctrl_c_stops_the_local_jobs_resumably_and_a_rerun_finishes(tiny_cub_mas
     assert main(args) == 0
     assert list((out / "reproduce-cub-seed0" / "lrcn").glob("lrcn-*")) == runs  # resumed
     assert len((runs[0] / "metrics.jsonl").read_text().splitlines()) == 40
+
+
+class _EnvJob(Job):
+    """A job whose command prints what a launcher gave it (no training)."""
+
+    def argv(self) -> list[str]:
+        seen = ", ".join(f"os.environ.get({name!r})" for name in ("CUDA_VISIBLE_DEVICES",
+                                                                 "OMP_NUM_THREADS"))  # fmt: skip
+        code = f"import os; print({seen})"
+        return [sys.executable, "-c", code]
+
+
+def test_local_jobs_each_see_one_gpu_of_their_own_or_a_share_of_the_cores(tmp_path, monkeypatch):
+    from gvetool.launchers.local import Local, LocalOptions
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    jobs = [_EnvJob(name, name, TrainConfig(), tmp_path) for name in ("a", "b", "c")]
+    for job in jobs:
+        job.log.parent.mkdir(parents=True, exist_ok=True)
+    outcomes = Local(LocalOptions(jobs=2, gpus="3,5")).launch(jobs)
+    assert [o.status for o in outcomes] == [FINISHED] * 3
+    seen = [job.log.read_text().split()[0] for job in jobs]
+    assert seen[:2] == ["3", "5"] and seen[2] in {"3", "5"}  # a free GPU, never a shared one
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    outcomes = Local(LocalOptions(jobs=4)).launch([_EnvJob("d", "d", TrainConfig(), tmp_path)])
+    assert (tmp_path / "jobs" / "d.log").read_text().split() == ["None", "2"]

@@ -179,3 +179,17 @@ def test_cv_help_documents_every_launcher_option(capsys):
     for option in (*fields(SlurmOptions), *fields(LocalOptions)):
         assert f"--{option.name.replace('_', '-')}" in shown, option.name
     assert "slurm: time limit per job in minutes" in " ".join(shown.split())
+
+
+def test_a_job_with_several_gpus_trains_with_ddp_under_torchrun(tmp_path, fake_slurm):
+    from gvetool.config import TrainConfig
+    from gvetool.jobs import Job
+    from gvetool.launchers.slurm import Slurm, SlurmOptions
+
+    launcher = Slurm(SlurmOptions(gpus_per_job=2, cpus_per_job=4))
+    job = Job("gve", "explanation", TrainConfig(), tmp_path)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc-per-node=2"]  # fmt: skip
+    assert launcher.argv(job) == [*torchrun, "-m", "gvetool.jobs", str(job.file)]
+    assert launcher.executor(tmp_path).parameters["gpus_per_node"] == 2
+    assert Slurm(SlurmOptions(gpus_per_job=1)).argv(job) == job.argv()
