@@ -85,11 +85,13 @@ def lstm_cell(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, to
     return torch.sigmoid(o) * torch.tanh(cell), cell
 
 
-def _activate(block: torch.Tensor, cell: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _activate(
+    block: torch.Tensor, cell: torch.Tensor | None, hidden_out: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step's update from its pre-activation gates ``block`` ``[n, 4H]`` (input,
     forget, cell, output), turned in place into the gate activations that backpropagation
     reads; ``cell`` is the rows' previous cell (None: the zero state). Returns the new
-    ``(cell, hidden)``."""
+    ``(cell, hidden)``, the hidden state written into ``hidden_out`` where given."""
     hidden_size = block.shape[1] // 4
     block[:, : 2 * hidden_size].sigmoid_()
     block[:, 2 * hidden_size : 3 * hidden_size].tanh_()
@@ -97,7 +99,7 @@ def _activate(block: torch.Tensor, cell: torch.Tensor | None) -> tuple[torch.Ten
     i, f, g, o = block.chunk(4, dim=1)
     fresh = i * g
     cell = fresh if cell is None else f * cell + fresh
-    return cell, o * cell.tanh()
+    return cell, torch.mul(o, cell.tanh(), out=hidden_out)
 
 
 def _run(
@@ -124,9 +126,8 @@ def _run(
             block.addmm_(hidden[:n], weight_hh.T)
         if gate_offset is not None:
             block += gate_offset[:n]
-        cell, hidden = _activate(block, None if cell is None else cell[:n])
+        cell, hidden = _activate(block, None if cell is None else cell[:n], outputs[start:end])
         cells[start:end] = cell
-        outputs[start:end] = hidden
         start = end
     return Activations(gates, cells, outputs)
 
