@@ -25,16 +25,21 @@ from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.resumable import best_validation
 from gvetool.evaluation.evaluate import evaluate
 from gvetool.evaluation.scoring import metric_spec, metric_specs
-from gvetool.fanout import launcher_named, run_jobs, unfinished_error
+from gvetool.fanout import launcher_named, run_jobs, seeds_named, unfinished_error
 from gvetool.io import write_json
 from gvetool.jobs import FINISHED, Job, JobOutcome
 from gvetool.plugins import get_plugins
 from gvetool.resolution import for_model
 
 
-def cv_directory(config: TrainConfig, folds: int, stratified: bool) -> Path:
+def cv_directory(
+    config: TrainConfig, folds: int, stratified: bool, seeds: tuple[int, ...] | None = None
+) -> Path:
+    """A seed's cross-validation folder, or with ``seeds`` the summary's over them."""
     kind = f"{folds}fold" + ("-stratified" if stratified else "")
-    return Path(config.out) / f"cv-{config.model}-{config.dataset}-{kind}-seed{config.seed}"
+    return Path(config.out) / (
+        f"cv-{config.model}-{config.dataset}-{kind}-{seeds_named(config.seed, seeds)}"
+    )
 
 
 def cross_validate(
@@ -67,17 +72,17 @@ def cross_validate(
                 f"--sc-ckpt {sc_ckpt} was trained on all training images, including every "
                 "fold's validation images; its reward has seen them"
             )
-    plans = [_plan(dataclasses.replace(config, seed=seed), folds, stratified, same_model,
-                   sc_ckpt, len(seeds) > 1) for seed in seeds]  # fmt: skip
-    outcomes = run_jobs([job for _, jobs in plans for job in jobs],
+    seeded = [dataclasses.replace(config, seed=seed) for seed in seeds]
+    plans = [_plan(c, folds, stratified, same_model, sc_ckpt, len(seeds) > 1) for c in seeded]
+    outcomes = run_jobs([job for jobs, _ in plans for job in jobs],
                         launcher or launcher_named(None))  # fmt: skip
     summaries = []
     relevance = corpus.has_classes and spec.task.generates
-    for seeded, jobs in plans:
+    for seed_config, (_, fold_jobs) in zip(seeded, plans, strict=True):
         results = [_fold_result(fold, job, outcomes[job.name], relevance)
-                   for fold, job in enumerate(_fold_jobs(jobs))]  # fmt: skip
-        summary = _summarise(seeded, folds, stratified, same_model, results)
-        directory = cv_directory(seeded, folds, stratified)
+                   for fold, job in enumerate(fold_jobs)]  # fmt: skip
+        summary = _summarise(seed_config, folds, stratified, same_model, results)
+        directory = cv_directory(seed_config, folds, stratified)
         summary["directory"] = str(directory)
         write_json(directory / "cv.json", summary, indent=2)
         _print(summary, directory)
@@ -97,15 +102,16 @@ def _plan(
     same_model: bool,
     sc_ckpt: str | None,
     named_by_seed: bool,
-) -> tuple[TrainConfig, list[Job]]:
-    """One seed's jobs: per fold, its own sentence classifier where the model needs one
-    (unless ``sc_ckpt`` is given), then the fold's run (after the previous fold's under
-    ``same_model``, whose ``best.pt`` it starts from)."""
+) -> tuple[list[Job], list[Job]]:
+    """One seed's jobs, and of them the folds' own runs in fold order: per fold, its own
+    sentence classifier where the model needs one (unless ``sc_ckpt`` is given), then the
+    fold's run (after the previous fold's under ``same_model``, whose ``best.pt`` it
+    starts from)."""
     directory = cv_directory(config, folds, stratified)
     spec = get_plugins().models.get(config.model)
     prefix = f"seed{config.seed}/" if named_by_seed else ""
     jobs: list[Job] = []
-    previous: Job | None = None
+    fold_jobs: list[Job] = []
     for fold in range(folds):
         fold_config = dataclasses.replace(
             config, folds=folds, fold=fold, fold_seed=config.seed, stratified=stratified,
@@ -118,17 +124,12 @@ def _plan(
                              dataclasses.replace(sc_config, init_from=None), directory)  # fmt: skip
             jobs.append(classifier)
             inputs["sc_ckpt"] = classifier.name
-        if same_model and previous is not None:
-            inputs["init_from"] = previous.name
-        previous = Job(f"{prefix}fold{fold + 1}", f"fold {fold + 1}/{folds}", fold_config,
-                       directory, inputs, after=tuple(inputs.values()))  # fmt: skip
-        jobs.append(previous)
-    return config, jobs
-
-
-def _fold_jobs(jobs: list[Job]) -> list[Job]:
-    """The folds' own runs, in fold order (not their sentence classifiers)."""
-    return [job for job in jobs if not job.name.endswith("/sc")]
+        if same_model and fold_jobs:
+            inputs["init_from"] = fold_jobs[-1].name
+        fold_jobs.append(Job(f"{prefix}fold{fold + 1}", f"fold {fold + 1}/{folds}",
+                             fold_config, directory, inputs))  # fmt: skip
+        jobs.append(fold_jobs[-1])
+    return jobs, fold_jobs
 
 
 def _fold_result(fold: int, job: Job, outcome: JobOutcome, relevance: bool) -> dict[str, Any]:
@@ -173,6 +174,13 @@ def _summarise(
         "same_model": same_model,
         "seed": config.seed,
         "per_fold": results,
+        **_mean_and_std(table),
+    }
+
+
+def _mean_and_std(table: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Each metric's mean and standard deviation (``ddof=1``; 0 for a single value)."""
+    return {
         "mean": {m: float(v.mean()) for m, v in table.items()},
         "std": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in table.items()},
     }
@@ -198,13 +206,9 @@ def _over_seeds(
         "seeds": list(seeds),
         "complete_seeds": [s["seed"] for s in complete],
         "per_seed": summaries,
-        "mean": {m: float(v.mean()) for m, v in table.items()},
-        "std": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in table.items()},
+        **_mean_and_std(table),
     }
-    kind = f"{folds}fold" + ("-stratified" if stratified else "")
-    directory = Path(config.out) / (
-        f"cv-{config.model}-{config.dataset}-{kind}-seeds{'-'.join(map(str, seeds))}"
-    )
+    directory = cv_directory(config, folds, stratified, seeds)
     summary["directory"] = str(directory)
     write_json(directory / "cv.json", summary, indent=2)
     _print_seeds(summary, directory)

@@ -22,6 +22,11 @@ from gvetool.plugins import get_plugins
 DEFAULT_LAUNCHER = "sequential"
 
 
+def seeds_named(seed: int, seeds: Sequence[int] | None = None) -> str:
+    """The end of a command's folder name: ``seed0``, or over several seeds ``seeds0-1-2``."""
+    return f"seeds{'-'.join(map(str, seeds))}" if seeds else f"seed{seed}"
+
+
 def launcher_named(name: str | None, options: Mapping[str, Any] | None = None) -> Any:
     """The launcher plugin ``name`` (default: sequential) built with ``options`` (checked
     against the options it declares; an option of another launcher is an error naming it)."""

@@ -34,7 +34,9 @@ class Job:
     """One run to train (or resume), after the jobs it needs.
 
     ``inputs`` maps a config key to the name of an earlier job whose ``best.pt`` fills it
-    when this job starts (``{"sc_ckpt": "seed0/sc"}``); those jobs are in ``after``.
+    when this job starts (``{"sc_ckpt": "seed0/sc"}``); ``after`` names the jobs of the
+    same launch that must finish first: by default those of ``inputs``. (A launch leaves
+    out the jobs that already finished, and their names from ``after``.)
     """
 
     name: str
@@ -42,7 +44,11 @@ class Job:
     config: TrainConfig
     directory: Path
     inputs: dict[str, str] = field(default_factory=dict)
-    after: tuple[str, ...] = ()
+    after: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.after is None:
+            object.__setattr__(self, "after", tuple(self.inputs.values()))
 
     @property
     def file(self) -> Path:
@@ -64,6 +70,8 @@ class Job:
 
     def run_dir(self) -> Path | None:
         """The job's finished run, if there is one."""
+        from gvetool.engine.resumable import finished_run
+
         return finished_run(Path(self.config.out), self.config.model, self.config.epochs)
 
 
@@ -106,7 +114,7 @@ def _instructions_of(job: Job) -> dict[str, Any]:
 
 def run_job_file(path: Path) -> Path:
     """Run the job described in ``path``: its inputs found, its run trained or resumed."""
-    from gvetool.engine.resumable import train_or_resume
+    from gvetool.engine.resumable import finished_run, train_or_resume
 
     instructions = read_json(path)
     config = TrainConfig.from_saved(instructions["config"])
@@ -120,17 +128,6 @@ def run_job_file(path: Path) -> Path:
             )
         filled[key] = str(run / "best.pt")
     return train_or_resume(dataclasses.replace(config, **filled), instructions["label"])
-
-
-def finished_run(out: Path, model: str, epochs: int) -> Path | None:
-    """The latest run of ``model`` in ``out`` if it trained ``epochs`` epochs and kept a
-    ``best.pt``."""
-    from gvetool.engine.resumable import epochs_done, latest_run
-
-    run = latest_run(out, model)
-    if run is None or epochs_done(run) < epochs or not (run / "best.pt").is_file():
-        return None
-    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

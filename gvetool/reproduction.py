@@ -29,7 +29,7 @@ from gvetool.errors import GvetoolError
 from gvetool.evaluation.evaluate import Evaluation, evaluate
 from gvetool.evaluation.report import render_html, write_outputs
 from gvetool.evaluation.scoring import default_evaluation_metrics, headers, meanings, table_keys
-from gvetool.fanout import launcher_named, run_jobs, unfinished_error
+from gvetool.fanout import launcher_named, run_jobs, seeds_named, unfinished_error
 from gvetool.io import write_json, write_text
 from gvetool.jobs import FINISHED, Job, JobOutcome
 from gvetool.plugins import get_plugins
@@ -45,18 +45,19 @@ ABLATIONS = (
 )
 
 
-def reproduce_directory(config: TrainConfig) -> Path:
-    return Path(config.out) / f"reproduce-{config.dataset}-seed{config.seed}"
+def reproduce_directory(config: TrainConfig, seeds: tuple[int, ...] | None = None) -> Path:
+    """A seed's table folder, or with ``seeds`` the summary's over them."""
+    return Path(config.out) / f"reproduce-{config.dataset}-{seeds_named(config.seed, seeds)}"
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One seed's table: its folder, its jobs, and the sentence classifier's job or path."""
+    """One seed's table: its config, folder and jobs (the sentence classifier's, "sc",
+    unless the config names one)."""
 
     config: TrainConfig
     directory: Path
     jobs: dict[str, Job]  # by paper label; "sc" for the sentence classifier's job
-    sc_ckpt: str | None  # given by the user, or None: the "sc" job's best.pt
 
 
 def reproduce(
@@ -107,9 +108,8 @@ def _plan(config: TrainConfig, chosen: list[tuple[str, str]], named_by_seed: boo
             sc_ckpt=config.sc_ckpt if needs_sc else None,
         )  # fmt: skip
         inputs = {"sc_ckpt": jobs["sc"].name} if needs_sc and "sc" in jobs else {}
-        jobs[label] = Job(f"{prefix}{model}", label, run_config, directory, inputs,
-                          after=tuple(inputs.values()))  # fmt: skip
-    return _Plan(config, directory, jobs, config.sc_ckpt)
+        jobs[label] = Job(f"{prefix}{model}", label, run_config, directory, inputs)
+    return _Plan(config, directory, jobs)
 
 
 def _collect(
@@ -121,7 +121,7 @@ def _collect(
 ) -> dict[str, Any]:
     """One seed's finished models evaluated on the test split; the others marked."""
     config = plan.config
-    sc = plan.sc_ckpt
+    sc = config.sc_ckpt
     if sc is None:
         sc_run = plan.jobs["sc"].run_dir()
         sc = str(sc_run / "best.pt") if sc_run is not None else None
@@ -215,15 +215,11 @@ def _over_seeds(
             str(reproduce_directory(dataclasses.replace(config, seed=seed))) for seed in seeds
         ],
     }
-    directory = seeds_directory(config, seeds)
+    directory = reproduce_directory(config, seeds)
     write_json(directory / "table.json", table, indent=2)
     write_text(directory / "table.md", _markdown(table))
     _print(table, directory)
     return table
-
-
-def seeds_directory(config: TrainConfig, seeds: tuple[int, ...]) -> Path:
-    return Path(config.out) / f"reproduce-{config.dataset}-seeds{'-'.join(map(str, seeds))}"
 
 
 def _cell(value: Any) -> str:

@@ -290,7 +290,7 @@ def reproduce(
     :func:`cross_validate`; over several seeds the rows hold means and deviations."""
     from gvetool.evaluation.scoring import parse_names
     from gvetool.reproduction import reproduce as run_reproduce
-    from gvetool.reproduction import reproduce_directory, seeds_directory
+    from gvetool.reproduction import reproduce_directory
 
     names = None if metrics is None else parse_names(metrics)
     resolved = _resolve(None, config, {**options, "dataset": dataset})
@@ -298,7 +298,7 @@ def reproduce(
     repeats = tuple(seeds) if seeds else None
     table = run_reproduce(resolved, tuple(models) if models else None, names, repeats, chosen)
     if "seeds" in table:
-        return Reproduction(seeds_directory(resolved, tuple(table["seeds"])), table["dataset"],
+        return Reproduction(reproduce_directory(resolved, tuple(table["seeds"])), table["dataset"],
                             None, table["rows"])  # fmt: skip
     return Reproduction(reproduce_directory(resolved), table["dataset"],
                         Path(table["sentence_classifier"]), table["rows"])  # fmt: skip

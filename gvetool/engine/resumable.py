@@ -22,7 +22,7 @@ def train_or_resume(config: TrainConfig, what: str = "run") -> Path:
     resumed, or a new one."""
     run = latest_run(Path(config.out), config.model)
     if run is not None:
-        if epochs_done(run) >= config.epochs and (run / "best.pt").is_file():
+        if _finished(run, config.epochs):
             console.err().print(f"{what} already trained: {run}", highlight=False)
             return run
         saved = load_checkpoint(run / "last.pt", config.model)["config"]
@@ -34,6 +34,17 @@ def latest_run(out: Path, model: str) -> Path | None:
     """The run of ``model`` in ``out`` that saved a ``last.pt`` most recently, if any."""
     runs = sorted(out.glob(f"{model}-*/last.pt"), key=lambda p: p.stat().st_mtime)
     return runs[-1].parent if runs else None
+
+
+def finished_run(out: Path, model: str, epochs: int) -> Path | None:
+    """The latest run of ``model`` in ``out`` if it trained ``epochs`` epochs and kept a
+    ``best.pt`` (what :func:`train_or_resume` would reuse), else ``None``."""
+    run = latest_run(out, model)
+    return run if run is not None and _finished(run, epochs) else None
+
+
+def _finished(run: Path, epochs: int) -> bool:
+    return epochs_done(run) >= epochs and (run / "best.pt").is_file()
 
 
 def epochs_done(run: Path) -> int:
