@@ -89,6 +89,38 @@ def test_the_trainers_terms_give_the_same_step_either_way_with_ddp_token_scaling
         torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("kept_length", [24, 1])  # samples average 1.9 tokens
+def test_a_pass_longer_than_kept_length_is_rescored_with_the_same_step(kept_length):
+    """Cross-entropy comes first, then REINFORCE around the kept activations; samples
+    averaging more than ``kept_length`` tokens keep nothing and are re-scored in groups
+    of at most the tokens that could have been kept (not ``rescoring_tokens``): the same
+    sentences and the same step as re-scoring."""
+    from gvetool.models.gve import ReinforcePart
+
+    model, batch = _gve(dropout=0.3, max_len=12), _batch(n=9)
+    results = []
+    for choice in ({**THROUGH, "kept_length": kept_length, "rescoring_tokens": 4}, RESCORED):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(3)
+        with forced(**choice):
+            terms = model.loss_terms(batch)
+            kinds = [term if isinstance(term, str) else term.kept is not None for term in terms]
+            sizes = [int(term.samples.lengths[term.rows].sum()) for term in terms[1:]]
+            logs = backward_terms(LossModule(model), batch, terms, torch.enable_grad)
+        results.append((kinds, sizes, logs, [p.grad.clone() for p in model.parameters()]))
+    (kinds, sizes, logs, grads), (_, _, rescored_logs, rescored) = results
+    assert all(isinstance(term, ReinforcePart) for term in terms[1:])
+    if kept_length == 24:
+        assert kinds == ["cross_entropy", True]
+    else:  # in groups of at most what could have been kept: 9 rows x 1 token
+        assert kinds[0] == "cross_entropy" and len(kinds) > 2 and not any(kinds[1:])
+        assert 5 < max(sizes) <= 9 < sum(sizes)  # groups of 4 would hold at most 5 (one row)
+    assert logs["reward"] == pytest.approx(rescored_logs["reward"], rel=1e-12)
+    assert logs["loss"] == pytest.approx(rescored_logs["loss"], rel=1e-9)
+    for got, want in zip(grads, rescored, strict=True):
+        torch.testing.assert_close(got, want)
+
+
 def test_through_sampling_runs_the_lstms_forward_once_and_backward_by_hand(monkeypatch):
     """The graph is built around the sampling pass's own activations: the packed
     recurrence never runs (no second forward), its hand-written backward does."""
@@ -113,7 +145,8 @@ def test_through_sampling_runs_the_lstms_forward_once_and_backward_by_hand(monke
 def test_kept_activations_give_the_packed_layers_own_outputs_and_gradients():
     """``PackedLSTM.forward(computed=...)``: the activations kept step by step by
     ``recorded_step`` and re-laid by ``SamplingRecord`` give the packed pass's outputs and
-    every gradient, rows ending in an order other than the sorted one."""
+    every gradient, rows ending in an order other than the sorted one; each field is
+    re-laid in place, in the one buffer the record kept it in."""
     from gvetool.models.lstm import PackedLSTM, Packing
     from gvetool.models.sampling_record import SamplingRecord
 
@@ -121,7 +154,7 @@ def test_kept_activations_give_the_packed_layers_own_outputs_and_gradients():
     layer, lengths = PackedLSTM(3, 4), torch.tensor([2, 5, 1, 5, 3])
     inputs = torch.randn(5, 5, 3)
     offset = torch.randn(5, 16)
-    record = SamplingRecord(layers=1)
+    record = SamplingRecord(layers=1, capacity=5 * 5)
     state, rows = layer.zero_state(5, inputs), torch.arange(5)
     for t in range(int(lengths.max())):
         state, gates = layer.recorded_step(inputs[rows, t], state, offset[rows])
@@ -130,8 +163,13 @@ def test_kept_activations_give_the_packed_layers_own_outputs_and_gradients():
         rows, state = rows[keep], (state[0][keep], state[1][keep])
     order = torch.argsort(lengths, descending=True, stable=True)
     packing = Packing.from_lengths(lengths[order])
+    kept = record.packed(lengths)[0]
+    for field, width in (("gates", 16), ("cells", 4), ("outputs", 4)):
+        tensor = getattr(kept, field)
+        assert tensor.shape == (int(lengths.sum()), width)
+        assert tensor.untyped_storage().nbytes() == 5 * 5 * width * tensor.element_size()
     results = []
-    for computed in (None, record.packed(lengths)[0]):
+    for computed in (None, kept):
         x, b = packing.pack(inputs[order]).requires_grad_(), offset[order].requires_grad_()
         layer.zero_grad(set_to_none=True)
         out = layer(x, packing, b, computed=computed)

@@ -18,11 +18,14 @@ compact sampling pass's own activations, kept as it samples (no second forward p
 measured 1.3x faster a step at trained lengths and 1.6x untrained than re-scoring,
 ``benchmarks/train_step.py``, at about 120 MB more peak memory at CUB size). On CUDA the
 samples are re-scored in one teacher-forced pass (the fixed-batch sampling keeps no
-compact activations). A model given ``reinforce_tokens`` re-scores instead, in groups of
-at most that many tokens, each a pass of its own: the bound on memory for an untrained
-model's 50-token samples (1024 on a CPU when re-scoring is forced without one); on a GPU
-each extra pass costs a whole sequence's latency while memory is plentiful, so there all
-rows go in one pass.
+compact activations). What is kept is bounded: a pass whose samples average more than
+``kept_length`` tokens (an untrained model's, in the first steps of a run) drops it and
+re-scores in groups, since at 50 tokens a sentence the kept activations of the original's
+sizes (300 MB) would outweigh the memory re-scoring needs. A model given
+``reinforce_tokens`` re-scores instead, in groups of at most that many tokens, each a pass
+of its own: the bound on memory for an untrained model's 50-token samples (1024 on a CPU
+when re-scoring is forced without one); on a GPU each extra pass costs a whole sequence's
+latency while memory is plentiful, so there all rows go in one pass.
 
 Both pairs compute the same numbers within float tolerance (``tests/test_execution.py``
 runs each pair on the CPU); :func:`forced` lets tests and benchmarks pick one.
@@ -50,6 +53,9 @@ class Execution:
     # instead of re-scoring the samples in a teacher-forced pass (with fixed-batch sampling
     # it is not used; an explicit reinforce_tokens asks for re-scoring in groups)
     reinforce_through_sampling: bool = False
+    # ... while the samples average at most this many tokens; a longer pass (an untrained
+    # model's rambling samples) drops what it kept and is re-scored in groups instead
+    kept_length: int = 24
 
 
 _forced: ContextVar[Execution | None] = ContextVar("gvetool_execution", default=None)
@@ -77,10 +83,11 @@ def forced(
     graphed_decoding: bool = False,
     rescoring_tokens: int = 1024,
     reinforce_through_sampling: bool = False,
+    kept_length: int = 24,
 ) -> Iterator[None]:
     """Use these implementations whatever the device, inside the ``with`` block."""
     chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens,
-                       reinforce_through_sampling)  # fmt: skip
+                       reinforce_through_sampling, kept_length)  # fmt: skip
     token = _forced.set(chosen)
     try:
         yield

@@ -36,7 +36,6 @@ from gvetool.data.captions import CaptionBatch
 from gvetool.decoding import decode
 from gvetool.models.captioner import Captioner, _select_rows
 from gvetool.models.execution import execution_for
-from gvetool.models.lstm import Activations
 from gvetool.models.reinforce_options import ReinforceOptions
 from gvetool.models.sampling_record import SamplingRecord
 from gvetool.reward import SentenceClassifierReward
@@ -59,6 +58,8 @@ class ReinforcePart:
 
     samples: Samples
     rows: torch.Tensor
+    # all rows' activations, kept by the sampling pass (REINFORCE through sampling)
+    kept: SamplingRecord | None = None
 
 
 class GVE(SentenceClassifierReward, Captioner):
@@ -108,22 +109,15 @@ class GVE(SentenceClassifierReward, Captioner):
             baseline = torch.zeros_like(reward)
         return Samples(tokens, lengths, reward, reward - baseline)
 
-    def reinforce_through_sampling(self, batch: CaptionBatch) -> tuple[torch.Tensor, Samples]:
-        """The REINFORCE term backpropagated through the sampling pass's own activations.
-
-        The same sentences as :meth:`sample_for_reinforce` draws (the same compact loop,
-        the same random numbers), with both LSTMs' activations kept step by step and
-        re-laid in the packed order (:mod:`gvetool.models.sampling_record`) that
-        re-scoring's teacher-forced pass would compute them in, dropout off in both:
-        the loss is re-scoring's, its graph built around the kept activations, so the
-        packed layers' hand-written backward applies and the LSTMs run forward once. The
-        output layer's softmax is recomputed chunk by chunk by the fused output loss
-        rather than kept. Tested equal, value and gradients, to re-scoring and to
-        differentiating through the plain sampling loop.
-        """
+    def sample_keeping_activations(
+        self, batch: CaptionBatch
+    ) -> tuple[Samples, SamplingRecord | None]:
+        """The samples of :meth:`sample_for_reinforce` (the same compact loop, the same
+        random numbers) with both LSTMs' activations kept step by step, or ``None`` for
+        them where the pass ran past the execution policy's ``kept_length``."""
         features, class_ids = batch.features, batch.class_ids
         rows_total, device = len(features), features.device
-        record = SamplingRecord(layers=2)
+        record = SamplingRecord(layers=2, capacity=self._kept_tokens(rows_total, device))
 
         def step(
             state: tuple[Any, ...], word: torch.Tensor
@@ -139,12 +133,35 @@ class GVE(SentenceClassifierReward, Captioner):
                      torch.arange(rows_total, device=device))  # fmt: skip
             tokens, lengths = decode(step, _select_with_rows, start, rows_total, device,
                                      self.max_len, greedy=False)  # fmt: skip
-        samples = self._scored(batch, tokens, lengths)
-        whole = ReinforcePart(samples, torch.arange(rows_total, device=device))
-        return self.reinforce_part_loss(batch, whole, record.packed(lengths)), samples
+        return self._scored(batch, tokens, lengths), None if record.overflowed else record
 
-    def reinforce_parts(self, samples: Samples) -> list[ReinforcePart]:
-        """The batch's rows in groups of at most ``reinforce_tokens`` sampled tokens.
+    def reinforce_through_sampling(self, batch: CaptionBatch) -> tuple[torch.Tensor, Samples]:
+        """The REINFORCE term backpropagated through the sampling pass's own activations.
+
+        Kept by :meth:`sample_keeping_activations` and re-laid in the packed order
+        (:mod:`gvetool.models.sampling_record`) that re-scoring's teacher-forced pass
+        would compute them in, dropout off in both: the loss is re-scoring's, its graph
+        built around the kept activations, so the packed layers' hand-written backward
+        applies and the LSTMs run forward once. The output layer's softmax is recomputed
+        chunk by chunk by the fused output loss rather than kept. Tested equal, value and
+        gradients, to re-scoring and to differentiating through the plain sampling loop.
+        A pass that ran past ``kept_length`` is re-scored.
+        """
+        samples, record = self.sample_keeping_activations(batch)
+        whole = ReinforcePart(
+            samples, torch.arange(len(samples.lengths), device=samples.lengths.device), record
+        )
+        return self.reinforce_part_loss(batch, whole), samples
+
+    def _kept_tokens(self, rows: int, device: torch.device) -> int:
+        """The most sampled tokens whose activations REINFORCE keeps (or re-scores at once
+        when it could not keep them): ``rows`` x the policy's ``kept_length``."""
+        kept_length = execution_for(device).kept_length or self.max_len
+        return rows * min(kept_length, self.max_len)
+
+    def reinforce_parts(self, samples: Samples, budget: int | None = None) -> list[ReinforcePart]:
+        """The batch's rows in groups of at most ``budget`` sampled tokens (by default
+        ``reinforce_tokens``, else the execution policy's ``rescoring_tokens``).
 
         An untrained model rambles to ``max_len`` tokens, so scoring a whole batch's
         samples in one pass would hold up to ``batch x max_len`` tokens of activations;
@@ -153,7 +170,7 @@ class GVE(SentenceClassifierReward, Captioner):
         """
         lengths = samples.lengths.cpu()
         order = torch.argsort(lengths, descending=True, stable=True)
-        budget = self.reinforce_tokens
+        budget = self.reinforce_tokens if budget is None else budget
         if budget is None:
             budget = execution_for(samples.lengths.device).rescoring_tokens
         budget = budget or int(lengths.sum())
@@ -168,16 +185,15 @@ class GVE(SentenceClassifierReward, Captioner):
         device = samples.lengths.device
         return [ReinforcePart(samples, torch.tensor(g, device=device)) for g in groups]
 
-    def reinforce_part_loss(
-        self, batch: CaptionBatch, part: ReinforcePart, computed: list[Activations] | None = None
-    ) -> torch.Tensor:
+    def reinforce_part_loss(self, batch: CaptionBatch, part: ReinforcePart) -> torch.Tensor:
         """``-(1/B) * sum over the part's rows of (R - b) * log p(sample)``.
 
         Computed as ``sum over tokens of (R - b) / B * -log p(token)``, the same sum
         regrouped, so the output layer's fused loss applies (:meth:`token_nll`).
-        ``computed``: the LSTMs' activations for the part's samples, kept by sampling.
+        A part with ``kept`` activations (all rows) builds its graph around them.
         """
         rows, samples = part.rows, part.samples
+        computed = None if part.kept is None else part.kept.packed(samples.lengths)
         states, targets, token_rows = self.token_states(
             batch.features[rows],
             batch.class_ids[rows],
@@ -201,14 +217,22 @@ class GVE(SentenceClassifierReward, Captioner):
         return self.reinforce_part_loss(batch, whole), samples.reward
 
     def loss_terms(self, batch: CaptionBatch) -> list[str | ReinforcePart]:
-        """Cross-entropy, then REINFORCE in parts, the sentences sampled here, once; or,
-        where the execution policy says so, REINFORCE as one term sampled with its graph,
-        then cross-entropy. Each term is backpropagated before the next is built, so the
-        two never hold activations at the same time; sampling comes first either way, so
-        the random numbers, and with them the run, are the same."""
-        if self._through_sampling(batch):
-            return ["reinforce", "cross_entropy"]
-        return ["cross_entropy", *self.reinforce_parts(self.sample_for_reinforce(batch))]
+        """Cross-entropy, then REINFORCE: one term built around the activations the
+        sampling pass kept, where the execution policy says so and the pass kept them, or
+        else the samples re-scored in groups of rows. The sentences are sampled here,
+        once, before either term, so the random numbers, and with them the run, are the
+        same either way. Each term is backpropagated before the next is built, so the two
+        never hold their graphs at the same time; the cross-entropy pass goes first, while
+        no gradient is allocated yet, and holds only what sampling kept (less than the
+        gradients it would otherwise run beside)."""
+        if not self._through_sampling(batch):
+            return ["cross_entropy", *self.reinforce_parts(self.sample_for_reinforce(batch))]
+        samples, record = self.sample_keeping_activations(batch)
+        if record is None:  # re-scored in groups as large as what could have been kept
+            budget = self._kept_tokens(len(samples.lengths), samples.lengths.device)
+            return ["cross_entropy", *self.reinforce_parts(samples, budget)]
+        rows = torch.arange(len(samples.lengths), device=samples.lengths.device)
+        return ["cross_entropy", ReinforcePart(samples, rows, record)]
 
     def _through_sampling(self, batch: CaptionBatch) -> bool:
         """Whether REINFORCE goes through the sampling pass: where the execution policy
@@ -233,10 +257,6 @@ class GVE(SentenceClassifierReward, Captioner):
         if isinstance(term, ReinforcePart):
             part = self.reinforce_weight * self.reinforce_part_loss(batch, term)
             return part, {"loss": float(part.detach()), "reward": float(term.samples.reward.mean())}
-        if term == "reinforce":
-            loss, samples = self.reinforce_through_sampling(batch)
-            part = self.reinforce_weight * loss
-            return part, {"loss": float(part.detach()), "reward": float(samples.reward.mean())}
         if term is not None:
             raise ValueError(f"unknown loss term {term!r}")
         cross_entropy = self.caption_loss(batch)
