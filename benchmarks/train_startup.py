@@ -1,6 +1,7 @@
 """Start-up time and peak memory of ``gvetool train gve`` at CUB size.
 
-Run on demand (not in CI):  python benchmarks/train_startup.py [DATA_ROOT] [--words 4000]
+Run on demand (not in CI):
+    python benchmarks/train_startup.py [DATA_ROOT] [--words 4000] [--trained-lengths]
 
 Without DATA_ROOT a CUB-size synthetic dataset (200 classes x 59 images, 8192-d) is made
 first; ``--words N`` then gives it captions drawn from N words, a CUB-like vocabulary.
@@ -8,7 +9,8 @@ A small sentence classifier is trained (one epoch), the feature store is warmed,
 ``gvetool train gve`` runs at the default sizes (hidden/embedding 1000, batch 128) in a
 fresh process that reports the time from process start to the start and to the end of the
 first training step (an untrained model samples long sentences: its first step is slow),
-and the peak RSS after three steps.
+and the peak RSS after three steps. ``--trained-lengths`` gives the model's samples a
+trained model's lengths (``train_step.py``'s fixture) instead, the steps of most of a run.
 """
 
 from __future__ import annotations
@@ -48,6 +50,21 @@ def step(self, *args, **kwargs):
     return result
 
 CaptionExamples.__getitems__, Adam.step = fetch, step
+if os.environ.get("PROBE_TRAINED_LENGTHS"):  # samples of a trained model's lengths
+    sys.path.insert(0, os.environ["PROBE_TRAINED_LENGTHS"])
+    import train_step
+    from gvetool.models.gve import GVE
+    real_init, real_terms = GVE.__init__, GVE.loss_terms
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.out = train_step.SentenceLengths(self.out, train_step.BATCH)
+
+    def terms(self, batch):
+        train_step.restart_lengths(self)
+        return real_terms(self, batch)
+
+    GVE.__init__, GVE.loss_terms = init, terms
 from gvetool.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -80,9 +97,14 @@ def main() -> None:
     parser.add_argument(
         "--words", type=int, default=0, help="made-up dataset: captions of N words (0: synth's)"
     )
+    parser.add_argument(
+        "--trained-lengths", action="store_true", help="sample a trained model's lengths"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "GVETOOL_QUIET": "1", "GVETOOL_HOME": str(Path(tmp) / "home")}
+        if args.trained_lengths:
+            env["PROBE_TRAINED_LENGTHS"] = str(Path(__file__).resolve().parent)
         root = args.data_root or Path(tmp) / "cub"
         if args.data_root is None:
             print("generating a CUB-size synthetic dataset ...", flush=True)

@@ -328,7 +328,8 @@ def breakdown(model: GVE, batch: CaptionBatch, precision: str) -> list[tuple[str
     with context():
         terms = clock("sampling + reward (loss_terms)", lambda: model.loss_terms(batch))
     for term in terms:  # type: ignore[union-attr]
-        name = term if isinstance(term, str) else "reinforce (re-scored)"
+        kept = not isinstance(term, str) and term.kept is not None
+        name = term if isinstance(term, str) else f"reinforce ({'kept' if kept else 're-scored'})"
         with context():
             loss, _ = clock(f"{name}: forward", lambda t=term: model.loss(batch, t))  # type: ignore[misc]
         clock(f"{name}: backward", loss.backward)  # type: ignore[union-attr]
@@ -395,7 +396,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"device {device} ({name}), {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}, precision {args.precision}, "
           f"{'no graphs, ' if args.no_graphs else ''}reinforce_tokens "
-          f"{args.reinforce_tokens}, REINFORCE {'through sampling' if through else 're-scored'}, "
+          f"{args.reinforce_tokens}, REINFORCE "
+          f"{'through sampling' if through else 're-scored'}, "
           f"{'untrained' if args.untrained else 'trained'} lengths, "
           f"matmul {gflops:.0f} GFLOP/s (fp32)")  # fmt: skip
     batches = make_batches(args.steps + 1, device)
@@ -407,10 +409,16 @@ def run(args: argparse.Namespace) -> None:
         theirs, theirs_len = timed(original_step, original, original.reward_model, batches,
                                    args.precision)  # fmt: skip
         print(f"(a) original: {_summary(theirs)}, {_lengths(theirs_len)}")
-    print(f"(b) gvetool:  {_summary(ours)}, {_lengths(ours_len)}")
+    # samples averaging more than kept_length tokens were re-scored: their floor says so
+    limit = execution.kept_length or MAX_LEN
+    kept = [through and float(lengths.float().mean()) <= limit for lengths in ours_len]
+    note = "" if all(kept) or not through else " (re-scored: too long to keep)"
+    print(f"(b) gvetool:  {_summary(ours)}, {_lengths(ours_len)}{note}")
     stream = weight_stream_rate(device)
-    floors = [Floors.of(batch.lengths.cpu(), lengths, through, gflops * 1e9, stream)
-              for batch, lengths in zip(batches[1:], ours_len, strict=True)]  # fmt: skip
+    floors = [
+        Floors.of(batch.lengths.cpu(), lengths, keeps, gflops * 1e9, stream)
+        for batch, lengths, keeps in zip(batches[1:], ours_len, kept, strict=True)
+    ]
     minimal = statistics.mean(f.minimal for f in floors) / gflops / 1e9
     own = statistics.mean(f.gvetool for f in floors) / gflops / 1e9
     roofline = statistics.mean(f.roofline for f in floors)
