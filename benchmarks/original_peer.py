@@ -2,7 +2,7 @@
 
     python benchmarks/original_peer.py --original PATH [--dataset reef|synth]
         [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
-        [--device cpu|cuda] [--sampler inverse-cdf|categorical]
+        [--device cpu|cuda] [--sampler inverse-cdf|categorical] [--sides original,gvetool]
 
 ``PATH`` is a snapshot of the original repository (a checkout, or the git directory that
 the search tool's ``fetch`` brings). Everything the original needs lives under ``--work``,
@@ -153,7 +153,16 @@ def main() -> None:
         default="cpu",
         help="both sides on this device (cuda: the original's sizes in minutes)",
     )
+    parser.add_argument(
+        "--sides",
+        default="original,gvetool",
+        help="the implementations to run and print (one side at a time where a run takes "
+        "hours; finished runs under --work are reused)",
+    )
     args = parser.parse_args()
+    sides = [side for side in args.sides.split(",") if side]
+    if not sides or set(sides) - {"original", "gvetool"}:
+        raise SystemExit("--sides takes original, gvetool or both, comma-separated")
     work = args.work.resolve()
     if HERE.parent in (work, *work.parents):
         raise SystemExit("--work must be outside the project tree")
@@ -168,13 +177,17 @@ def main() -> None:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         run = work / "runs" / args.dataset / f"seed{seed}"
-        peer = _run_original(python, original, work / "harness.py", data, run / "original",
-                             settings, seed)  # fmt: skip
-        ours = _run_gvetool(data / "cub", _gvetool_folder(run, args.sampler), args, seed)
-        results.append({"seed": seed, "original": peer, "gvetool": ours})
+        result: dict = {"seed": seed}
+        if "original" in sides:
+            result["original"] = _run_original(python, original, work / "harness.py", data,
+                                               run / "original", settings, seed)  # fmt: skip
+        if "gvetool" in sides:
+            folder = _gvetool_folder(run, args.sampler)
+            result["gvetool"] = _run_gvetool(data / "cub", folder, args, seed)
+        results.append(result)
     suffix = "" if args.sampler == "inverse-cdf" else f"-{args.sampler}"
     (work / f"peer-{args.dataset}{suffix}.json").write_text(json.dumps(results, indent=2))
-    _print(results, args)
+    _print(results, args, sides)
 
 
 def _checkout(source: Path, target: Path, python: Path) -> Path:
@@ -375,7 +388,7 @@ def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
     return {key: totals[key] for key in keys}
 
 
-def _print(results: list[dict], args: argparse.Namespace) -> None:
+def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> None:
     root = args.work.resolve() / "data" / args.dataset / "cub"
 
     def spread(values: list[float]) -> str:
@@ -386,12 +399,12 @@ def _print(results: list[dict], args: argparse.Namespace) -> None:
           f"{args.hidden_size}: mean ± std over seeds")  # fmt: skip
     for key, label in (("reward", "GVE train reward"), ("val_cider", "GVE val CIDEr")):
         print(f"\n{label:18}" + "".join(f"{'epoch ' + str(e + 1):>26}" for e in range(args.epochs)))
-        for side in ("original", "gvetool"):
+        for side in sides:
             rows = [r[side]["gve"][key] for r in results]
             cells = "".join(f"{spread([row[e] for row in rows]):>26}" for e in range(args.epochs))
             print(f"{side:18}{cells}")
     print(f"\n{'test (best.pt)':22}{'CIDEr':>18}{'judge top-1':>18}{'repeats':>18}{'distinct':>18}")
-    for side in ("original", "gvetool"):
+    for side in sides:
         for model in ("lrcn", "gve"):
             scored = [_scores(root, r[side][model]["test"]) for r in results]
             cells = "".join(
