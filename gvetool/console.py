@@ -10,6 +10,7 @@ caller asks for progress: nothing is printed, and warnings become Python warning
 
 import functools
 import io
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,9 +60,22 @@ def _nowhere() -> Console:
     return Console(file=io.StringIO(), soft_wrap=True)
 
 
+UNBOUNDED = 10_000  # columns of a log file: a table prints at its own width
+
+
 def out() -> Console:
-    """Console for results (tables, paths): stdout, so they can be piped."""
-    return _nowhere() if silenced() else Console(soft_wrap=True)
+    """Console for results (tables, paths): stdout, so they can be piped.
+
+    Piped or redirected to a log, stdout has no width and rich would assume 80 columns,
+    folding a wide results table until every number reads "0…"; there a table is printed
+    at its own width (``COLUMNS`` still decides where it is set).
+    """
+    if silenced():
+        return _nowhere()
+    console = Console(soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = UNBOUNDED
+    return console
 
 
 _live: list[Console] = []  # the console of the progress bar being drawn, if one is
