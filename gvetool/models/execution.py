@@ -15,8 +15,8 @@ Two choices depend on the device, never on the model:
 
 And how GVE's REINFORCE gradient is formed. On a CPU it is backpropagated through the
 compact sampling pass's own activations, kept as it samples (no second forward pass;
-measured 1.3x faster a step at trained lengths and 1.6x untrained than re-scoring,
-``benchmarks/train_step.py``, at about 120 MB more peak memory at CUB size). On CUDA the
+measured 1.3x faster a step at trained lengths than re-scoring,
+``benchmarks/train_step.py``, at about 70 MB more peak memory at CUB size). On CUDA the
 samples are re-scored in one teacher-forced pass (the fixed-batch sampling keeps no
 compact activations). What is kept is bounded: a pass whose samples average more than
 ``kept_length`` tokens (an untrained model's, in the first steps of a run) drops it and

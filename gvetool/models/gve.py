@@ -62,6 +62,12 @@ class ReinforcePart:
     kept: SamplingRecord | None = None
 
 
+def _whole(samples: Samples, kept: SamplingRecord | None = None) -> ReinforcePart:
+    """The REINFORCE term of every row of the batch as one part."""
+    rows = torch.arange(len(samples.lengths), device=samples.lengths.device)
+    return ReinforcePart(samples, rows, kept)
+
+
 class GVE(SentenceClassifierReward, Captioner):
     """Class-conditioned captioner with a REINFORCE term from a frozen sentence classifier."""
 
@@ -148,10 +154,7 @@ class GVE(SentenceClassifierReward, Captioner):
         A pass that ran past ``kept_length`` is re-scored.
         """
         samples, record = self.sample_keeping_activations(batch)
-        whole = ReinforcePart(
-            samples, torch.arange(len(samples.lengths), device=samples.lengths.device), record
-        )
-        return self.reinforce_part_loss(batch, whole), samples
+        return self.reinforce_part_loss(batch, _whole(samples, record)), samples
 
     def _kept_tokens(self, rows: int, device: torch.device) -> int:
         """The most sampled tokens whose activations REINFORCE keeps (or re-scores at once
@@ -211,10 +214,7 @@ class GVE(SentenceClassifierReward, Captioner):
             loss, samples = self.reinforce_through_sampling(batch)
             return loss, samples.reward
         samples = self.sample_for_reinforce(batch)
-        whole = ReinforcePart(
-            samples, torch.arange(len(samples.lengths), device=batch.features.device)
-        )
-        return self.reinforce_part_loss(batch, whole), samples.reward
+        return self.reinforce_part_loss(batch, _whole(samples)), samples.reward
 
     def loss_terms(self, batch: CaptionBatch) -> list[str | ReinforcePart]:
         """Cross-entropy, then REINFORCE: one term built around the activations the
@@ -231,8 +231,7 @@ class GVE(SentenceClassifierReward, Captioner):
         if record is None:  # re-scored in groups as large as what could have been kept
             budget = self._kept_tokens(len(samples.lengths), samples.lengths.device)
             return ["cross_entropy", *self.reinforce_parts(samples, budget)]
-        rows = torch.arange(len(samples.lengths), device=samples.lengths.device)
-        return ["cross_entropy", ReinforcePart(samples, rows, record)]
+        return ["cross_entropy", _whole(samples, record)]
 
     def _through_sampling(self, batch: CaptionBatch) -> bool:
         """Whether REINFORCE goes through the sampling pass: where the execution policy
