@@ -1,17 +1,32 @@
-"""Shared fixtures: fake installed distributions for plugin tests, a clean plugin cache."""
+"""Shared fixtures: fake installed distributions for plugin tests, a clean plugin cache,
+Ctrl-C as a terminal delivers it."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from gvetool.datasets.synth import SynthOptions, generate
 from gvetool.plugins import DISABLE_ENV, reset_plugins
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ctrl_c_as_at_a_terminal() -> Iterator[None]:
+    """The Ctrl-C tests interrupt gvetool as a terminal's Ctrl-C would. A suite started in
+    the background of a non-interactive shell (``nohup``, ``&`` in a script) inherits
+    SIGINT ignored, and an ignored signal stays ignored in every process started from it:
+    no interrupt would ever arrive. Python's own handler is put back for the session."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -137,7 +137,6 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
         [sys.executable, "-m", "gvetool", "train", "lrcn", "--dataset", "synth",
          "--out", str(tmp_path / "runs"), "--hidden-size", "16", "--embedding-size", "16"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
