@@ -33,6 +33,7 @@ V, D, C, E, H = 14, 6, 3, 5, 8
 CUDA_PATH = {"fused_recurrence": True, "compact_sampling": False}
 CUDA_CHOICES = {**CUDA_PATH, "graphed_decoding": True, "rescoring_tokens": 0}
 CPU_PATH = {"fused_recurrence": False, "compact_sampling": True}
+CPU_CHOICES = {**CPU_PATH, "reinforce_through_sampling": True, "stacked_steps": True}
 
 
 def _gve(dropout: float = 0.3) -> GVE:
@@ -61,7 +62,7 @@ def _grads(model: torch.nn.Module) -> list[torch.Tensor]:
 
 def test_the_device_picks_the_implementations():
     assert execution_for(torch.device("cuda", 0)) == Execution(**CUDA_CHOICES)
-    cpu = Execution(**CPU_PATH, reinforce_through_sampling=True)
+    cpu = Execution(**CPU_CHOICES)
     assert execution_for(torch.device("cpu")) == cpu
     with forced(**CUDA_PATH):
         assert execution_for(torch.device("cpu")) == Execution(**CUDA_PATH)
@@ -130,6 +131,44 @@ def test_fixed_batch_greedy_decoding_equals_compact_decoding():
     assert torch.equal(fixed_tokens, tokens)
 
 
+def test_stacked_decoding_steps_equal_the_two_products(monkeypatch):
+    """One product of ``[input, hidden]`` with the stacked weights: the same gates as the
+    input and recurrent products summed, so the same greedy and sampled sentences."""
+    stepped = []
+    original = PackedLSTM._input_and_recurrent
+
+    def spy(self, inputs, hidden):
+        stepped.append(self._stacked is not None)
+        return original(self, inputs, hidden)
+
+    monkeypatch.setattr(PackedLSTM, "_input_and_recurrent", spy)
+    torch.manual_seed(0)
+    lstm = PackedLSTM(5, 4)
+    inputs, hidden, cell = torch.randn(3, 5), torch.randn(3, 4), torch.randn(3, 4)
+    two = lstm.recorded_step(inputs, (hidden, cell))
+    with lstm.stacked_steps():
+        one = lstm.recorded_step(inputs, (hidden, cell))
+        with lstm.stacked_steps():  # nested: the outer block keeps its stacked weights
+            pass
+        torch.testing.assert_close(lstm.step(inputs, (hidden, cell)), one[0])
+    assert lstm._stacked is None  # the copy lives only inside the block
+    torch.testing.assert_close(one, two)
+    model, batch = _gve(), _batch(n=12)
+    sentences = []
+    stepped.clear()
+    for stacked in (False, True):
+        with forced(**CPU_PATH, stacked_steps=stacked):
+            torch.manual_seed(4)
+            sampled = model.generate(batch.features, batch.class_ids, 12, greedy=False)
+            greedy = model.generate(batch.features, batch.class_ids, 12)
+            beams = model.beam_search(batch.features, batch.class_ids, beam_size=2, max_len=12)
+        sentences.append([t for pair in (sampled, greedy, beams) for t in pair])
+        assert set(stepped) == {stacked}  # every decoding step took the path asked for
+        stepped.clear()
+    for got, want in zip(*sentences, strict=True):
+        assert torch.equal(got, want)
+
+
 def _check_sampling(model: GVE, device: str) -> None:
     """Sampled sentences end right and their first words follow the model's distribution."""
     n = 6000
@@ -167,7 +206,7 @@ def test_precisions_are_the_configs_and_fp32_changes_nothing():
         TrainConfig(model="lrcn", dataset="synth", precision="fp16").validate()
 
 
-@pytest.mark.parametrize("path", [CPU_PATH, CUDA_PATH])
+@pytest.mark.parametrize("path", [CPU_PATH, CPU_CHOICES, CUDA_PATH])
 def test_bf16_autocast_step_stays_close_to_fp32(path):
     batch, results = _batch(n=8), []
     for precision in ("fp32", "bf16"):
@@ -183,6 +222,20 @@ def test_bf16_autocast_step_stays_close_to_fp32(path):
     assert low_loss == pytest.approx(loss, rel=2e-2)
     assert torch.isfinite(low_grads).all()
     assert torch.nn.functional.cosine_similarity(low_grads, grads, dim=0) > 0.99
+
+
+def test_bf16_autocast_reinforce_through_sampling_backpropagates_on_the_cpus_path():
+    """The kept activations are bf16 under autocast, and their graph takes them as such."""
+    batch, model = _batch(n=8), _gve(dropout=0.0).train()
+    context = functools.partial(autocast, "bf16", torch.device("cpu"))
+    with forced(**CPU_CHOICES):
+        torch.manual_seed(7)
+        with context():
+            terms = model.loss_terms(batch)
+        assert getattr(terms[1], "kept", None) is not None  # backpropagated through sampling
+        backward_terms(LossModule(model), batch, terms, context)
+    grads = _grads(model)
+    assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
 def test_cuda_training_pins_batches_for_asynchronous_copies(monkeypatch, tiny_cub):
