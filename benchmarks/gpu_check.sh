@@ -5,7 +5,7 @@
 # 2. the tests that compare the CUDA path with the CPU path (skipped without a GPU);
 # 3. gvetool train sc on the embedded data with --device cuda --precision bf16
 #    (pinned batches, asynchronous copies, autocast through the real trainer);
-# 4. benchmarks/train_step.py at CUB size: fp32 and bf16, trained and untrained lengths.
+# 4. benchmarks/train_step.py at CUB size: fp32, tf32 and bf16, trained and untrained lengths.
 set -uo pipefail
 out="${1:-gpu-check}"
 mkdir -p "$out"
@@ -21,7 +21,7 @@ $python -m pytest -q -p no:cacheprovider -rs tests/test_execution.py tests/test_
 $python -m gvetool demo --help >/dev/null 2>&1 || true
 $python -m gvetool train sc --dataset synth --epochs 1 --hidden-size 256 --embedding-size 256 \
     --device cuda --precision bf16 --out "$out/runs" 2>&1 | tail -4
-for precision in fp32 bf16; do
+for precision in fp32 tf32 bf16; do
     $python benchmarks/train_step.py --device cuda --precision "$precision" --steps 10 \
         2>&1 | tee "$out/train_step_${precision}.txt"
 done

@@ -1,8 +1,12 @@
 """GVE training step: the original's formulation vs gvetool's, at CUB size, with its floors.
 
 Run on demand (not in CI):
-    python benchmarks/train_step.py [--steps 5] [--device cpu|cuda] [--precision fp32|bf16]
-                                    [--untrained] [--no-original]
+    python benchmarks/train_step.py [--steps 5] [--device cpu|cuda]
+                                    [--precision fp32|bf16|tf32] [--untrained] [--no-original]
+
+``--precision`` applies to both sides as gvetool's trainer applies it: ``fp32`` is float32
+on CUDA too (cuDNN's TF32, on by PyTorch's default, is switched off), ``tf32`` turns
+TF32 on for cuBLAS and cuDNN (CUDA only).
 
 (a) the original: ``nn.LSTM`` teacher forcing over a padded-then-packed batch, REINFORCE
     by sampling through the modules with the graph kept, the host checking after every
@@ -49,7 +53,7 @@ from original_gve import OriginalGVE
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
-from gvetool.engine.precision import autocast
+from gvetool.engine.precision import autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.execution import execution_for, forced
 from gvetool.models.gve import GVE
@@ -355,7 +359,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "tf32"],
+        help="both sides; fp32: float32 on CUDA too (cuDNN's TF32 off), tf32: CUDA's TF32 on",
+    )
     parser.add_argument("--untrained", action="store_true", help="samples run to 50 tokens")
     parser.add_argument("--no-original", action="store_true", help="time gvetool only")
     parser.add_argument(
@@ -375,6 +384,11 @@ def main() -> None:
         help="CPU: how gvetool computes REINFORCE's gradient [the execution policy's]",
     )
     args = parser.parse_args()
+    with cuda_products(args.precision):
+        _run_as_asked(args)
+
+
+def _run_as_asked(args: argparse.Namespace) -> None:
     if args.no_graphs:
         with forced(fused_recurrence=True, compact_sampling=False, graphed_decoding=False):
             run(args)

@@ -33,7 +33,7 @@ MOVED_TO_MODEL_OPTIONS = ("reinforce_weight", "baseline", "reward_dropout", "rei
 # Model options added after runs were saved, with the value those runs were trained with,
 # so that resuming an older run continues what it computed.
 LEGACY_MODEL_OPTIONS = {"reward_dropout": "never"}
-PRECISION_NAMES = ("fp32", "bf16", "fp64")  # gvetool.engine.precision maps them to dtypes
+PRECISION_NAMES = ("fp32", "bf16", "fp64", "tf32")  # gvetool.engine.precision maps them to dtypes
 
 
 def opt(
@@ -119,8 +119,8 @@ class TrainConfig:
                                 resumable=True)  # fmt: skip
     seed: int = opt(0, "Random seed: same seed, same weights.")
     device: str = opt("cpu", "cpu, cuda or cuda:N.", resumable=True)
-    precision: str = opt("fp32", "Training arithmetic: fp32, bf16 (autocast) or fp64.",
-                         resumable=True)  # fmt: skip
+    precision: str = opt("fp32", "Training arithmetic: fp32, bf16 (autocast), fp64 or tf32 "
+                         "(CUDA's TensorFloat-32 products).", resumable=True)  # fmt: skip
     num_workers: int = opt(0, "Data-loading processes.", resumable=True)
     threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)
     # The model's own options (its spec's ``options`` dataclass), all of them once resolved;
@@ -164,6 +164,11 @@ class TrainConfig:
             )
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+        if self.precision == "tf32" and self.device == "cpu":
+            raise ConfigError(
+                "--precision tf32 runs float32 products on CUDA's TensorFloat-32 tensor cores, "
+                "which a CPU has not: use fp32 (or bf16) with --device cpu"
+            )
 
     @classmethod
     def from_saved(cls, saved: dict[str, Any]) -> TrainConfig:

@@ -18,7 +18,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.decoding import decode
 from gvetool.engine import steps
 from gvetool.engine.distributed import Distributed
-from gvetool.engine.precision import DTYPES, autocast
+from gvetool.engine.precision import DTYPES, autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.errors import GvetoolError
 from gvetool.models.captioner import _select_rows
@@ -204,6 +204,24 @@ def test_precisions_are_the_configs_and_fp32_changes_nothing():
         assert not torch.is_autocast_enabled("cpu")
     with pytest.raises(GvetoolError, match="precision must be one of fp32, bf16"):
         TrainConfig(model="lrcn", dataset="synth", precision="fp16").validate()
+
+
+def test_fp32_means_float32_on_cuda_too_and_tf32_is_asked_for():
+    """PyTorch's own default runs cuDNN (an ``nn.LSTM``) in TF32 where the card has it."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = matmul.allow_tf32, cudnn.allow_tf32
+    matmul.allow_tf32, cudnn.allow_tf32 = False, True  # PyTorch's defaults
+    try:
+        for precision, wanted in (("fp32", False), ("bf16", False), ("fp64", False),
+                                  ("tf32", True)):  # fmt: skip
+            with cuda_products(precision):
+                assert (matmul.allow_tf32, cudnn.allow_tf32) == (wanted, wanted)
+            assert (matmul.allow_tf32, cudnn.allow_tf32) == (False, True)  # given back
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = before
+    with pytest.raises(GvetoolError, match="precision tf32 runs float32 products on CUDA"):
+        TrainConfig(model="lrcn", dataset="synth", precision="tf32").validate()
+    TrainConfig(model="lrcn", dataset="synth", precision="tf32", device="cuda:1").validate()
 
 
 @pytest.mark.parametrize("path", [CPU_PATH, CPU_CHOICES, CUDA_PATH])

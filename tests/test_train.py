@@ -43,6 +43,25 @@ def _one_line(capsys) -> str:
     return err[-1]
 
 
+def test_a_run_trains_with_cudas_tf32_as_its_precision_says(tiny_cub_master, tmp_path, monkeypatch):
+    """fp32 switches off the TF32 that PyTorch's default leaves on for cuDNN, for the run
+    only; the flags are given back after it."""
+    from gvetool.engine import trainer
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(torch.backends.cudnn.allow_tf32)
+        return backward_terms(*args, **kwargs)
+
+    backward_terms = trainer.backward_terms
+    monkeypatch.setattr(trainer, "backward_terms", recording)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    _train(tiny_cub_master, tmp_path, "lrcn")
+    assert seen and not any(seen)
+    assert torch.backends.cudnn.allow_tf32
+
+
 def test_sc_then_gve_writes_complete_run_dirs(tiny_cub_master, tmp_path, capsys):
     sc_run = _train(tiny_cub_master, tmp_path, "sc")
     gve_run = _train(tiny_cub_master, tmp_path, "gve")

@@ -28,7 +28,7 @@ from gvetool.config import TrainConfig
 from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.interrupt import GracefulStop, Interrupted
-from gvetool.engine.precision import WEIGHT_DTYPES, autocast
+from gvetool.engine.precision import WEIGHT_DTYPES, autocast, cuda_products
 from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
@@ -100,7 +100,7 @@ class Trainer:
             if self.position.global_step:
                 console.err().print(self._resuming(), highlight=False)
             trackers = Trackers(config, self._tracked())
-        with GracefulStop(enabled=run.dist.world == 1) as stop:
+        with GracefulStop(enabled=run.dist.world == 1) as stop, cuda_products(config.precision):
             try:
                 while self.position.epoch < config.epochs:
                     started = time.perf_counter()
