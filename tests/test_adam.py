@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gvetool.engine.adam import Adam
+from gvetool.models.execution import forced
 
 
 def _model(seed: int = 0) -> torch.nn.Module:
@@ -20,7 +21,7 @@ def _model(seed: int = 0) -> torch.nn.Module:
 def _steps(model: torch.nn.Module, optimizer, first: int, last: int) -> None:
     for step in range(first, last):
         generator = torch.Generator().manual_seed(step)
-        inputs = torch.randn(4, 5, generator=generator)
+        inputs = torch.randn(4, 5, generator=generator).to(next(model.parameters()).device)
         optimizer.zero_grad(set_to_none=True)
         loss = model(inputs).square().mean()
         if step == 2:  # one step where a parameter gets no gradient: it must stay untouched
@@ -45,6 +46,30 @@ def _through_a_file(state: dict) -> dict:
     torch.save(state, buffer)
     buffer.seek(0)
     return torch.load(buffer, weights_only=True)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_the_foreach_update_equals_the_single_tensor_update(weight_decay):
+    """CUDA's choice, run on the CPU: the same operations over all parameters at once,
+    bit for bit here (CUDA's multi-tensor kernels may round differently: the next test)."""
+    single, batched = _model(), _model()
+    _steps(single, Adam(single.parameters(), lr=0.01, weight_decay=weight_decay), 0, 6)
+    optimizer = Adam(batched.parameters(), lr=0.01, weight_decay=weight_decay)
+    with forced(fused_recurrence=False, compact_sampling=True, foreach_adam=True):
+        _steps(batched, optimizer, 0, 6)
+    for a, b in zip(single.parameters(), batched.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [float(s["step"]) for s in optimizer.state.values()] == [6.0, 6.0, 6.0, 5.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_adam_updates_all_parameters_at_once_as_the_single_tensor_update_does():
+    single, batched = _model().cuda(), _model().cuda()
+    with forced(fused_recurrence=True, compact_sampling=False, foreach_adam=False):
+        _steps(single, Adam(single.parameters(), lr=0.01), 0, 6)
+    _steps(batched, Adam(batched.parameters(), lr=0.01), 0, 6)  # the device's choice
+    for a, b in zip(single.parameters(), batched.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_state_moves_between_torch_adam_and_ours():

@@ -11,6 +11,12 @@ operation, so results are bitwise identical (tested against ``torch.optim.Adam``
 ``state_dict`` has torch's layout, so checkpoints move between the two. One difference, on
 purpose: the denominator is built in place, so a step needs one temporary the size of the
 largest parameter instead of two.
+
+On CUDA (the execution policy's ``foreach_adam``) the same operations run over all
+parameters at once (``torch._foreach_*``, torch's multi-tensor Adam): some ten kernel
+launches a step instead of some ten per parameter, for temporaries the size of all the
+parameters together, which a GPU has room for and a CPU run's memory budget has not.
+Tested equal to the single-tensor update.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+
+from gvetool.models.execution import execution_for
 
 
 class Adam:
@@ -51,28 +59,65 @@ class Adam:
 
     @torch.no_grad()
     def step(self) -> None:
+        updated = [(index, p) for index, p in enumerate(self.params) if p.grad is not None]
+        if not updated:
+            return
+        states = [self._state(index, param) for index, param in updated]
+        params = [param for _, param in updated]
+        if execution_for(params[0].device).foreach_adam:
+            self._foreach_step(params, states)
+            return
+        for param, state in zip(params, states, strict=True):
+            self._single_step(param, state)
+
+    def _state(self, index: int, param: torch.nn.Parameter) -> dict[str, torch.Tensor]:
+        """A parameter's state, created at its first update as torch does: the step count
+        (a float32 scalar tensor on the CPU, as torch keeps it) and both moments."""
+        state = self.state.get(index)
+        if state is None:
+            state = self.state[index] = {
+                "step": torch.tensor(0.0, dtype=torch.float32),
+                "exp_avg": torch.zeros_like(param),
+                "exp_avg_sq": torch.zeros_like(param),
+            }
+        return state
+
+    def _single_step(self, param: torch.nn.Parameter, state: dict[str, torch.Tensor]) -> None:
         beta1, beta2 = self.betas
-        for index, param in enumerate(self.params):
-            if param.grad is None:
-                continue
-            grad = param.grad
-            state = self.state.get(index)
-            if state is None:
-                state = self.state[index] = {
-                    "step": torch.tensor(0.0, dtype=torch.float32),
-                    "exp_avg": torch.zeros_like(param),
-                    "exp_avg_sq": torch.zeros_like(param),
-                }
-            state["step"] += 1
-            if self.weight_decay:
-                grad = grad.add(param, alpha=self.weight_decay)
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step = state["step"].item()
-            step_size = self.lr / (1 - beta1**step)
-            denom = exp_avg_sq.sqrt().div_((1 - beta2**step) ** 0.5).add_(self.eps)
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+        grad = param.grad
+        assert grad is not None
+        state["step"] += 1
+        if self.weight_decay:
+            grad = grad.add(param, alpha=self.weight_decay)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step = state["step"].item()
+        step_size = self.lr / (1 - beta1**step)
+        denom = exp_avg_sq.sqrt().div_((1 - beta2**step) ** 0.5).add_(self.eps)
+        param.addcdiv_(exp_avg, denom, value=-step_size)
+
+    def _foreach_step(
+        self, params: list[torch.nn.Parameter], states: list[dict[str, torch.Tensor]]
+    ) -> None:
+        """:meth:`_single_step`'s operations, each over every parameter at once."""
+        beta1, beta2 = self.betas
+        grads = [param.grad for param in params]
+        steps = [state["step"] for state in states]
+        exp_avgs = [state["exp_avg"] for state in states]
+        exp_avg_sqs = [state["exp_avg_sq"] for state in states]
+        torch._foreach_add_(steps, 1)
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        counts = [step.item() for step in steps]  # host tensors: no device synchronisation
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denoms, [(1 - beta2**count) ** 0.5 for count in counts])
+        torch._foreach_add_(denoms, self.eps)
+        step_sizes = [-(self.lr / (1 - beta1**count)) for count in counts]
+        torch._foreach_addcdiv_(params, exp_avgs, denoms, step_sizes)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's layout: per-parameter state by index, and one parameter group."""

@@ -63,6 +63,9 @@ class Execution:
     # a decoding step's input and recurrent products as one, of weights stacked once per
     # pass (:meth:`PackedLSTM.stacked_steps`); CUDA replays a captured graph of the step
     stacked_steps: bool = False
+    # Adam's update over all parameters at once (``torch._foreach_*``: few launches, and
+    # temporaries the size of all parameters, which a CPU run's memory budget has not)
+    foreach_adam: bool = False
 
 
 _forced: ContextVar[Execution | None] = ContextVar("gvetool_execution", default=None)
@@ -81,6 +84,7 @@ def execution_for(device: torch.device) -> Execution:
         rescoring_tokens=0 if cuda else 1024,
         reinforce_through_sampling=not cuda,
         stacked_steps=not cuda,
+        foreach_adam=cuda,
     )
 
 
@@ -93,10 +97,12 @@ def forced(
     reinforce_through_sampling: bool = False,
     kept_length: int = 24,
     stacked_steps: bool = False,
+    foreach_adam: bool = False,
 ) -> Iterator[None]:
     """Use these implementations whatever the device, inside the ``with`` block."""
     chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens,
-                       reinforce_through_sampling, kept_length, stacked_steps)  # fmt: skip
+                       reinforce_through_sampling, kept_length, stacked_steps,
+                       foreach_adam)  # fmt: skip
     token = _forced.set(chosen)
     try:
         yield
