@@ -27,9 +27,9 @@ from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.execution import forced
 
 CHOICES = {
-    "re-scoring": {"fused_recurrence": False, "compact_sampling": True, "stacked_steps": True},
+    "re-scoring": {"fused_recurrence": False, "compact_sampling": True},
     "through sampling": {"fused_recurrence": False, "compact_sampling": True,
-                         "stacked_steps": True, "reinforce_through_sampling": True},
+                         "reinforce_through_sampling": True},
 }  # fmt: skip
 
 

@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     choice = {}
     if args.reinforce:
-        choice = {"fused_recurrence": False, "compact_sampling": True, "stacked_steps": True,
+        choice = {"fused_recurrence": False, "compact_sampling": True,
                   "reinforce_through_sampling": args.reinforce == "through-sampling"}  # fmt: skip
     here = str(Path(__file__).resolve().parent)
     for case in ("trained", "untrained"):

@@ -395,7 +395,7 @@ def _run_as_asked(args: argparse.Namespace) -> None:
     elif args.reinforce:
         through = args.reinforce == "through-sampling"
         with forced(fused_recurrence=False, compact_sampling=True,
-                    reinforce_through_sampling=through, stacked_steps=True):  # fmt: skip
+                    reinforce_through_sampling=through):  # fmt: skip
             run(args)
     else:
         run(args)

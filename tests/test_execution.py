@@ -33,7 +33,7 @@ V, D, C, E, H = 14, 6, 3, 5, 8
 CUDA_PATH = {"fused_recurrence": True, "compact_sampling": False}
 CUDA_CHOICES = {**CUDA_PATH, "graphed_decoding": True, "rescoring_tokens": 0, "foreach_adam": True}
 CPU_PATH = {"fused_recurrence": False, "compact_sampling": True}
-CPU_CHOICES = {**CPU_PATH, "reinforce_through_sampling": True, "stacked_steps": True}
+CPU_CHOICES = {**CPU_PATH, "reinforce_through_sampling": True}
 
 
 def _gve(dropout: float = 0.3) -> GVE:
@@ -129,44 +129,6 @@ def test_fixed_batch_greedy_decoding_equals_compact_decoding():
     assert int(lengths.min()) < int(lengths.max()) < 12  # every row ended, at different steps
     assert torch.equal(fixed_lengths, lengths)
     assert torch.equal(fixed_tokens, tokens)
-
-
-def test_stacked_decoding_steps_equal_the_two_products(monkeypatch):
-    """One product of ``[input, hidden]`` with the stacked weights: the same gates as the
-    input and recurrent products summed, so the same greedy and sampled sentences."""
-    stepped = []
-    original = PackedLSTM._input_and_recurrent
-
-    def spy(self, inputs, hidden):
-        stepped.append(self._stacked is not None)
-        return original(self, inputs, hidden)
-
-    monkeypatch.setattr(PackedLSTM, "_input_and_recurrent", spy)
-    torch.manual_seed(0)
-    lstm = PackedLSTM(5, 4)
-    inputs, hidden, cell = torch.randn(3, 5), torch.randn(3, 4), torch.randn(3, 4)
-    two = lstm.recorded_step(inputs, (hidden, cell))
-    with lstm.stacked_steps():
-        one = lstm.recorded_step(inputs, (hidden, cell))
-        with lstm.stacked_steps():  # nested: the outer block keeps its stacked weights
-            pass
-        torch.testing.assert_close(lstm.step(inputs, (hidden, cell)), one[0])
-    assert lstm._stacked is None  # the copy lives only inside the block
-    torch.testing.assert_close(one, two)
-    model, batch = _gve(), _batch(n=12)
-    sentences = []
-    stepped.clear()
-    for stacked in (False, True):
-        with forced(**CPU_PATH, stacked_steps=stacked):
-            torch.manual_seed(4)
-            sampled = model.generate(batch.features, batch.class_ids, 12, greedy=False)
-            greedy = model.generate(batch.features, batch.class_ids, 12)
-            beams = model.beam_search(batch.features, batch.class_ids, beam_size=2, max_len=12)
-        sentences.append([t for pair in (sampled, greedy, beams) for t in pair])
-        assert set(stepped) == {stacked}  # every decoding step took the path asked for
-        stepped.clear()
-    for got, want in zip(*sentences, strict=True):
-        assert torch.equal(got, want)
 
 
 def _check_sampling(model: GVE, device: str) -> None:

@@ -12,12 +12,7 @@ from gvetool.models.execution import forced
 from .reference import naive_reinforce_loss
 from .test_models import _batch, _gve
 
-THROUGH = {
-    "fused_recurrence": False,
-    "compact_sampling": True,
-    "reinforce_through_sampling": True,
-    "stacked_steps": True,
-}  # the CPU's choices
+THROUGH = {"fused_recurrence": False, "compact_sampling": True, "reinforce_through_sampling": True}
 RESCORED = {**THROUGH, "reinforce_through_sampling": False}
 
 

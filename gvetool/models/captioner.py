@@ -28,8 +28,7 @@ exactly the gradient of one process with the whole batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -257,9 +256,8 @@ class Captioner(nn.Module):
             weights = tuple(p.data_ptr() for p in self.parameters())
             return self.decoding_graphs.generate(self._decode_step, state, max_len, greedy,
                                                  weights)  # fmt: skip
-        with self.decoding(device):
-            return decode(self._decode_step, _select_rows, state, batch, device, max_len,
-                          greedy, generator, execution.compact_sampling)  # fmt: skip
+        return decode(self._decode_step, _select_rows, state, batch, device, max_len, greedy,
+                      generator, execution.compact_sampling)  # fmt: skip
 
     @torch.no_grad()
     def beam_search(
@@ -272,20 +270,8 @@ class Captioner(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Beam search, batched over images, in ``generate``'s form (``beam_size=1``: greedy)."""
         offset = self.conditioning(features, class_ids).repeat_interleave(beam_size, 0)
-        with self.decoding(features.device):
-            return search(self._decode_step, _select_rows, self._start_state(offset),
-                          len(features), beam_size, features.device, max_len,
-                          length_penalty)  # fmt: skip
-
-    @contextmanager
-    def decoding(self, device: torch.device) -> Iterator[None]:
-        """Around a decoding loop on ``device``: both LSTMs step with their weights stacked
-        (:meth:`PackedLSTM.stacked_steps`) where the execution policy says so."""
-        if not execution_for(device).stacked_steps:
-            yield
-            return
-        with self.lstm1.stacked_steps(), self.lstm2.stacked_steps():
-            yield
+        return search(self._decode_step, _select_rows, self._start_state(offset), len(features),
+                      beam_size, features.device, max_len, length_penalty)  # fmt: skip
 
     def _start_state(self, offset: torch.Tensor) -> tuple[Any, ...]:
         rows = len(offset)

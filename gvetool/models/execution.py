@@ -27,11 +27,7 @@ of its own: the bound on memory for an untrained model's 50-token samples (1024 
 when re-scoring is forced without one); on a GPU each extra pass costs a whole sequence's
 latency while memory is plentiful, so there all rows go in one pass.
 
-And, on a CPU, a decoding step multiplies ``[input, hidden]`` by both LSTM weights
-stacked, one product instead of two (a sampling pass about 9% faster at the original's
-sizes); a CUDA graph of the step is captured with the two products.
-
-Each pair computes the same numbers within float tolerance (``tests/test_execution.py``
+Both pairs compute the same numbers within float tolerance (``tests/test_execution.py``
 runs each pair on the CPU); :func:`forced` lets tests and benchmarks pick one.
 """
 
@@ -60,9 +56,6 @@ class Execution:
     # ... while the samples average at most this many tokens; a longer pass (an untrained
     # model's rambling samples) drops what it kept and is re-scored in groups instead
     kept_length: int = 24
-    # a decoding step's input and recurrent products as one, of weights stacked once per
-    # pass (:meth:`PackedLSTM.stacked_steps`); CUDA replays a captured graph of the step
-    stacked_steps: bool = False
     # Adam's update over all parameters at once (``torch._foreach_*``: few launches, and
     # temporaries the size of all parameters, which a CPU run's memory budget has not)
     foreach_adam: bool = False
@@ -83,7 +76,6 @@ def execution_for(device: torch.device) -> Execution:
         graphed_decoding=cuda,
         rescoring_tokens=0 if cuda else 1024,
         reinforce_through_sampling=not cuda,
-        stacked_steps=not cuda,
         foreach_adam=cuda,
     )
 
@@ -96,13 +88,11 @@ def forced(
     rescoring_tokens: int = 1024,
     reinforce_through_sampling: bool = False,
     kept_length: int = 24,
-    stacked_steps: bool = False,
     foreach_adam: bool = False,
 ) -> Iterator[None]:
     """Use these implementations whatever the device, inside the ``with`` block."""
     chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens,
-                       reinforce_through_sampling, kept_length, stacked_steps,
-                       foreach_adam)  # fmt: skip
+                       reinforce_through_sampling, kept_length, foreach_adam)  # fmt: skip
     token = _forced.set(chosen)
     try:
         yield

@@ -134,7 +134,7 @@ class GVE(SentenceClassifierReward, Captioner):
             )
             return (*recurrent, rows), logits
 
-        with torch.no_grad(), self.decoding(device):
+        with torch.no_grad():
             start = (*self._start_state(self.conditioning(features, class_ids)),
                      torch.arange(rows_total, device=device))  # fmt: skip
             tokens, lengths = decode(step, _select_with_rows, start, rows_total, device,

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -305,7 +304,6 @@ class PackedLSTM(nn.Module):
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
         self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
         self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
-        self._stacked: torch.Tensor | None = None  # [W_ih, W_hh] inside stacked_steps()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -348,35 +346,6 @@ class PackedLSTM(nn.Module):
                 inputs, b_ih + b_hh, w_hh, offset, packing.batch_sizes, computed, *weights_ih
             )
 
-    @contextmanager
-    def stacked_steps(self) -> Iterator[None]:
-        """Inside the block a step's gates are one product, ``[inputs, hidden]`` times
-        ``[W_ih, W_hh]^T`` stacked once on entry, instead of two products summed.
-
-        Why: a decoding step multiplies a few rows by both weights, and one product with
-        twice the inner dimension writes the gates once and runs closer to the matrix
-        unit's rate; on a CPU a compact sampling pass at the original's sizes took about
-        9% less time (``benchmarks/train_step.py``). The same sums in another order. For
-        decoding, where the weights stay as they are from step to step; the ``4H x (in +
-        H)`` copy lives only as long as the block.
-        """
-        previous = self._stacked
-        stacked = torch.cat([self.weight_ih, self.weight_hh], dim=1)
-        self._stacked = stacked.to(compute_dtype(stacked))
-        try:
-            yield
-        finally:
-            self._stacked = previous
-
-    def _input_and_recurrent(self, inputs: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """A step's pre-activation gates ``bias + inputs W_ih^T + hidden W_hh^T``, a new tensor."""
-        bias = self.bias_ih + self.bias_hh
-        if self._stacked is not None:
-            weight = self._stacked
-            rows = torch.cat([inputs.to(weight.dtype), hidden.to(weight.dtype)], dim=1)
-            return torch.addmm(bias.to(weight.dtype), rows, weight.T)
-        return F.linear(inputs, self.weight_ih, bias) + F.linear(hidden, self.weight_hh)
-
     def step(
         self,
         inputs: torch.Tensor,
@@ -385,7 +354,8 @@ class PackedLSTM(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for ``[B, in]`` inputs from ``(hidden, cell)``; returns the new state."""
         hidden, cell = state
-        gates = self._input_and_recurrent(inputs, hidden)
+        gates = F.linear(inputs, self.weight_ih, self.bias_ih + self.bias_hh)
+        gates = gates + hidden @ self.weight_hh.T
         if gate_offset is not None:
             gates = gates + gate_offset
         return lstm_cell(gates, cell)
@@ -401,7 +371,9 @@ class PackedLSTM(nn.Module):
         ``(hidden, cell)`` and the step's gate activations ``[B, 4H]`` as well: the pieces
         of :class:`Activations` that a later :meth:`forward` builds its graph around."""
         hidden, cell = state
-        gates = self._input_and_recurrent(inputs, hidden)
+        gates = torch.addmm(self.bias_ih + self.bias_hh, inputs, self.weight_ih.T)
+        # under autocast the gates are bf16 and an in-place product is not autocast
+        gates.addmm_(hidden.to(gates.dtype), self.weight_hh.T.to(gates.dtype))
         if gate_offset is not None:
             gates += gate_offset
         # in the gates' dtype, as the packed loop keeps every activation (bf16 under autocast)
