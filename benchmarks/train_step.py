@@ -27,9 +27,11 @@ steps of training.
 
 Then a breakdown of gvetool's step, each part timed alone (synchronised on CUDA), and two
 arithmetic floors: the step's matrix products at the rate of a large matrix product
-measured in the same run, for the *minimal* set of products (teacher-forced pass and its
-backward, sampling with ended rows dropped, the classifier's reward, REINFORCE's backward
-through the sampling pass) and for the set gvetool's formulation computes.
+measured just before that step (a shared machine's speed drifts from minute to minute),
+for the *minimal* set of products (teacher-forced pass and its backward, sampling with
+ended rows dropped, the classifier's reward, REINFORCE's backward through the sampling
+pass) and for the set gvetool's formulation computes; each ratio is the mean of the
+steps' own, with their range.
 """
 
 from __future__ import annotations
@@ -195,13 +197,17 @@ def gvetool_step(model: GVE, batch: CaptionBatch, precision: str) -> None:
 def timed(
     step: Callable, model: nn.Module, reward_model: GVE, batches: list[CaptionBatch],
     precision: str,
-) -> tuple[list[float], list[torch.Tensor]]:  # fmt: skip
-    """Seconds of each step after the first (a warm-up) and each step's sampled lengths."""
+) -> tuple[list[float], list[torch.Tensor], list[float]]:  # fmt: skip
+    """Seconds of each step after the first (a warm-up), each step's sampled lengths, and
+    the matmul rate (GFLOP/s) measured just before each: a shared machine's speed drifts
+    from minute to minute, and a floor at one rate measured once would drift with it."""
     device = batches[0].features.device
     optimizer = Adam(model.parameters(), lr=1e-9)
     lengths = sampled_lengths(reward_model)
-    seconds = []
+    seconds, rates = [], []
     for index, batch in enumerate(batches):
+        if index:
+            rates.append(matmul_gflops(device, repeats=2))
         torch.manual_seed(index)
         restart_lengths(model)
         synchronize(device)
@@ -212,18 +218,18 @@ def timed(
         synchronize(device)
         if index:
             seconds.append(time.perf_counter() - start)
-    return seconds, lengths[1:]
+    return seconds, lengths[1:], rates
 
 
-def matmul_gflops(device: torch.device, n: int = 4096) -> float:
+def matmul_gflops(device: torch.device, n: int = 4096, repeats: int = 5) -> float:
     a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
     a @ b
     synchronize(device)
     start = time.perf_counter()
-    for _ in range(5):
+    for _ in range(repeats):
         a @ b
     synchronize(device)
-    return 5 * 2 * n**3 / (time.perf_counter() - start) / 1e9
+    return repeats * 2 * n**3 / (time.perf_counter() - start) / 1e9
 
 
 def _lstm_flops(inputs: int, tokens: int) -> float:
@@ -349,6 +355,12 @@ def _summary(seconds: list[float]) -> str:
             f"max {max(seconds):.3f}, {len(seconds)} steps)")  # fmt: skip
 
 
+def _ratios(seconds: list[float], floors: list[float]) -> str:
+    """Mean and range of each step's time over its own floor."""
+    ratios = [step / floor for step, floor in zip(seconds, floors, strict=True)]
+    return f"{statistics.mean(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f} per step)"
+
+
 def _lengths(seen: list[torch.Tensor]) -> str:
     means = statistics.mean(float(x.float().mean()) for x in seen)
     longest = statistics.mean(float(x.max()) for x in seen)
@@ -416,12 +428,13 @@ def run(args: argparse.Namespace) -> None:
           f"matmul {gflops:.0f} GFLOP/s (fp32)")  # fmt: skip
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
-    ours, ours_len = timed(gvetool_step, model, model, batches, args.precision)
+    ours, ours_len, ours_rates = timed(gvetool_step, model, model, batches, args.precision)
     theirs: list[float] = []
     if not args.no_original:
         original = make_original(device, args.untrained)
-        theirs, theirs_len = timed(original_step, original, original.reward_model, batches,
-                                   args.precision)  # fmt: skip
+        theirs, theirs_len, theirs_rates = timed(original_step, original,
+                                                 original.reward_model, batches,
+                                                 args.precision)  # fmt: skip
         print(f"(a) original: {_summary(theirs)}, {_lengths(theirs_len)}")
     # samples averaging more than kept_length tokens were re-scored: their floor says so
     limit = execution.kept_length or MAX_LEN
@@ -429,26 +442,33 @@ def run(args: argparse.Namespace) -> None:
     note = "" if all(kept) or not through else " (re-scored: too long to keep)"
     print(f"(b) gvetool:  {_summary(ours)}, {_lengths(ours_len)}{note}")
     stream = weight_stream_rate(device)
+    # each step's floors at the rate measured just before it
     floors = [
-        Floors.of(batch.lengths.cpu(), lengths, keeps, gflops * 1e9, stream)
-        for batch, lengths, keeps in zip(batches[1:], ours_len, kept, strict=True)
+        Floors.of(batch.lengths.cpu(), lengths, keeps, rate * 1e9, stream)
+        for batch, lengths, keeps, rate in zip(batches[1:], ours_len, kept, ours_rates, strict=True)
     ]
-    minimal = statistics.mean(f.minimal for f in floors) / gflops / 1e9
-    own = statistics.mean(f.gvetool for f in floors) / gflops / 1e9
-    roofline = statistics.mean(f.roofline for f in floors)
-    print(f"floors (matrix products at {gflops:.0f} GFLOP/s): minimal {minimal:.3f} s "
-          f"({minimal * gflops:.0f} GFLOP), gvetool's formulation {own:.3f} s "
-          f"({own * gflops:.0f} GFLOP); the minimal set's roofline {roofline:.3f} s "
-          f"(step-by-step products at the slower of that rate and reading their weights "
-          f"at {stream / 1e9:.1f} GB/s)")  # fmt: skip
-    step = statistics.mean(ours)
-    print(f"gvetool's step / minimal floor: {step / minimal:.2f}x (its own floor: "
-          f"{step / own:.2f}x, the roofline: {step / roofline:.2f}x)", end="")  # fmt: skip
+    minimal = [f.minimal / rate / 1e9 for f, rate in zip(floors, ours_rates, strict=True)]
+    own = [f.gvetool / rate / 1e9 for f, rate in zip(floors, ours_rates, strict=True)]
+    roofline = [f.roofline for f in floors]
+    minimal_gflop = statistics.mean(f.minimal for f in floors) / 1e9
+    own_gflop = statistics.mean(f.gvetool for f in floors) / 1e9
+    print(f"floors (matrix products at the rate measured before each step, "
+          f"{min(ours_rates):.0f}-{max(ours_rates):.0f} GFLOP/s): minimal "
+          f"{statistics.mean(minimal):.3f} s ({minimal_gflop:.0f} GFLOP), gvetool's "
+          f"formulation {statistics.mean(own):.3f} s ({own_gflop:.0f} GFLOP); "
+          f"the minimal set's roofline {statistics.mean(roofline):.3f} s (step-by-step "
+          f"products at the slower of that rate and reading their weights at "
+          f"{stream / 1e9:.1f} GB/s)")  # fmt: skip
+    print(f"gvetool's step / minimal floor: {_ratios(ours, minimal)} (its own floor: "
+          f"{_ratios(ours, own)}, the roofline: {_ratios(ours, roofline)})", end="")  # fmt: skip
     if theirs:
-        ratio = statistics.mean(theirs) / step
+        # the original's floors: the same products at the rate measured before its steps
+        theirs_minimal = [f.minimal / rate / 1e9
+                          for f, rate in zip(floors, theirs_rates, strict=True)]  # fmt: skip
+        ratio = statistics.mean(theirs) / statistics.mean(ours)
         print(f"; speed-up (a)/(b): {ratio:.2f}x; the original / minimal floor: "
-              f"{statistics.mean(theirs) / minimal:.2f}x (the most any implementation of "
-              f"these products could gain here)")  # fmt: skip
+              f"{_ratios(theirs, theirs_minimal)} (the most any implementation of these "
+              f"products could gain here)")  # fmt: skip
     else:
         print()
     parts = breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
