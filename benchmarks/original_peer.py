@@ -341,11 +341,15 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
     for model in MODELS:
         folder = out / model
         runs = sorted(folder.glob(f"{model}-cub-*"))
-        if not runs or not (runs[-1] / "best.pt").is_file():
-            extra = (
-                ["--sc-ckpt", str(Path(result["sc"]["run"]) / "best.pt")] if model == "gve" else []
-            )
-            if gvetool(["train", model, *common, "--out", str(folder), *extra]) != 0:
+        if not runs or not _trained(runs[-1], args.epochs):
+            if runs and (runs[-1] / "last.pt").is_file():  # interrupted (a session ended)
+                command = ["train", model, "--resume", str(runs[-1]), "--epochs",
+                           str(args.epochs), "--device", args.device]  # fmt: skip
+            else:
+                command = ["train", model, *common, "--out", str(folder)]
+                if model == "gve":
+                    command += ["--sc-ckpt", str(Path(result["sc"]["run"]) / "best.pt")]
+            if gvetool(command) != 0:
                 raise SystemExit(f"gvetool train {model} failed")
             runs = sorted(folder.glob(f"{model}-cub-*"))
         run = runs[-1]
@@ -362,6 +366,13 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
             entry["test"] = {p["image_id"]: p["caption"] for p in predictions}
         result[model] = entry
     return result
+
+
+def _trained(run: Path, epochs: int) -> bool:
+    """Whether a gvetool run finished its epochs: an interrupted one has a ``best.pt``
+    too, from the epochs it did, and must be resumed rather than taken as done."""
+    history = run / "metrics.jsonl"
+    return history.is_file() and len(history.read_text().splitlines()) >= epochs
 
 
 def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
