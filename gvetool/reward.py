@@ -47,15 +47,24 @@ class SentenceClassifierReward:
 
     @torch.no_grad()
     def reward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        class_ids: torch.Tensor,
+        fixed_shape: bool = False,
     ) -> torch.Tensor:
         """Probability the frozen classifier gives the true class, per sentence (with its
-        dropout on where :attr:`reward_dropout` says so; its weights are never trained)."""
+        dropout on where :attr:`reward_dropout` says so; its weights are never trained).
+        ``fixed_shape``: through the classifier's ``forward_fixed_shape`` (the same
+        logits, no host synchronisation), as a captured training step needs."""
         classifier = self.sentence_classifier
         if classifier is None:
             raise RuntimeError("no sentence classifier: call attach_sentence_classifier first")
         classifier.train(self.reward_dropout)
         if self.token_map is not None:
-            tokens = self.token_map.to(tokens.device)[tokens]
-        probs = torch.softmax(classifier(tokens, lengths.clamp(min=1)).float(), dim=1)
+            if self.token_map.device != tokens.device:  # once: a captured step copies nothing
+                object.__setattr__(self, "token_map", self.token_map.to(tokens.device))
+            tokens = self.token_map[tokens]
+        score = classifier.forward_fixed_shape if fixed_shape else classifier
+        probs = torch.softmax(score(tokens, lengths.clamp(min=1)).float(), dim=1)
         return probs.gather(1, class_ids[:, None]).squeeze(1)

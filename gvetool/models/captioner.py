@@ -40,7 +40,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.decoding import beam_search as search
 from gvetool.decoding import decode
 from gvetool.models.execution import execution_for
-from gvetool.models.graphed_decoding import DecodingGraphs
+from gvetool.models.graphed_decoding import DecodingGraphs, decode_every_step
 from gvetool.models.lstm import Activations, PackedLSTM, Packing
 from gvetool.models.output_loss import output_nll
 from gvetool.specs import ModelShape
@@ -231,6 +231,78 @@ class Captioner(nn.Module):
     def loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.caption_loss(batch)
         return loss, {"loss": float(loss.detach())}
+
+    def fixed_shape_states(
+        self,
+        features: torch.Tensor,
+        class_ids: torch.Tensor,
+        tokens: torch.Tensor,
+        dropout: bool = True,
+    ) -> torch.Tensor:
+        """Teacher-forced inputs of the output layer at every position of a padded batch,
+        ``[B, T, H]``: :meth:`token_states`' numbers at the real tokens, every row run for
+        all ``T`` steps through the fused recurrence. No packing, so no lengths are read
+        back to the host and every shape is the batch tensors' (what a captured training
+        step needs). Dropout is drawn over the padded batch, as the original draws it;
+        what the layers compute on padding is masked by :meth:`fixed_shape_nll`.
+        """
+        width = tokens.shape[1]
+        start = torch.full_like(tokens[:, :1], Vocabulary.start_id)
+        inputs = torch.cat([start, tokens[:, :-1]], dim=1)
+        h1 = self.lstm1.padded(self._drop(self.embed(inputs), dropout))
+        parts = []
+        if self.image is not None:
+            parts.append(self.image_vector(features, dropout)[:, None].expand(-1, width, -1))
+        if self.lstm2_class is not None:
+            onehot = F.one_hot(class_ids, self.lstm2_class.num_embeddings).to(h1.dtype)
+            parts.append(onehot[:, None].expand(-1, width, -1))
+        x = self._drop(torch.cat([*parts, h1], dim=2), dropout)
+        h2 = self.lstm2.padded(x, weight_ih=self.lstm2_input_weights())
+        return self._drop(h2, dropout)
+
+    def fixed_shape_nll(
+        self,
+        states: torch.Tensor,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        row_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``sum over each row's real tokens of w_row * -log p(token)`` from
+        :meth:`fixed_shape_states`; positions past a row's length weigh 0."""
+        rows, width, hidden = states.shape
+        dtype = torch.promote_types(self.out.weight.dtype, torch.float32)
+        positions = torch.arange(width, device=tokens.device)
+        weights = (positions[None, :] < lengths[:, None]).to(dtype)
+        if row_weights is not None:
+            weights = weights * row_weights[:, None].to(dtype)
+        return self.token_nll(states.reshape(rows * width, hidden), tokens.reshape(-1),
+                              weights.reshape(-1))  # fmt: skip
+
+    def fixed_shape_caption_loss(
+        self, batch: CaptionBatch, mean_over: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`caption_loss` over the padded batch, divided by ``mean_over`` (a tensor on
+        the batch's device: ``batch.mean_over()`` kept off the host)."""
+        states = self.fixed_shape_states(batch.features, batch.class_ids, batch.tokens)
+        return self.fixed_shape_nll(states, batch.tokens, batch.lengths) / mean_over
+
+    def fixed_shape_loss(
+        self, batch: CaptionBatch, mean_over: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`loss` with every shape fixed by the batch's tensors and every number left
+        on the device, logs included: the step a CUDA graph captures
+        (:mod:`gvetool.engine.graphed_step`)."""
+        loss = self.fixed_shape_caption_loss(batch, mean_over)
+        return loss, {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def fixed_shape_generate(
+        self, features: torch.Tensor, class_ids: torch.Tensor, max_len: int, greedy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`generate`'s sentences as ``(tokens [B, max_len], lengths [B])``, every
+        row stepping to ``max_len`` (:func:`decode_every_step`): no host synchronisation."""
+        state = self._start_state(self.conditioning(features, class_ids))
+        return decode_every_step(self._decode_step, state, max_len, greedy)
 
     @torch.no_grad()
     def generate(

@@ -59,6 +59,9 @@ class Execution:
     # Adam's update over all parameters at once (``torch._foreach_*``: few launches, and
     # temporaries the size of all parameters, which a CPU run's memory budget has not)
     foreach_adam: bool = False
+    # --cuda-graph's whole training step captured as a CUDA graph and replayed (else the
+    # same fixed-shape step runs eagerly: what the CPU tests check)
+    captured_steps: bool = False
 
 
 _forced: ContextVar[Execution | None] = ContextVar("gvetool_execution", default=None)
@@ -77,6 +80,7 @@ def execution_for(device: torch.device) -> Execution:
         rescoring_tokens=0 if cuda else 1024,
         reinforce_through_sampling=not cuda,
         foreach_adam=cuda,
+        captured_steps=cuda,
     )
 
 
@@ -89,10 +93,12 @@ def forced(
     reinforce_through_sampling: bool = False,
     kept_length: int = 24,
     foreach_adam: bool = False,
+    captured_steps: bool = False,
 ) -> Iterator[None]:
     """Use these implementations whatever the device, inside the ``with`` block."""
     chosen = Execution(fused_recurrence, compact_sampling, graphed_decoding, rescoring_tokens,
-                       reinforce_through_sampling, kept_length, foreach_adam)  # fmt: skip
+                       reinforce_through_sampling, kept_length, foreach_adam,
+                       captured_steps)  # fmt: skip
     token = _forced.set(chosen)
     try:
         yield

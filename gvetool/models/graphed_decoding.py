@@ -103,6 +103,22 @@ class FixedBatchStep:
         return self.tokens[:, :width].clone(), self.lengths.clone()
 
 
+def decode_every_step(
+    step: Step, state: Any, max_len: int, greedy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy or sampled sentences with every row stepping all ``max_len`` steps (ended
+    rows masked): ``(tokens [B, max_len], lengths [B])``, 0 after a sentence's end.
+
+    No host synchronisation and no shape that depends on the sentences, as a captured
+    training step needs: the sentences and draws of :func:`gvetool.decoding.decode` with
+    ``compact=False``, whose only difference is to stop once every row has ended.
+    """
+    fixed = FixedBatchStep(step, state, max_len, greedy)
+    for _ in range(max_len):
+        fixed()
+    return fixed.tokens, fixed.lengths
+
+
 class _Graph:
     def __init__(self, step: FixedBatchStep) -> None:
         self.step = step

@@ -102,15 +102,23 @@ class GVE(SentenceClassifierReward, Captioner):
         return self._scored(batch, tokens, lengths)
 
     @torch.no_grad()
-    def _scored(self, batch: CaptionBatch, tokens: torch.Tensor, lengths: torch.Tensor) -> Samples:
-        """The samples with their rewards and advantages ``R - b``."""
+    def _scored(
+        self,
+        batch: CaptionBatch,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        fixed_shape: bool = False,
+    ) -> Samples:
+        """The samples with their rewards and advantages ``R - b`` (``fixed_shape``: with
+        no host synchronisation, as :meth:`fixed_shape_loss` needs)."""
         features, class_ids = batch.features, batch.class_ids
-        reward = self.reward(tokens, lengths, class_ids)
+        reward = self.reward(tokens, lengths, class_ids, fixed_shape)
         if self.baseline == "mean":
             baseline = reward.mean()
         elif self.baseline == "greedy":
-            greedy, greedy_lengths = self.generate(features, class_ids, self.max_len, greedy=True)
-            baseline = self.reward(greedy, greedy_lengths, class_ids)
+            decode = self.fixed_shape_generate if fixed_shape else self.generate
+            greedy, greedy_lengths = decode(features, class_ids, self.max_len, greedy=True)
+            baseline = self.reward(greedy, greedy_lengths, class_ids, fixed_shape)
         else:
             baseline = torch.zeros_like(reward)
         return Samples(tokens, lengths, reward, reward - baseline)
@@ -239,6 +247,40 @@ class GVE(SentenceClassifierReward, Captioner):
         execution = execution_for(batch.features.device)
         chosen = execution.reinforce_through_sampling and execution.compact_sampling
         return chosen and self.reinforce_tokens is None
+
+    def fixed_shape_loss(
+        self, batch: CaptionBatch, mean_over: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`loss` with every shape fixed by the batch's tensors and ``max_len`` and
+        every number left on the device, logs included: the step a CUDA graph captures
+        (:mod:`gvetool.engine.graphed_step`).
+
+        The same terms from the same weights: every row samples for all ``max_len``
+        steps (ended rows masked, :func:`decode_every_step`), the classifier reads the
+        padded samples up to their lengths, and REINFORCE re-scores them over their padded
+        width, dropout off, positions past a sentence's end weighing 0; the cross-entropy
+        runs over the padded batch. Tested equal, value and gradients, to :meth:`loss` on
+        the same samples. Sampling runs first, as in :meth:`loss_terms`.
+        """
+        features, class_ids = batch.features, batch.class_ids
+        tokens, lengths = self.fixed_shape_generate(features, class_ids, self.max_len, False)
+        samples = self._scored(batch, tokens, lengths, fixed_shape=True)
+        cross_entropy = self.fixed_shape_caption_loss(batch, mean_over)
+        return self._with_fixed_shape_reinforce(batch, samples, cross_entropy)
+
+    def _with_fixed_shape_reinforce(
+        self, batch: CaptionBatch, samples: Samples, cross_entropy: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``cross_entropy + lambda * REINFORCE`` of ``samples``, re-scored over their
+        padded width, and the step's logs as device tensors."""
+        states = self.fixed_shape_states(batch.features, batch.class_ids, samples.tokens,
+                                         dropout=False)  # fmt: skip
+        weights = samples.advantage / len(samples.lengths)
+        reinforce = self.fixed_shape_nll(states, samples.tokens, samples.lengths, weights)
+        loss = cross_entropy + self.reinforce_weight * reinforce
+        logs = {"loss": loss.detach(), "ce": cross_entropy.detach(),
+                "reward": samples.reward.mean()}  # fmt: skip
+        return loss, logs
 
     def loss(
         self, batch: CaptionBatch, term: str | ReinforcePart | None = None

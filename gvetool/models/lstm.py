@@ -288,6 +288,21 @@ def _fused(
     return outputs
 
 
+def _fused_padded(inputs: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+    """A padded batch ``[B, T, in]`` through ``torch.lstm`` (cuDNN on CUDA), every row run
+    for all ``T`` steps: no lengths, so nothing is read back to the host and every shape is
+    fixed by the input's. Outputs at a row's real steps are the packed pass's (an LSTM reads
+    only earlier steps); what it computes on padding is left for the caller to mask."""
+    hidden_size = params[1].shape[1]
+    zeros = inputs.new_zeros(1, inputs.shape[0], hidden_size)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="RNN module weights are not part")
+        outputs, _, _ = torch.lstm(
+            inputs, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False, True
+        )
+    return outputs.contiguous()  # batch-major in memory, as dropout draws its mask over it
+
+
 class PackedLSTM(nn.Module):
     """A single LSTM layer; ``forward`` runs a packed batch, ``step`` one time step.
 
@@ -345,6 +360,20 @@ class PackedLSTM(nn.Module):
             return _Recurrence.apply(
                 inputs, b_ih + b_hh, w_hh, offset, packing.batch_sizes, computed, *weights_ih
             )
+
+    def padded(
+        self, inputs: torch.Tensor, weight_ih: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Padded inputs ``[B, T, in]`` -> hidden states ``[B, T, H]``, every row run for
+        all ``T`` steps through the fused kernel (the fixed-shape training step's layer:
+        no packing, so no lengths read back to the host). ``weight_ih`` as in
+        :meth:`forward`. Rows' real steps equal :meth:`forward`'s packed outputs."""
+        blocks = [self.weight_ih] if weight_ih is None else list(weight_ih)
+        dtype = compute_dtype(inputs)
+        weights = [w.to(dtype) for w in (self.weight_hh, self.bias_ih, self.bias_hh)]
+        w_ih = torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]
+        with torch.autocast(inputs.device.type, enabled=False):
+            return _fused_padded(inputs.to(dtype), [w_ih.to(dtype), *weights])
 
     def step(
         self,

@@ -46,6 +46,16 @@ class SentenceClassifier(nn.Module):
         _, (hidden, _) = self.lstm(packed)
         return self.out(F.dropout(hidden[-1], self.dropout, training=self.training))
 
+    def forward_fixed_shape(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with every row run over all ``T`` padded steps and the hidden
+        state read at its last real token: the same logits, and no lengths read back to
+        the host (packing needs them there), so a CUDA graph can capture it."""
+        embedded = F.dropout(self.embed(tokens), self.dropout, training=self.training)
+        outputs, _ = self.lstm(embedded)
+        last = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, outputs.shape[2])
+        hidden = outputs.gather(1, last).squeeze(1)
+        return self.out(F.dropout(hidden, self.dropout, training=self.training))
+
     def loss(self, batch: CaptionBatch) -> tuple[torch.Tensor, dict[str, float]]:
         logits = self(batch.tokens, batch.lengths)
         loss = F.cross_entropy(logits, batch.class_ids)
