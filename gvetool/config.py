@@ -121,6 +121,13 @@ class TrainConfig:
     device: str = opt("cpu", "cpu, cuda or cuda:N.", resumable=True)
     precision: str = opt("fp32", "Training arithmetic: fp32, bf16 (autocast), fp64 or tf32 "
                          "(CUDA's TensorFloat-32 products).", resumable=True)  # fmt: skip
+    cuda_graph: bool = opt(
+        False,
+        "CUDA: capture each training step whole (forward, backward, Adam) as a CUDA graph "
+        "and replay it: fixed shapes, no host synchronisation; for models with a "
+        "fixed_shape_loss (lrcn, gve and their ablations).",
+        resumable=True,
+    )
     num_workers: int = opt(0, "Data-loading processes.", resumable=True)
     threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)
     # The model's own options (its spec's ``options`` dataclass), all of them once resolved;
@@ -164,6 +171,11 @@ class TrainConfig:
             )
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+        if self.cuda_graph and self.device == "cpu":
+            raise ConfigError(
+                "--cuda-graph captures training steps as CUDA graphs, which need a GPU: "
+                "give --device cuda, or train without --cuda-graph"
+            )
         if self.precision == "tf32" and self.device == "cpu":
             raise ConfigError(
                 "--precision tf32 runs float32 products on CUDA's TensorFloat-32 tensor cores, "

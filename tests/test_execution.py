@@ -31,7 +31,13 @@ from gvetool.models.sentence_classifier import SentenceClassifier
 
 V, D, C, E, H = 14, 6, 3, 5, 8
 CUDA_PATH = {"fused_recurrence": True, "compact_sampling": False}
-CUDA_CHOICES = {**CUDA_PATH, "graphed_decoding": True, "rescoring_tokens": 0, "foreach_adam": True}
+CUDA_CHOICES = {
+    **CUDA_PATH,
+    "graphed_decoding": True,
+    "rescoring_tokens": 0,
+    "foreach_adam": True,
+    "captured_steps": True,
+}
 CPU_PATH = {"fused_recurrence": False, "compact_sampling": True}
 CPU_CHOICES = {**CPU_PATH, "reinforce_through_sampling": True}
 

@@ -15,8 +15,8 @@ from gvetool.cli.model_option import given as model_options_given
 TRAIN_KEYS = (
     "dataset", "data_root", "class_split", "epochs", "batch_size", "lr", "weight_decay",
     "grad_clip", "hidden_size", "embedding_size", "dropout", "min_count", "max_caption_len",
-    "max_len", "seed", "device", "precision", "num_workers", "threads", "out", "cache_dir",
-    "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "val_metrics",
+    "max_len", "seed", "device", "precision", "cuda_graph", "num_workers", "threads", "out",
+    "cache_dir", "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "val_metrics",
     "checkpoint_every", "tracker",
 )  # fmt: skip
 

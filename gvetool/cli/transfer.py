@@ -13,7 +13,7 @@ from gvetool.cli.config_options import config_options
 
 @config_options(
     "data_root", "class_split", "sc_ckpt", "epochs", "lr", "batch_size", "seed", "val_metrics",
-    "device", "precision", "num_workers", "checkpoint_every", "out", "tracker",
+    "device", "precision", "cuda_graph", "num_workers", "checkpoint_every", "out", "tracker",
     unset="as the source",
 )  # fmt: skip
 def transfer(

@@ -147,6 +147,11 @@ class CaptionExamples(Dataset[CaptionBatch]):
     def __getitem__(self, index: int) -> CaptionBatch:
         return self.__getitems__([index])
 
+    def longest_caption(self) -> int:
+        """The most tokens of any caption (end token included): a batch's widest."""
+        offsets = self.captions.offsets
+        return int((offsets[1:] - offsets[:-1]).max()) if len(offsets) > 1 else 0
+
     def token_count(self, indices: Sequence[int]) -> int:
         """Real tokens (targets, end token included) of the given captions."""
         idx = np.asarray(indices, dtype=np.int64)

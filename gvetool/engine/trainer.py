@@ -27,6 +27,7 @@ from gvetool import console
 from gvetool.config import TrainConfig
 from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
+from gvetool.engine.graphed_step import LOG_EVERY, GraphedStep
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import WEIGHT_DTYPES, autocast, cuda_products
 from gvetool.engine.runlist import clear_running, mark_running
@@ -36,6 +37,7 @@ from gvetool.engine.tracking import EpochRecord, TrackedRun, Trackers, epoch_lin
 from gvetool.errors import GvetoolError
 from gvetool.evaluation.scoring import best_for_run
 from gvetool.locking import exclusive
+from gvetool.models.execution import execution_for
 from gvetool.progress import progress_bar
 
 
@@ -76,6 +78,7 @@ class Trainer:
         self.dtype = WEIGHT_DTYPES[self.config.precision]
         self.choice = best_for_run(self.config, run.spec.task)
         self.best = self.choice.best_of(self.choice.scores_in(run.position.history))
+        self.graphed = _graphed_step(run, self.forward_context) if self.config.cuda_graph else None
 
     @property
     def best_metric(self) -> str:
@@ -107,6 +110,8 @@ class Trainer:
                     start_epoch = getattr(self.model, "start_epoch", None)
                     if start_epoch is not None:  # e.g. GVE's reward dropout
                         start_epoch(self.position.epoch)
+                        if self.graphed is not None:  # captured as the model was
+                            self.graphed.forget()
                     train_logs = self.epoch(stop)
                     if validate is not None and trackers is not None:
                         self.end_epoch(validate(self.model), train_logs, started, trackers)
@@ -158,17 +163,18 @@ class Trainer:
                 batch = next(fetched).to(run.device, non_blocking=True, dtype=self.dtype)
                 # token mean over the global batch, whichever process holds which part
                 batch.ce_tokens = run.train_set.token_count(batches[position.step]) / run.dist.world
-                logs = self.step(batch)
+                logs = self.step(batch)  # floats, or tensors on the device (--cuda-graph)
                 position.step += 1
                 position.global_step += 1
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
-                advance(1, "  ".join(f"{k} {v:.3f}" for k, v in logs.items()))
+                advance(1, self._status(logs))
                 every = config.checkpoint_every
                 if (every and position.global_step % every == 0) or stop.requested:
+                    self._check_skipped()
                     self._check_weights(position.step - 1)  # on every rank: none hangs
                     if self.main:
-                        position.epoch_logs = sums
+                        position.epoch_logs = {key: float(v) for key, v in sums.items()}
                         save_checkpoint(run.run_dir / "last.pt", self.checkpoint())
                 if stop.requested:
                     raise Interrupted(
@@ -176,12 +182,35 @@ class Trainer:
                         f"{len(batches)}; saved {run.run_dir / 'last.pt'}; continue with: "
                         f"gvetool train --resume {run.run_dir}"
                     )
+        self._check_skipped()
         position.epoch, position.step, position.epoch_logs = position.epoch + 1, 0, {}
         self._check_weights(len(batches) - 1, epoch=position.epoch - 1)
-        return {key: value / max(1, len(batches)) for key, value in sums.items()}
+        return {key: float(value) / max(1, len(batches)) for key, value in sums.items()}
 
-    def step(self, batch: Any) -> dict[str, float]:
-        """One optimizer step on ``batch``; stops before anything non-finite is applied."""
+    def _status(self, logs: dict[str, Any]) -> str | None:
+        """The progress bar's text for a step's logs. A captured step's stay on the device
+        and are read (with its skip flags) every ``LOG_EVERY`` steps: ``None`` between."""
+        if self.graphed is not None:
+            if self.position.step % LOG_EVERY:
+                return None
+            self._check_skipped()
+        return "  ".join(f"{k} {float(v):.3f}" for k, v in logs.items())
+
+    def _check_skipped(self) -> None:
+        """Stop at a captured step that skipped its update (non-finite loss or gradients)."""
+        if self.graphed is None:
+            return
+        flags = self.graphed.skipped_steps()
+        if any(flags):
+            step = self.position.step - len(flags) + flags.index(True)
+            self._stop_non_finite("the loss or a gradient became non-finite (its update was "
+                                  "skipped)", step)  # fmt: skip
+
+    def step(self, batch: Any) -> dict[str, Any]:
+        """One optimizer step on ``batch``; stops before anything non-finite is applied.
+        Under ``--cuda-graph`` the captured step, whose logs stay on the device."""
+        if self.graphed is not None:
+            return self.graphed(batch).logs
         model, config = self.model, self.config
         model.train()
         self.run.optimizer.zero_grad(set_to_none=True)  # before the forward: less memory held
@@ -283,3 +312,20 @@ def _finite_gradients(model: nn.Module) -> bool:
     """A non-finite loss anywhere makes the (averaged) gradients non-finite everywhere."""
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
+
+
+def _graphed_step(run: Run, forward_context: Any) -> GraphedStep:
+    """The captured step of ``--cuda-graph``, or one line saying why this run cannot have it."""
+    config = run.config
+    if run.dist.world > 1:
+        raise GvetoolError(
+            "--cuda-graph captures the step of one process; under torchrun train without it"
+        )
+    if not hasattr(run.model, "fixed_shape_loss"):
+        raise GvetoolError(
+            f"model '{config.model}' has no fixed_shape_loss, which --cuda-graph captures; "
+            "train it without --cuda-graph"
+        )
+    capture = execution_for(run.device).captured_steps
+    return GraphedStep(run.model, run.optimizer, run.train_set.longest_caption(),
+                       forward_context, config.grad_clip, capture)  # fmt: skip
