@@ -3,6 +3,7 @@
 Run on demand (not in CI):
     python benchmarks/train_step.py [--steps 5] [--device cpu|cuda]
                                     [--precision fp32|bf16|tf32] [--untrained] [--no-original]
+                                    [--cuda-graph] [--table FILE]
 
 ``--precision`` applies to both sides as gvetool's trainer applies it: ``fp32`` is float32
 on CUDA too (cuDNN's TF32, on by PyTorch's default, is switched off), ``tf32`` turns
@@ -13,6 +14,12 @@ TF32 on for cuBLAS and cuDNN (CUDA only).
     token whether all sentences ended (``benchmarks/original_gve.py``).
 (b) gvetool: the trainer's step (``loss_terms`` + ``backward_terms`` + its Adam), with
     whatever :mod:`gvetool.models.execution` picks for the device.
+(c) with ``--cuda-graph``: gvetool's whole step captured as a CUDA graph and replayed
+    (:mod:`gvetool.engine.graphed_step`; on a CPU the same fixed-shape step runs eagerly),
+    timed after its warm-up steps and capture.
+
+``--table FILE`` appends the figures as one row of a Markdown table (the card, the
+precision, the lengths, each side's seconds per step and the speed-ups).
 
 Both take the same batches and start from the same weights; the optimizer's learning
 rate is tiny so the model stays as it is. Sizes: 8192-d features, embedding/hidden 1000,
@@ -55,6 +62,7 @@ from original_gve import OriginalGVE
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
+from gvetool.engine.graphed_step import WARMUP_STEPS, GraphedStep
 from gvetool.engine.precision import autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.models.execution import execution_for, forced
@@ -173,9 +181,11 @@ def sampled_lengths(model: GVE) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
     reward = model.reward
 
-    def recording(tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor):
-        seen.append(lengths.detach().cpu())
-        return reward(tokens, lengths, class_ids)
+    def recording(tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor,
+                  **options: bool):  # fmt: skip
+        if not options.get("fixed_shape"):  # a captured step reads nothing back
+            seen.append(lengths.detach().cpu())
+        return reward(tokens, lengths, class_ids, **options)
 
     model.reward = recording  # type: ignore[method-assign]
     return seen
@@ -219,6 +229,29 @@ def timed(
         if index:
             seconds.append(time.perf_counter() - start)
     return seconds, lengths[1:], rates
+
+
+def timed_graphed(model: GVE, batches: list[CaptionBatch], precision: str) -> list[float]:
+    """Seconds of each step of the captured whole step, after its warm-up steps and the
+    capture (the first ``WARMUP_STEPS + 1`` batches)."""
+    device = batches[0].features.device
+    width = max(batch.tokens.shape[1] for batch in batches)
+    context = lambda: autocast(precision, device)  # noqa: E731
+    capture = execution_for(device).captured_steps
+    step = GraphedStep(model, Adam(model.parameters(), lr=1e-9), width, context, capture=capture)
+    seconds = []
+    for index, batch in enumerate(batches):
+        torch.manual_seed(index)
+        restart_lengths(model)
+        synchronize(device)
+        start = time.perf_counter()
+        step(batch)
+        synchronize(device)
+        if index > WARMUP_STEPS:
+            seconds.append(time.perf_counter() - start)
+    if any(step.skipped_steps()):
+        raise SystemExit("a captured step was skipped: its loss or gradients were not finite")
+    return seconds
 
 
 def matmul_gflops(device: torch.device, n: int = 4096, repeats: int = 5) -> float:
@@ -395,6 +428,12 @@ def main() -> None:
         choices=["rescoring", "through-sampling"],
         help="CPU: how gvetool computes REINFORCE's gradient [the execution policy's]",
     )
+    parser.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="also time gvetool's whole step captured as a CUDA graph (--cuda-graph)",
+    )
+    parser.add_argument("--table", type=Path, help="append the figures to this Markdown table")
     args = parser.parse_args()
     with cuda_products(args.precision):
         _run_as_asked(args)
@@ -429,6 +468,12 @@ def run(args: argparse.Namespace) -> None:
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
     ours, ours_len, ours_rates = timed(gvetool_step, model, model, batches, args.precision)
+    graphed: list[float] = []
+    if args.cuda_graph:
+        del model
+        warmed = make_batches(args.steps + WARMUP_STEPS + 1, device)
+        graphed = timed_graphed(make_model(device, args.untrained, args.reinforce_tokens),
+                                warmed, args.precision)  # fmt: skip
     theirs: list[float] = []
     if not args.no_original:
         original = make_original(device, args.untrained)
@@ -471,12 +516,46 @@ def run(args: argparse.Namespace) -> None:
               f"products could gain here)")  # fmt: skip
     else:
         print()
+    if graphed:
+        versus = (f"; speed-up (a)/(c): {statistics.mean(theirs) / statistics.mean(graphed):.2f}x"
+                  if theirs else "")  # fmt: skip
+        print(f"(c) gvetool, whole step captured: {_summary(graphed)}; (b)/(c): "
+              f"{statistics.mean(ours) / statistics.mean(graphed):.2f}x{versus}")  # fmt: skip
+    if args.table:
+        _table_row(args, name, theirs, ours, graphed)
     parts = breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
                       args.precision)  # fmt: skip
     total = sum(seconds for _, seconds in parts)
     print("breakdown of one gvetool step:")
     for part, seconds in parts:
         print(f"  {part:38s} {seconds:7.3f} s  {seconds / total:4.0%}")
+
+
+TABLE_HEADER = (
+    "| device | precision | lengths | original s/step | gvetool s/step | gvetool captured "
+    "s/step | speed-up | speed-up, captured |\n|---|---|---|---:|---:|---:|---:|---:|\n"
+)
+
+
+def _table_row(args: argparse.Namespace, device: str, theirs: list[float], ours: list[float],
+               graphed: list[float]) -> None:  # fmt: skip
+    """One Markdown row of this run's figures, appended to ``args.table`` (with the
+    header when the file is new); a figure not measured is left empty."""
+
+    def seconds(values: list[float]) -> str:
+        return f"{statistics.mean(values):.4f}" if values else ""
+
+    def ratio(values: list[float]) -> str:
+        return (
+            f"{statistics.mean(theirs) / statistics.mean(values):.2f}x" if theirs and values else ""
+        )
+
+    lengths = "untrained" if args.untrained else "trained"
+    row = (f"| {device} | {args.precision} | {lengths} | {seconds(theirs)} | {seconds(ours)} | "
+           f"{seconds(graphed)} | {ratio(ours)} | {ratio(graphed)} |\n")  # fmt: skip
+    new = not args.table.is_file()
+    with open(args.table, "a") as table:
+        table.write((TABLE_HEADER if new else "") + row)
 
 
 if __name__ == "__main__":

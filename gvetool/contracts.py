@@ -7,7 +7,8 @@ plugin guide (``docs/plugins.md``) shows them and :func:`check_model` refuses a 
 that lacks one with one line naming it, before any training starts.
 
 Members the engine only *reads when present* are listed as optional: ``loss_terms``
-(backpropagate a large loss term by term), ``vocabulary_parameters`` /
+(backpropagate a large loss term by term), ``fixed_shape_loss`` (``--cuda-graph``'s
+captured step; a reward classifier's ``forward_fixed_shape`` with it), ``vocabulary_parameters`` /
 ``class_parameters`` / ``freeze_groups`` (transfer learning needs them and says so).
 Under data parallelism every loss term must use every trainable parameter: DDP averages
 gradients once, with the last term, and waits for every parameter's gradient.

@@ -61,8 +61,9 @@ def gvetool_register_models(register: Callable[[ModelSpec], None]) -> None:
     where the spec names a ``reward_model``. The built model is checked against them and
     refused with one line naming a missing member. Optional: ``loss_terms(batch)`` (the
     trainer then backpropagates ``loss(batch, term)`` term by term; under DDP every term
-    must use every trainable parameter) and the ``TransferableModel`` members that
-    ``gvetool transfer`` needs.
+    must use every trainable parameter), ``fixed_shape_loss(batch, mean_over)`` (what
+    ``--cuda-graph`` captures: fixed shapes, nothing read back to the host) and the
+    ``TransferableModel`` members that ``gvetool transfer`` needs.
     """
 
 

@@ -27,6 +27,10 @@ of its own: the bound on memory for an untrained model's 50-token samples (1024 
 when re-scoring is forced without one); on a GPU each extra pass costs a whole sequence's
 latency while memory is plentiful, so there all rows go in one pass.
 
+And whether ``--cuda-graph``'s fixed-shape training step is captured as a CUDA graph and
+replayed (CUDA) or, where no GPU can capture it, run eagerly over the same buffers (what
+the CPU tests check it with; :mod:`gvetool.engine.graphed_step`).
+
 Both pairs compute the same numbers within float tolerance (``tests/test_execution.py``
 runs each pair on the CPU); :func:`forced` lets tests and benchmarks pick one.
 """

@@ -27,6 +27,7 @@ Baselines ``b``: ``none`` (the paper), ``mean`` (the batch's mean reward) or ``g
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,13 +113,14 @@ class GVE(SentenceClassifierReward, Captioner):
         """The samples with their rewards and advantages ``R - b`` (``fixed_shape``: with
         no host synchronisation, as :meth:`fixed_shape_loss` needs)."""
         features, class_ids = batch.features, batch.class_ids
-        reward = self.reward(tokens, lengths, class_ids, fixed_shape)
+        score = functools.partial(self.reward, fixed_shape=True) if fixed_shape else self.reward
+        reward = score(tokens, lengths, class_ids)
         if self.baseline == "mean":
             baseline = reward.mean()
         elif self.baseline == "greedy":
             decode = self.fixed_shape_generate if fixed_shape else self.generate
             greedy, greedy_lengths = decode(features, class_ids, self.max_len, greedy=True)
-            baseline = self.reward(greedy, greedy_lengths, class_ids, fixed_shape)
+            baseline = score(greedy, greedy_lengths, class_ids)
         else:
             baseline = torch.zeros_like(reward)
         return Samples(tokens, lengths, reward, reward - baseline)
