@@ -14,6 +14,8 @@ import contextlib
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
 
 from gvetool.cli import main
 from gvetool.config import TrainConfig
@@ -417,3 +419,63 @@ def test_a_captured_step_with_a_non_finite_loss_moves_nothing():
     assert torch.equal(_flat(model), before)
     step(_on_cuda(_batch()))
     assert step.skipped_steps() == [False] * 4 + [True, False]
+
+
+class _HostReads(TorchFunctionMode):
+    """Records every call that makes the host wait for a device tensor's values: reading
+    them (``item``, ``float``, ``bool``, ``tolist``, ``cpu``...) or an operation whose
+    result's shape depends on them (``nonzero``, indexing by a boolean mask)."""
+
+    READS = (Tensor.item, Tensor.tolist, Tensor.cpu, Tensor.numpy, Tensor.__bool__,
+             Tensor.__int__, Tensor.__float__, Tensor.__index__, Tensor.nonzero, torch.nonzero,
+             Tensor.masked_select, torch.masked_select, Tensor.unique, torch.unique,
+             torch.argwhere)  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func in self.READS:
+            self.seen.append(func.__name__)
+        elif func in (Tensor.__getitem__, Tensor.__setitem__):
+            index = args[1] if isinstance(args[1], tuple) else (args[1],)
+            if any(isinstance(i, Tensor) and i.dtype == torch.bool for i in index):
+                self.seen.append("a boolean mask's rows")
+        return func(*args, **(kwargs or {}))
+
+
+def test_the_fixed_shape_step_never_makes_the_host_wait_for_the_device():
+    """On a CPU nothing waits, but the calls that would on CUDA can be seen: the step a
+    graph captures makes none of them (the trainer's eager step makes many)."""
+    batches = [_batch(), _batch(n=6, width=5)]
+    for batch in batches:
+        batch.ce_tokens = float(batch.lengths.sum())
+    for baseline in ("none", "mean", "greedy"):
+        model = _gve()
+        model.baseline = baseline
+        step = GraphedStep(model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext,
+                           grad_clip=1.0, capture=False)  # fmt: skip
+        step(batches[0])  # Adam's state created
+        with _HostReads() as reads:
+            step(batches[1])
+        assert reads.seen == [], baseline
+    with _HostReads() as reads, forced(**CUDA_PATH, rescoring_tokens=0):
+        backward_terms(LossModule(model), batches[1], model.loss_terms(batches[1]))
+    assert {"__int__", "__float__", "tolist", "cpu"} <= set(reads.seen)
+
+
+@needs_cuda
+def test_the_fixed_shape_step_never_synchronises_on_cuda():
+    """CUDA's own detector: any synchronising call inside the step raises."""
+    model = _gve().cuda()
+    step = GraphedStep(model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext,
+                       capture=False)  # fmt: skip
+    batch = _on_cuda(_batch())
+    batch.ce_tokens = float(batch.lengths.sum())
+    step(batch)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        step(batch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
