@@ -125,6 +125,7 @@ class GraphedStep:
         if batch.tokens.shape[1] > self.width:
             raise ValueError(f"a batch {batch.tokens.shape[1]} tokens wide; the step pads "
                              f"to {self.width}")  # fmt: skip
+        self.model.train()  # as captured (a replay runs no Python: the flag is for readers)
         key = tuple(batch.features.shape)
         shape = self._shapes.get(key)
         if shape is None:
@@ -140,19 +141,20 @@ class GraphedStep:
         """The step over ``shape``'s buffers: eager, warming up, captured or replayed."""
         if not self.capture:
             return self._step(shape.buffers)
-        if shape.graph is None and shape.eager_steps < WARMUP_STEPS:
-            shape.eager_steps += 1
-            return self._warm_up(shape.buffers)
-        if shape.graph is None:
-            shape.graph, shape.output = self._captured(shape.buffers)
-        shape.graph.replay()
+        # streams and capture on the batch's GPU, whichever is the process's current one
+        with torch.cuda.device(shape.buffers.batch.features.device):
+            if shape.graph is None and shape.eager_steps < WARMUP_STEPS:
+                shape.eager_steps += 1
+                return self._warm_up(shape.buffers)
+            if shape.graph is None:
+                shape.graph, shape.output = self._captured(shape.buffers)
+            shape.graph.replay()
         assert shape.output is not None
         return shape.output
 
     def _step(self, buffers: _Buffers, capturing: bool = False) -> StepOutput:
         """The step itself, as captured: loss, backward, checks, clipping, update."""
         model = self.model
-        model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with self.forward_context(), _weight_cache(enabled=not capturing):
             loss, logs = model.fixed_shape_loss(buffers.batch, buffers.mean_over)
