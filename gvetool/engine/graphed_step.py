@@ -39,7 +39,7 @@ from gvetool.engine.adam import Adam
 
 WARMUP_STEPS = 2  # eager steps of a shape before its capture
 LOG_EVERY = 25  # steps between the trainer's reads of a captured step's logs and flags
-MAX_GRAPHS = 4  # shapes kept (full batches, the last batch, validation never comes here)
+MAX_GRAPHS = 4  # shapes kept: full batches and the last of an epoch, with room to spare
 
 
 @dataclass
