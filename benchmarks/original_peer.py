@@ -14,9 +14,11 @@ original's ``<data-path>/cub`` layout.
 For each seed both implementations train the sentence classifier, LRCN and GVE with the
 original's hyper-parameters (embedding/hidden 1000, batch 128, Adam 1e-3, dropout 0.5,
 lambda 0.2; ``--hidden-size`` makes it smaller), keep the epoch of best validation CIDEr,
-and describe the test split. Both sides' test sentences are scored by the same code
-(pycocoevalcap's CIDEr, gvetool's independent judge, the repetition measures); per epoch
-the mean REINFORCE reward and the validation CIDEr of each are printed side by side.
+and describe the test split, with that epoch's weights and with the last epoch's (the
+two sides then compared after the same training, whichever epoch validation picked).
+Both sides' test sentences are scored by the same code (pycocoevalcap's CIDEr, gvetool's
+independent judge, the repetition measures); per epoch the mean REINFORCE reward and the
+validation CIDEr of each are printed side by side.
 
 The original is run unchanged through a small harness (written into ``--work``) that
 does what this machine needs and records what the original does not log:
@@ -41,7 +43,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -249,27 +251,32 @@ def _run_original(python: Path, original: Path, harness: Path, data: Path, run: 
     """Train sc, LRCN and GVE with the original; its per-epoch numbers and test sentences."""
     out: dict = {}
     sc = None
+
+    def env_for(folder: Path) -> dict:
+        return {**os.environ, "PEER_REWARDS": str(folder / "rewards.jsonl"),
+                "PYTHONPATH": str(original), "PEER_ORIGINAL": str(original)}  # fmt: skip
+
+    def common_for(model: str, folder: Path, sc: str | None) -> list[str]:
+        common = ["--model", model, "--dataset", "cub", "--data-path", str(data),
+                  "--checkpoint-path", str(folder), "--num-workers", "0",
+                  "--torch-seed", str(seed), *settings]  # fmt: skip
+        return [*common, "--sc-ckpt", str(sc)] if model == "gve" else common
+
     for model in MODELS:
         folder = run / model
         done = folder / "done.json"
         if done.is_file():
             out[model] = json.loads(done.read_text())
             sc = out["sc"]["best"] if model == "sc" else sc
+            if model != "sc" and "test_last" not in out[model]:  # finished before it existed
+                out[model]["test_last"] = _original_last(python, harness, folder, env_for(folder),
+                                                         common_for(model, folder, sc))  # fmt: skip
+                done.write_text(json.dumps(out[model]))
             continue
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         rewards = folder / "rewards.jsonl"
-        env = {
-            **os.environ,
-            "PEER_REWARDS": str(rewards),
-            "PYTHONPATH": str(original),
-            "PEER_ORIGINAL": str(original),
-        }
-        common = ["--model", model, "--dataset", "cub", "--data-path", str(data),
-                  "--checkpoint-path", str(folder), "--num-workers", "0",
-                  "--torch-seed", str(seed), *settings]  # fmt: skip
-        if model == "gve":
-            common += ["--sc-ckpt", sc]
+        env, common = env_for(folder), common_for(model, folder, sc)
         _call([str(python), str(harness), *common], original, env, folder / "train.log")
         (job,) = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith(model)]
         entry: dict = {}
@@ -287,14 +294,33 @@ def _run_original(python: Path, original: Path, harness: Path, data: Path, run: 
         if model != "sc":
             evaluation = [*common, "--eval", best]
             _call([str(python), str(harness), *evaluation], folder, env, folder / "test.log")
-            captions = json.loads((folder / "results-val-captions.json").read_text())
-            entry["test"] = {str(c["image_id"]): c["caption"] for c in captions}
+            entry["test"] = _original_sentences(folder)
+            entry["test_last"] = _original_last(python, harness, folder, env, common)
         if rewards.is_file():
             entry["reward"] = [float(x) for x in rewards.read_text().split()]
         done.write_text(json.dumps(entry))
         out[model] = entry
         sc = best if model == "sc" else sc
     return out
+
+
+def _original_sentences(folder: Path) -> dict[str, str]:
+    """The test sentences the original's evaluation wrote into ``folder``."""
+    captions = json.loads((folder / "results-val-captions.json").read_text())
+    return {str(c["image_id"]): c["caption"] for c in captions}
+
+
+def _original_last(python: Path, harness: Path, folder: Path, env: dict,
+                   common: list[str]) -> dict[str, str]:  # fmt: skip
+    """The test sentences of the original's last epoch (its own folder: the evaluation
+    writes its files where it runs)."""
+    (job,) = [p for p in folder.iterdir() if (p / "ckpt-e1.pth").is_file()]  # the training's
+    last = max(job.glob("ckpt-e*.pth"), key=lambda p: int(p.stem.split("-e")[1]))
+    where = folder / "last"
+    where.mkdir(exist_ok=True)
+    _call([str(python), str(harness), *common, "--eval", str(last)], where, env,
+          where / "test.log")  # fmt: skip
+    return _original_sentences(where)
 
 
 def _call(command: list[str], cwd: Path, env: dict, log: Path) -> None:
@@ -359,13 +385,22 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
             entry["val_cider"] = [h["val"]["CIDEr"] for h in history]
             if model == "gve":
                 entry["reward"] = [h["train"]["reward"] for h in history]
-            evaluation = ["eval", str(run / "best.pt"), "--split", "test", "--force"]
-            if gvetool([*evaluation, "--device", args.device]) != 0:
-                raise SystemExit(f"gvetool eval {model} failed")
-            predictions = json.loads((run / "predictions" / "test.json").read_text())
-            entry["test"] = {p["image_id"]: p["caption"] for p in predictions}
+            entry["test"] = _gvetool_sentences(gvetool, run / "best.pt", run, args.device)
+            entry["test_last"] = _gvetool_sentences(gvetool, run / "last.pt", run / "last-test",
+                                                    args.device)  # fmt: skip
         result[model] = entry
     return result
+
+
+def _gvetool_sentences(gvetool: Any, checkpoint: Path, out: Path, device: str) -> dict[str, str]:
+    """The test sentences of ``checkpoint``, described by ``gvetool eval`` into ``out``."""
+    evaluation = ["eval", str(checkpoint), "--split", "test", "--force", "--device", device]
+    if out != checkpoint.parent:
+        evaluation += ["--out", str(out)]
+    if gvetool(evaluation) != 0:
+        raise SystemExit(f"gvetool eval {checkpoint} failed")
+    predictions = json.loads((out / "predictions" / "test.json").read_text())
+    return {p["image_id"]: p["caption"] for p in predictions}
 
 
 def _trained(run: Path, epochs: int) -> bool:
@@ -414,15 +449,16 @@ def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> N
             rows = [r[side]["gve"][key] for r in results]
             cells = "".join(f"{spread([row[e] for row in rows]):>26}" for e in range(args.epochs))
             print(f"{side:18}{cells}")
-    print(f"\n{'test (best.pt)':22}{'CIDEr':>18}{'judge top-1':>18}{'repeats':>18}{'distinct':>18}")
-    for side in sides:
-        for model in ("lrcn", "gve"):
-            scored = [_scores(root, r[side][model]["test"]) for r in results]
-            cells = "".join(
-                f"{spread([s[k] for s in scored]):>18}"
-                for k in ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
-            )
-            print(f"{side + ' ' + model:22}{cells}")
+    for key, label in (("test", "test (best.pt)"), ("test_last", "test (last epoch)")):
+        print(f"\n{label:22}{'CIDEr':>18}{'judge top-1':>18}{'repeats':>18}{'distinct':>18}")
+        for side in sides:
+            for model in ("lrcn", "gve"):
+                scored = [_scores(root, r[side][model][key]) for r in results]
+                cells = "".join(
+                    f"{spread([s[k] for s in scored]):>18}"
+                    for k in ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
+                )
+                print(f"{side + ' ' + model:22}{cells}")
 
 
 if __name__ == "__main__":
