@@ -254,6 +254,18 @@ def timed_graphed(model: GVE, batches: list[CaptionBatch], precision: str) -> li
     return seconds
 
 
+def _captured_or_why(args: argparse.Namespace, device: torch.device) -> list[float]:
+    """The captured step's seconds, or none, with the error printed: on a GPU lent for a
+    few minutes, a capture that fails should cost its own row, not the run's others."""
+    warmed = make_batches(args.steps + WARMUP_STEPS + 1, device)
+    try:
+        return timed_graphed(make_model(device, args.untrained, args.reinforce_tokens),
+                             warmed, args.precision)  # fmt: skip
+    except (RuntimeError, SystemExit) as error:
+        print(f"(c) the captured step failed: {type(error).__name__}: {error}")
+        return []
+
+
 def matmul_gflops(device: torch.device, n: int = 4096, repeats: int = 5) -> float:
     a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
     a @ b
@@ -468,12 +480,7 @@ def run(args: argparse.Namespace) -> None:
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
     ours, ours_len, ours_rates = timed(gvetool_step, model, model, batches, args.precision)
-    graphed: list[float] = []
-    if args.cuda_graph:
-        del model
-        warmed = make_batches(args.steps + WARMUP_STEPS + 1, device)
-        graphed = timed_graphed(make_model(device, args.untrained, args.reinforce_tokens),
-                                warmed, args.precision)  # fmt: skip
+    del model
     theirs: list[float] = []
     if not args.no_original:
         original = make_original(device, args.untrained)
@@ -481,6 +488,8 @@ def run(args: argparse.Namespace) -> None:
                                                  original.reward_model, batches,
                                                  args.precision)  # fmt: skip
         print(f"(a) original: {_summary(theirs)}, {_lengths(theirs_len)}")
+        del original
+    graphed = _captured_or_why(args, device) if args.cuda_graph else []
     # samples averaging more than kept_length tokens were re-scored: their floor says so
     limit = execution.kept_length or MAX_LEN
     kept = [through and float(lengths.float().mean()) <= limit for lengths in ours_len]
