@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,6 +78,28 @@ def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
         assert got["train"] == pytest.approx(want["train"], rel=1e-5), got["epoch"]
 
 
+# What a worker prints when torch's C++ runtime aborts it (std::terminate, SIGABRT) before
+# any line of gvetool's: seen about once in thirty two-process launches on a 2-core CI
+# machine, in both tests below, with no error of gvetool's and never twice in a row.
+RUNTIME_ABORT = "terminate called without an active exception"
+
+
+def _two_processes(*args: str) -> subprocess.CompletedProcess[str]:
+    """``gvetool ARGS`` in two gloo processes under torchrun; launched once more only if
+    torch's runtime aborted a worker (:data:`RUNTIME_ABORT`), on a fresh output folder."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", "-m", "gvetool", *args]  # fmt: skip
+    env = {**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)  # fmt: skip
+    if done.returncode and RUNTIME_ABORT in done.stderr:
+        out = Path(args[args.index("--out") + 1])
+        shutil.rmtree(out, ignore_errors=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)  # fmt: skip
+    return done
+
+
 def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cub_master, tmp_path):
     # float64: two processes add the batch's gradient in another order than one; in float32
     # that rounding noise, amplified by Adam over the steps, exceeds any fixed tolerance on
@@ -84,12 +107,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cu
     extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "2", "--dropout", "0",
              "--precision", "fp64"]  # fmt: skip
     out = tmp_path / "ddp"
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
-        env={**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = _two_processes(*_args(tiny_cub_master, out), *extra)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = list(out.glob("lrcn-cub-*"))
     assert len(runs) == 1  # only rank 0 writes
@@ -114,12 +132,7 @@ def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
     sc = next((tmp_path / "sc").glob("sc-cub-*")) / "best.pt"
     extra += ["--sc-ckpt", str(sc)]
     out = tmp_path / "ddp"
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "gvetool", *_args(tiny_cub_master, out, "gve"), *extra],
-        env={**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = _two_processes(*_args(tiny_cub_master, out, "gve"), *extra)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run saved in") == 1  # rank 0 speaks for the run
     assert main([*_args(tiny_cub_master, tmp_path / "one", "gve"), *extra]) == 0
