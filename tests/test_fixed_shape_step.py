@@ -320,6 +320,27 @@ def test_a_model_without_a_fixed_shape_loss_is_refused(tiny_cub_master, tmp_path
                        "train it without --cuda-graph")  # fmt: skip
 
 
+def test_a_reward_model_without_a_fixed_shape_forward_is_refused():
+    """A plugin's classifier may lack it: one line before any step, not a traceback at
+    the capture."""
+    from types import SimpleNamespace
+
+    from gvetool.engine.trainer import _graphed_step
+    from gvetool.errors import GvetoolError
+
+    class PacksOnly(torch.nn.Module):  # the SentenceClassifierModel contract, no more
+        def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+            return torch.zeros(len(tokens), C)
+
+    model = _gve()
+    model.attach_sentence_classifier(PacksOnly())
+    run = SimpleNamespace(config=TrainConfig(model="gve", cuda_graph=True),
+                          dist=SimpleNamespace(world=1), model=model)  # fmt: skip
+    with pytest.raises(GvetoolError, match="the reward model of 'gve' has no "
+                       "forward_fixed_shape, which --cuda-graph captures"):  # fmt: skip
+        _graphed_step(run, contextlib.nullcontext)
+
+
 def test_a_skipped_step_stops_training_where_the_logs_are_read(tiny_cub_master, tmp_path,
                                                                 monkeypatch, capsys):  # fmt: skip
     _on_the_cpu_too(monkeypatch)

@@ -326,6 +326,12 @@ def _graphed_step(run: Run, forward_context: Any) -> GraphedStep:
             f"model '{config.model}' has no fixed_shape_loss, which --cuda-graph captures; "
             "train it without --cuda-graph"
         )
+    reward = getattr(run.model, "sentence_classifier", None)  # a RewardedModel's
+    if reward is not None and not hasattr(reward, "forward_fixed_shape"):
+        raise GvetoolError(
+            f"the reward model of '{config.model}' has no forward_fixed_shape, which "
+            "--cuda-graph captures; train without --cuda-graph"
+        )
     capture = execution_for(run.device).captured_steps
     return GraphedStep(run.model, run.optimizer, run.train_set.longest_caption(),
                        forward_context, config.grad_clip, capture)  # fmt: skip
