@@ -36,6 +36,7 @@ from torch import nn
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.engine.adam import Adam
+from gvetool.models.graphed_decoding import on_side_stream, without_weight_cache
 
 WARMUP_STEPS = 2  # eager steps of a shape before its capture
 LOG_EVERY = 25  # steps between the trainer's reads of a captured step's logs and flags
@@ -156,7 +157,8 @@ class GraphedStep:
         """The step itself, as captured: loss, backward, checks, clipping, update."""
         model = self.model
         self.optimizer.zero_grad(set_to_none=True)
-        with self.forward_context(), _weight_cache(enabled=not capturing):
+        cache = without_weight_cache() if capturing else contextlib.nullcontext()
+        with self.forward_context(), cache:
             loss, logs = model.fixed_shape_loss(buffers.batch, buffers.mean_over)
         loss.backward()
         params = [p for p in model.parameters() if p.grad is not None]
@@ -169,13 +171,7 @@ class GraphedStep:
 
     def _warm_up(self, buffers: _Buffers) -> StepOutput:
         """An eager step on a side stream, as CUDA graphs ask of the steps before capture."""
-        current = torch.cuda.current_stream()
-        side = torch.cuda.Stream()
-        side.wait_stream(current)
-        with torch.cuda.stream(side):
-            output = self._step(buffers)
-        current.wait_stream(side)
-        return output
+        return on_side_stream(lambda: self._step(buffers), buffers.batch.features.device)
 
     def _captured(self, buffers: _Buffers) -> tuple[torch.cuda.CUDAGraph, StepOutput]:
         """The step captured (not run) over ``buffers``, its gradients allocated in the
@@ -185,12 +181,3 @@ class GraphedStep:
         with torch.cuda.graph(graph):
             output = self._step(buffers, capturing=True)
         return graph, output
-
-
-def _weight_cache(enabled: bool) -> contextlib.AbstractContextManager[Any]:
-    """Autocast as it is, with its cache of cast weights off unless ``enabled``: a graph
-    must not capture casts that a later replay would skip."""
-    if enabled or not torch.is_autocast_enabled("cuda"):
-        return contextlib.nullcontext()
-    dtype = torch.get_autocast_dtype("cuda")
-    return torch.autocast("cuda", dtype=dtype, cache_enabled=False)

@@ -23,8 +23,9 @@ in PyTorch). Uncaptured it runs anywhere, which is how the CPU tests check it ag
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -33,6 +34,7 @@ from gvetool.models.execution import SYNC_EVERY
 from gvetool.models.sampling import draw_words
 
 Step = Callable[[Any, torch.Tensor], tuple[Any, torch.Tensor]]
+T = TypeVar("T")
 
 MAX_GRAPHS = 4  # batch sizes x modes kept per model (training, last batch, validation...)
 WARMUP_STEPS = 3  # run on a side stream before capture, as CUDA graphs require
@@ -119,24 +121,38 @@ def decode_every_step(
     return fixed.tokens, fixed.lengths
 
 
+def without_weight_cache() -> contextlib.AbstractContextManager[Any]:
+    """Autocast as it is now, with its cache of cast weights off: a graph must not capture
+    casts that a later replay would skip."""
+    dtype, enabled = torch.get_autocast_dtype("cuda"), torch.is_autocast_enabled("cuda")
+    return torch.autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=False)
+
+
+def on_side_stream(work: Callable[[], T], device: torch.device) -> T:
+    """``work()`` on a side stream of ``device``, after the current stream's work so far
+    and before its next: how CUDA graphs ask the steps before a capture to run."""
+    current = torch.cuda.current_stream(device)
+    side = torch.cuda.Stream(device)
+    side.wait_stream(current)
+    with torch.cuda.stream(side):
+        result = work()
+    current.wait_stream(side)
+    return result
+
+
 class _Graph:
     def __init__(self, step: FixedBatchStep) -> None:
         self.step = step
-        device = step.word.device
-        autocast = torch.is_autocast_enabled("cuda")
-        dtype = torch.get_autocast_dtype("cuda")
 
         def captured() -> None:
-            # Autocast's weight-cast cache must be off while capturing.
-            with torch.autocast("cuda", dtype=dtype, enabled=autocast, cache_enabled=False):
+            with without_weight_cache():
                 step()
 
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
+        def warm_up() -> None:
             for _ in range(WARMUP_STEPS):
                 captured()
-        torch.cuda.current_stream(device).wait_stream(side)
+
+        on_side_stream(warm_up, step.word.device)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             captured()
