@@ -38,7 +38,10 @@ measured just before that step (a shared machine's speed drifts from minute to m
 for the *minimal* set of products (teacher-forced pass and its backward, sampling with
 ended rows dropped, the classifier's reward, REINFORCE's backward through the sampling
 pass) and for the set gvetool's formulation computes; each ratio is the mean of the
-steps' own, with their range.
+steps' own, with their range. On a CPU in fp32, last, one more step under the profiler
+(:mod:`product_time`): how long its matrix products took against the minimal floor,
+step-by-step products (at most a batch's rows, each waiting for the step before) apart
+from batched ones, and how long everything else took.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from original_gve import OriginalGVE
+from product_time import describe, profile_step
 
 from gvetool.data.captions import CaptionBatch
 from gvetool.data.vocab import Vocabulary
@@ -395,6 +399,33 @@ def breakdown(model: GVE, batch: CaptionBatch, precision: str) -> list[tuple[str
     return list(merged.items())
 
 
+def product_accounting(
+    args: argparse.Namespace, device: torch.device, batch: CaptionBatch, stream: float
+) -> list[str]:
+    """One step of a fresh model (after a warm-up step) under the profiler: its matrix
+    products' time, step-by-step and batched, against the minimal floor of that step's
+    own samples at the matmul rate measured just before (:mod:`product_time`)."""
+    model = make_model(device, args.untrained, args.reinforce_tokens)
+    optimizer = Adam(model.parameters(), lr=1e-9)
+    lengths = sampled_lengths(model)
+
+    def step() -> None:
+        torch.manual_seed(0)
+        restart_lengths(model)
+        optimizer.zero_grad(set_to_none=True)
+        gvetool_step(model, batch, args.precision)
+        optimizer.step()
+
+    step()
+    rate = matmul_gflops(device, repeats=2) * 1e9
+    measured = profile_step(step, BATCH)
+    execution = execution_for(device)
+    through = execution.reinforce_through_sampling and execution.compact_sampling
+    kept = through and float(lengths[-1].float().mean()) <= (execution.kept_length or MAX_LEN)
+    floors = Floors.of(batch.lengths.cpu(), lengths[-1], kept, rate, stream)
+    return describe(measured, rate, floors.minimal)
+
+
 def _summary(seconds: list[float]) -> str:
     return (f"{statistics.mean(seconds):7.3f} s/step (min {min(seconds):.3f}, "
             f"max {max(seconds):.3f}, {len(seconds)} steps)")  # fmt: skip
@@ -538,6 +569,8 @@ def run(args: argparse.Namespace) -> None:
     print("breakdown of one gvetool step:")
     for part, seconds in parts:
         print(f"  {part:38s} {seconds:7.3f} s  {seconds / total:4.0%}")
+    if device.type == "cpu" and args.precision == "fp32":
+        print("\n".join(product_accounting(args, device, batches[1], stream)))
 
 
 TABLE_HEADER = (
