@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,14 +87,19 @@ RUNTIME_ABORT = "terminate called without an active exception"
 
 def _two_processes(*args: str) -> subprocess.CompletedProcess[str]:
     """``gvetool ARGS`` in two gloo processes under torchrun; launched once more only if
-    torch's runtime aborted a worker (:data:`RUNTIME_ABORT`), on a fresh output folder."""
+    torch's runtime aborted a worker (:data:`RUNTIME_ABORT`), on a fresh output folder.
+
+    torchrun's logs go beside the output folder: by default it makes a
+    ``torchelastic_*`` folder in the system's temporary folder per launch and leaves it.
+    """
+    out = Path(args[args.index("--out") + 1])
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "-m", "gvetool", *args]  # fmt: skip
+               "--nproc-per-node", "2", "--log-dir", str(out.parent / "torchrun-logs"),
+               "-m", "gvetool", *args]  # fmt: skip
     env = {**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
                           check=False)  # fmt: skip
     if done.returncode and RUNTIME_ABORT in done.stderr:
-        out = Path(args[args.index("--out") + 1])
         shutil.rmtree(out, ignore_errors=True)
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
                               check=False)  # fmt: skip
@@ -107,8 +113,10 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cu
     extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "2", "--dropout", "0",
              "--precision", "fp64"]  # fmt: skip
     out = tmp_path / "ddp"
+    litter = set(Path(tempfile.gettempdir()).glob("torchelastic_*"))
     done = _two_processes(*_args(tiny_cub_master, out), *extra)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert set(Path(tempfile.gettempdir()).glob("torchelastic_*")) == litter
     runs = list(out.glob("lrcn-cub-*"))
     assert len(runs) == 1  # only rank 0 writes
     assert main([*_args(tiny_cub_master, tmp_path / "one"), *extra]) == 0
