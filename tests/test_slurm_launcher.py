@@ -65,15 +65,19 @@ def test_slurm_jobs_are_submitted_with_their_resources_after_what_they_need(
     records = {r["name"]: r for r in _records(fake_slurm)}
     assert set(records) == {"gvetool-sc", "gvetool-lrcn", "gvetool-gve"}
     assert all(r["state"] == "COMPLETED" for r in records.values())
-    # the sentence classifier finished before the GVE job that reads it was submitted
-    assert records["gvetool-gve"]["submitted"] > records["gvetool-sc"]["ended"]
+    # the sentence classifier finished before the GVE job that reads it was submitted:
+    # its result file (written when its command returned) is older than the submission.
+    # Not SLURM's end time: the job's process may still be exiting when the launcher,
+    # which reads the result file, submits the next job.
+    directory = out / "reproduce-cub-seed0"
+    result = directory / "jobs" / "slurm" / f"{records['gvetool-sc']['id']}_0_result.pkl"
+    assert records["gvetool-gve"]["submitted"] > result.stat().st_mtime
     script = (fake_slurm / f"{records['gvetool-gve']['id']}.sbatch").read_text()
     for line in ("#SBATCH --partition=gpu", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=4GB",
                  "#SBATCH --time=30", "#SBATCH --qos=high", "#SBATCH --exclusive",
                  "#SBATCH --signal=USR2@90", "srun --unbuffered"):  # fmt: skip
         assert line in script, line
     assert "--gpus-per-node" not in script
-    directory = out / "reproduce-cub-seed0"
     table = json.loads((directory / "table.json").read_text())
     assert [row["status"] for row in table["rows"]] == ["finished", "finished"]
     assert "run:" in (directory / "jobs" / "gve.log").read_text()
