@@ -187,6 +187,7 @@ def test_two_gloo_processes_equal_one_process(birds, tmp_path):
     out = tmp_path / "ddp"
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "--log-dir", str(tmp_path / "torchrun-logs"),  # else it leaves a folder in /tmp
          "-m", "gvetool", "train", "transformer", "--dataset", "cub", "--data-root", str(birds),
          "--out", str(out), *TINY, *OPTIONS, *extra],
         env={**os.environ, "OMP_NUM_THREADS": "1"},
