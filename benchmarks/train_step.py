@@ -69,7 +69,7 @@ from gvetool.engine.adam import Adam
 from gvetool.engine.graphed_step import WARMUP_STEPS, GraphedStep
 from gvetool.engine.precision import autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import execution_for, forced
+from gvetool.models.execution import Execution, execution_for, forced
 from gvetool.models.gve import GVE
 from gvetool.models.sentence_classifier import SentenceClassifier
 
@@ -419,11 +419,21 @@ def product_accounting(
     step()
     rate = matmul_gflops(device, repeats=2) * 1e9
     measured = profile_step(step, BATCH)
-    execution = execution_for(device)
-    through = execution.reinforce_through_sampling and execution.compact_sampling
-    kept = through and float(lengths[-1].float().mean()) <= (execution.kept_length or MAX_LEN)
+    kept = keeps_activations(execution_for(device), lengths[-1])
     floors = Floors.of(batch.lengths.cpu(), lengths[-1], kept, rate, stream)
     return describe(measured, rate, floors.minimal)
+
+
+def through_sampling(execution: Execution) -> bool:
+    """Whether REINFORCE is backpropagated through the sampling pass on this device."""
+    return execution.reinforce_through_sampling and execution.compact_sampling
+
+
+def keeps_activations(execution: Execution, lengths: torch.Tensor) -> bool:
+    """Whether samples of these lengths were backpropagated through (kept), not
+    re-scored: samples averaging more than ``kept_length`` tokens are re-scored."""
+    limit = execution.kept_length or MAX_LEN
+    return through_sampling(execution) and float(lengths.float().mean()) <= limit
 
 
 def _summary(seconds: list[float]) -> str:
@@ -500,7 +510,7 @@ def run(args: argparse.Namespace) -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     gflops = matmul_gflops(device)
     execution = execution_for(device)
-    through = execution.reinforce_through_sampling and execution.compact_sampling
+    through = through_sampling(execution)
     print(f"device {device} ({name}), {torch.get_num_threads()} threads, torch "
           f"{torch.__version__}, precision {args.precision}, "
           f"{'no graphs, ' if args.no_graphs else ''}reinforce_tokens "
@@ -522,8 +532,7 @@ def run(args: argparse.Namespace) -> None:
         del original
     graphed = _captured_or_why(args, device) if args.cuda_graph else []
     # samples averaging more than kept_length tokens were re-scored: their floor says so
-    limit = execution.kept_length or MAX_LEN
-    kept = [through and float(lengths.float().mean()) <= limit for lengths in ours_len]
+    kept = [keeps_activations(execution, lengths) for lengths in ours_len]
     note = "" if all(kept) or not through else " (re-scored: too long to keep)"
     print(f"(b) gvetool:  {_summary(ours)}, {_lengths(ours_len)}{note}")
     stream = weight_stream_rate(device)
