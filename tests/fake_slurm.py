@@ -71,7 +71,7 @@ def sbatch(args: list[str]) -> None:
             submitted=time.time())  # fmt: skip
     oom = os.environ.get("FAKE_SLURM_OOM")
     if oom and oom in job_name:
-        _update(job_id, state="OUT_OF_MEMORY", ended=time.time())
+        _update(job_id, state="OUT_OF_MEMORY")
     else:
         subprocess.Popen([sys.executable, __file__, "_run", job_id], start_new_session=True,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -97,13 +97,13 @@ def _run(args: list[str]) -> None:
         code = process.wait()
         record = _read(job_id)
         if record.get("cancelled"):
-            _update(job_id, state="CANCELLED", ended=time.time(), exit_code=code)
+            _update(job_id, state="CANCELLED", exit_code=code)
             return
         if record.get("requeue"):
             _update(job_id, state="REQUEUED")
             continue
         state = "COMPLETED" if code == 0 else "FAILED"
-        _update(job_id, state=state, ended=time.time(), exit_code=code)
+        _update(job_id, state=state, exit_code=code)
         return
 
 
@@ -135,7 +135,7 @@ def scancel(args: list[str]) -> None:
     if record.get("state") == "RUNNING":
         os.killpg(record["pid"], signal.SIGKILL)
     elif record.get("state") == "PENDING":
-        _update(job_id, state="CANCELLED", ended=time.time())
+        _update(job_id, state="CANCELLED")
 
 
 def srun(args: list[str]) -> None:
