@@ -32,11 +32,23 @@ def main() -> None:
         if len(sys.argv) == 1:
             print("generating a CUB-size synthetic dataset ...", flush=True)
             subprocess.run(
-                [sys.executable, "-m", "gvetool", "data", "synth", str(root), "--classes", "200",
-                 "--images-per-class", "59", "--feature-dim", "8"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gvetool",
+                    "data",
+                    "synth",
+                    str(root),
+                    "--classes",
+                    "200",
+                    "--images-per-class",
+                    "59",
+                    "--feature-dim",
+                    "8",
+                ],
                 check=True,
-            )  # fmt: skip
-        from gvetool.datasets.cub import open_cub
+            )
+        from gvetool.builtins.datasets.cub import open_cub
         from gvetool.evaluation.relevance import class_similarity
 
         corpus = open_cub(root)

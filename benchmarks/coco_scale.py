@@ -31,7 +31,7 @@ import json, sys, time
 started = time.perf_counter()
 import numpy as np
 import torch
-from gvetool.config import TrainConfig
+from gvetool.config.schema import TrainConfig
 from gvetool.data.captions import CaptionExamples
 from gvetool.data.corpus import Split
 from gvetool.data.features import FeatureStore
@@ -39,7 +39,7 @@ from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.steps import LossModule, backward_terms, epoch_batches
-from gvetool.models.captioner import build_lrcn
+from gvetool.builtins.models.captioner import build_lrcn
 
 def hwm_mb():
     line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
@@ -93,8 +93,12 @@ def write_store(directory: Path) -> None:
         array[start:stop] = rng.random((stop - start, DIM), dtype=np.float32)
     array.flush()
     del array
-    index = {"format": "gvetool-features/1", "image_ids": [f"COCO_{i:012d}" for i in
-             range(IMAGES)], "dim": DIM, "source": "benchmark"}  # fmt: skip
+    index = {
+        "format": "gvetool-features/1",
+        "image_ids": [f"COCO_{i:012d}" for i in range(IMAGES)],
+        "dim": DIM,
+        "source": "benchmark",
+    }
     (directory / "index.json").write_text(json.dumps(index))
 
 
@@ -106,8 +110,9 @@ def main() -> None:
         store = Path(tmp) / "store"
         print(f"writing a {IMAGES} x {DIM} feature store ...", flush=True)
         write_store(store)
-        code = PROBE.format(store=str(store), words=WORDS, per_image=CAPTIONS_PER_IMAGE,
-                            steps=args.steps)  # fmt: skip
+        code = PROBE.format(
+            store=str(store), words=WORDS, per_image=CAPTIONS_PER_IMAGE, steps=args.steps
+        )
         env = {**os.environ, "GVETOOL_HOME": str(Path(tmp) / "home"), "GVETOOL_QUIET": "1"}
         print("preparing the captions and training LRCN in a fresh process ...", flush=True)
         done = subprocess.run(
@@ -119,11 +124,15 @@ def main() -> None:
     result = json.loads(lines[-1])
     seconds = result["seconds"]
     print(f"{result['captions']} captions, {result['vocabulary']} words, {DIM}-d features")
-    print(f"data ready (tokens, vocabulary, encoding): {result['data_s']:.1f} s, "
-          f"peak RSS {result['data_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"data ready (tokens, vocabulary, encoding): {result['data_s']:.1f} s, "
+        f"peak RSS {result['data_mb']:.0f} MB"
+    )
     mean = sum(seconds) / len(seconds)
-    print(f"LRCN step: {mean:.2f} s/step (min {min(seconds):.2f}, max {max(seconds):.2f}, "
-          f"{len(seconds)} steps); peak RSS {result['peak_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"LRCN step: {mean:.2f} s/step (min {min(seconds):.2f}, max {max(seconds):.2f}, "
+        f"{len(seconds)} steps); peak RSS {result['peak_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

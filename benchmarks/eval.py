@@ -37,7 +37,8 @@ def main() -> None:
         run("train", "sc", *data, *small, "--val-metrics", "bleu")
         checkpoint = write_untrained_gve(root, runs)
 
-        from gvetool.evaluation.evaluate import describe, evaluate, load_for_evaluation
+        from gvetool.evaluation.evaluate import evaluate
+        from gvetool.evaluation.trained import describe, load_for_evaluation
 
         loaded = load_for_evaluation(checkpoint, "test", None, None, "cpu")
         count = len(loaded.images)
@@ -54,8 +55,10 @@ def main() -> None:
     print(f"test images: {count}")
     print(f"generation, batches of 64: {batched:8.1f} images/s")
     print(f"generation, one by one:    {single:8.1f} images/s   ratio {batched / single:.1f}x")
-    print(f"whole evaluation (generation, PTB tokenizer + metrics once, relevance, "
-          f"counterfactuals): {total:.1f} s = {count / total:.1f} images/s")  # fmt: skip
+    print(
+        f"whole evaluation (generation, PTB tokenizer + metrics once, relevance, "
+        f"counterfactuals): {total:.1f} s = {count / total:.1f} images/s"
+    )
     print({k: round(v, 3) for k, v in evaluation.metrics.items() if isinstance(v, float)})
 
 
@@ -75,12 +78,12 @@ class Subset:
 def write_untrained_gve(root: Path, runs: Path) -> Path:
     import torch
 
-    from gvetool.config import TrainConfig
+    from gvetool.builtins.datasets.cub import open_cub
+    from gvetool.config.schema import TrainConfig
     from gvetool.data.features import open_precomputed
     from gvetool.data.vocab import Vocabulary
-    from gvetool.datasets.cub import open_cub
     from gvetool.engine.checkpoint import save_checkpoint
-    from gvetool.plugins import get_plugins
+    from gvetool.kernel.manager import get_plugins
 
     corpus = open_cub(root)
     store = open_precomputed(corpus)
@@ -89,11 +92,18 @@ def write_untrained_gve(root: Path, runs: Path) -> Path:
     torch.manual_seed(0)
     model = get_plugins().models.get("gve").load()(config, len(vocab), store.dim, 200)
     path = runs / "gve-untrained" / "best.pt"
-    save_checkpoint(path, {
-        "model": "gve", "task": "captioning", "config": dataclasses.asdict(config),
-        "vocabulary": list(vocab.words), "class_names": corpus.class_names,
-        "feature_dim": store.dim, "state_dict": model.state_dict(),
-    })  # fmt: skip
+    save_checkpoint(
+        path,
+        {
+            "model": "gve",
+            "task": "captioning",
+            "config": dataclasses.asdict(config),
+            "vocabulary": list(vocab.words),
+            "class_names": corpus.class_names,
+            "feature_dim": store.dim,
+            "state_dict": model.state_dict(),
+        },
+    )
     return path
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 start = time.perf_counter()
 root, mode, cache = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 if mode == "pickle":
-    from gvetool.safe_pickle import load_pickle
+    from gvetool.utils.safe_pickle import load_pickle
     data = load_pickle(root / "CUB_feature_dict.p")
     count = len(data)
 else:
     from gvetool.data.features import open_precomputed
-    from gvetool.datasets.cub import open_cub
+    from gvetool.builtins.datasets.cub import open_cub
     store = open_precomputed(open_cub(root), cache)
     batch = store.array[store.rows(store.image_ids[:128])]
     count = len(store)
@@ -41,8 +41,11 @@ print(json.dumps({"mode": mode, "images": count, "seconds": seconds, "peak_rss_m
 def measure(root: Path, mode: str, cache: Path) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", MEASURE, str(root), mode, str(cache)],
-        capture_output=True, text=True, check=True, env={"GVETOOL_QUIET": "1", "PATH": ""},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"GVETOOL_QUIET": "1", "PATH": ""},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -51,7 +54,7 @@ def main() -> None:
         if len(sys.argv) > 1:
             root = Path(sys.argv[1])
         else:
-            from gvetool.datasets.synth import SynthOptions, generate
+            from gvetool.builtins.datasets.synth import SynthOptions, generate
 
             root = Path(tmp) / "cub"
             print("generating a CUB-size synthetic dataset ...", flush=True)
@@ -61,14 +64,22 @@ def main() -> None:
         store = measure(root, "store", cache)
         pickle = measure(root, "pickle", cache)
     print(f"images: {pickle['images']}")
-    print(f"convert pickle -> store (first open): {build['seconds']:6.2f} s  "
-          f"peak RSS {build['peak_rss_mb']:7.0f} MB")  # fmt: skip
-    print(f"load the pickle (the old way):        {pickle['seconds']:6.2f} s  "
-          f"peak RSS {pickle['peak_rss_mb']:7.0f} MB")  # fmt: skip
-    print(f"open the feature store:               {store['seconds']:6.2f} s  "
-          f"peak RSS {store['peak_rss_mb']:7.0f} MB")  # fmt: skip
-    print(f"ratio pickle/store: time {pickle['seconds'] / store['seconds']:.1f}x, "
-          f"peak RSS {pickle['peak_rss_mb'] / store['peak_rss_mb']:.1f}x")  # fmt: skip
+    print(
+        f"convert pickle -> store (first open): {build['seconds']:6.2f} s  "
+        f"peak RSS {build['peak_rss_mb']:7.0f} MB"
+    )
+    print(
+        f"load the pickle (the old way):        {pickle['seconds']:6.2f} s  "
+        f"peak RSS {pickle['peak_rss_mb']:7.0f} MB"
+    )
+    print(
+        f"open the feature store:               {store['seconds']:6.2f} s  "
+        f"peak RSS {store['peak_rss_mb']:7.0f} MB"
+    )
+    print(
+        f"ratio pickle/store: time {pickle['seconds'] / store['seconds']:.1f}x, "
+        f"peak RSS {pickle['peak_rss_mb'] / store['peak_rss_mb']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ("METEOR", "CIDEr", "judge_top1", "explanation_top1", "repeated_trigram_share",
-           "distinct_sentences")  # fmt: skip
+COLUMNS = (
+    "METEOR",
+    "CIDEr",
+    "judge_top1",
+    "explanation_top1",
+    "repeated_trigram_share",
+    "distinct_sentences",
+)
 
 
 def main() -> None:
@@ -37,13 +43,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("fidelity-runs"))
-    parser.add_argument("--reward-dropout", choices=("original", "never", "always"),
-                        default="original")  # fmt: skip
+    parser.add_argument(
+        "--reward-dropout", choices=("original", "never", "always"), default="original"
+    )
     args = parser.parse_args()
     os.environ.setdefault("GVETOOL_QUIET", "1")
 
-    from gvetool.config import TrainConfig
-    from gvetool.reproduction import reproduce
+    from gvetool.config.schema import TrainConfig
+    from gvetool.workflows.reproduction import reproduce
 
     out = args.out / args.dataset
     data = out / "data"
@@ -55,9 +62,14 @@ def main() -> None:
         runs, models = out / f"reward-dropout-{args.reward_dropout}", ("gve",)
         del results["lrcn"]
     for seed in range(args.seeds):
-        config = TrainConfig(dataset="cub", data_root=str(data), out=str(runs),
-                             epochs=args.epochs, seed=seed,
-                             model_options={"reward_dropout": args.reward_dropout})  # fmt: skip
+        config = TrainConfig(
+            dataset="cub",
+            data_root=str(data),
+            out=str(runs),
+            epochs=args.epochs,
+            seed=seed,
+            model_options={"reward_dropout": args.reward_dropout},
+        )
         if args.reward_dropout != "original":  # the same classifiers as the main comparison
             classifier = out / "runs" / f"reproduce-cub-seed{seed}" / "sc"
             config.sc_ckpt = str(next(classifier.glob("sc-cub-*")) / "best.pt")
@@ -65,15 +77,18 @@ def main() -> None:
         table = reproduce(config, models)
         for row in table["rows"]:
             results[row["plugin"]].append(row)
-    print(f"\n{args.dataset}, {args.seeds} seeds, {args.epochs} epochs, original "
-          "hyper-parameters (test split)")  # fmt: skip
+    print(
+        f"\n{args.dataset}, {args.seeds} seeds, {args.epochs} epochs, original "
+        "hyper-parameters (test split)"
+    )
     print(f"{'':18}" + "".join(f"{c:>24}" for c in COLUMNS))
     means = {}
     for model, rows in results.items():
         values = {c: np.array([r[c] for r in rows], dtype=np.float64) for c in COLUMNS}
         means[model] = {c: v.mean() for c, v in values.items()}
-        cells = "".join(f"{v.mean():>16.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}"
-                        for v in values.values())  # fmt: skip
+        cells = "".join(
+            f"{v.mean():>16.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}" for v in values.values()
+        )
         print(f"{model:18}{cells}")
     if "lrcn" not in means:
         return
@@ -81,9 +96,11 @@ def main() -> None:
     judge_gain = gve["judge_top1"] - lrcn["judge_top1"]
     cider_change = gve["CIDEr"] - lrcn["CIDEr"]
     more_repeats = gve["repeated_trigram_share"] - lrcn["repeated_trigram_share"]
-    print(f"judge top-1 GVE - LRCN: {judge_gain:+.3f} (goal >= +0.10); CIDEr GVE - LRCN: "
-          f"{cider_change:+.3f} (goal >= -0.02); repeats GVE - LRCN: {more_repeats:+.3f} "
-          "(goal <= 0)")  # fmt: skip
+    print(
+        f"judge top-1 GVE - LRCN: {judge_gain:+.3f} (goal >= +0.10); CIDEr GVE - LRCN: "
+        f"{cider_change:+.3f} (goal >= -0.02); repeats GVE - LRCN: {more_repeats:+.3f} "
+        "(goal <= 0)"
+    )
     ok = judge_gain >= 0.10 and cider_change >= -0.02 and more_repeats <= 0
     print("goal met" if ok else "goal NOT met")
 
@@ -95,7 +112,7 @@ def _generate(dataset: str, data: Path) -> None:
 
         reef.write(data, 20, 30, 10, 512, seed=0)
     else:
-        from gvetool.datasets.synth import SynthOptions, generate
+        from gvetool.builtins.datasets.synth import SynthOptions, generate
 
         generate(data, SynthOptions(feature_dim=512), force=True)
 

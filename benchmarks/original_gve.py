@@ -5,7 +5,7 @@ runs the teacher-forced pass through two ``nn.LSTM`` modules (cuDNN on a GPU) ov
 packed batch whose LSTM 2 input is the padded concatenation ``[image, one-hot, h1]``, and
 computes REINFORCE by sampling step by step through the same modules while building the
 graph, asking after every token whether all sentences have ended. This module does the
-same, written for the benchmark, with the weights of a :class:`gvetool.models.gve.GVE`
+same, written for the benchmark, with the weights of a :class:`gvetool.builtins.models.gve.GVE`
 copied in so both formulations start from the same model.
 """
 
@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from gvetool.data.captions import CaptionBatch
+from gvetool.builtins.models.gve import GVE
 from gvetool.data.vocab import Vocabulary
-from gvetool.models.gve import GVE
+from gvetool.kernel.batch import CaptionBatch
 
 
 def _lstm_like(source_ih: torch.Tensor, lstm) -> nn.LSTM:
@@ -43,8 +43,9 @@ class OriginalGVE(nn.Module):
         self.num_classes = model.lstm2_class.num_embeddings
         self.reinforce_weight = model.reinforce_weight
         self.max_len = model.max_len
-        self.word_embed = nn.Embedding.from_pretrained(model.embed.weight.detach().clone(),
-                                                       freeze=False, padding_idx=0)  # fmt: skip
+        self.word_embed = nn.Embedding.from_pretrained(
+            model.embed.weight.detach().clone(), freeze=False, padding_idx=0
+        )
         self.linear1 = nn.Linear(model.image.in_features, model.image.out_features)
         self.linear1.load_state_dict(model.image.state_dict())
         self.lstm1 = _lstm_like(model.lstm1.weight_ih.detach(), model.lstm1)

@@ -52,8 +52,15 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("sc", "lrcn", "gve")
-DEPENDENCIES = ("torch", "torchvision", "numpy<2.3", "pillow", "pycocotools",
-                "pycocoevalcap==1.2", "tensorboard")  # fmt: skip
+DEPENDENCIES = (
+    "torch",
+    "torchvision",
+    "numpy<2.3",
+    "pillow",
+    "pycocotools",
+    "pycocoevalcap==1.2",
+    "tensorboard",
+)
 
 HARNESS = '''
 """Runs the original's main.py with this machine's adjustments (see original_peer.py)."""
@@ -172,8 +179,16 @@ def main() -> None:
     original = _checkout(args.original, work / "original", python)
     data = _dataset(args.dataset, work / "data" / args.dataset)
     (work / "harness.py").write_text(HARNESS)
-    settings = ["--embedding-size", str(args.hidden_size), "--hidden-size", str(args.hidden_size),
-                "--batch-size", str(args.batch_size), "--num-epochs", str(args.epochs)]  # fmt: skip
+    settings = [
+        "--embedding-size",
+        str(args.hidden_size),
+        "--hidden-size",
+        str(args.hidden_size),
+        "--batch-size",
+        str(args.batch_size),
+        "--num-epochs",
+        str(args.epochs),
+    ]
     if args.device == "cpu":
         settings.append("--disable-cuda")
     results = []
@@ -181,8 +196,9 @@ def main() -> None:
         run = work / "runs" / args.dataset / f"seed{seed}"
         result: dict = {"seed": seed}
         if "original" in sides:
-            result["original"] = _run_original(python, original, work / "harness.py", data,
-                                               run / "original", settings, seed)  # fmt: skip
+            result["original"] = _run_original(
+                python, original, work / "harness.py", data, run / "original", settings, seed
+            )
         if "gvetool" in sides:
             folder = _gvetool_folder(run, args.sampler)
             result["gvetool"] = _run_gvetool(data / "cub", folder, args, seed)
@@ -205,8 +221,9 @@ def _checkout(source: Path, target: Path, python: Path) -> Path:
         shutil.copytree(source, target, dirs_exist_ok=True)
     else:
         git = ["git", "--git-dir", str(source)]
-        listing = subprocess.run([*git, "ls-tree", "-r", "HEAD"], check=True,
-                                 capture_output=True, text=True).stdout  # fmt: skip
+        listing = subprocess.run(
+            [*git, "ls-tree", "-r", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout
         for line in listing.splitlines():
             meta, name = line.split("\t", 1)
             blob = subprocess.run([*git, "cat-file", "blob", meta.split()[2]], capture_output=True)
@@ -216,8 +233,9 @@ def _checkout(source: Path, target: Path, python: Path) -> Path:
     jar = target / "utils" / "tokenizer" / "stanford-corenlp-3.4.1.jar"
     if not jar.is_file():
         find = "import os, pycocoevalcap.tokenizer.ptbtokenizer as t; print(t.__file__)"
-        folder = subprocess.run([str(python), "-c", find], check=True, capture_output=True,
-                                text=True, cwd=target).stdout.strip()  # fmt: skip
+        folder = subprocess.run(
+            [str(python), "-c", find], check=True, capture_output=True, text=True, cwd=target
+        ).stdout.strip()
         shutil.copy(Path(folder).parent / jar.name, jar)
     return target
 
@@ -240,26 +258,49 @@ def _dataset(name: str, root: Path) -> Path:
 
             reef.write(folder, 20, 30, 10, 512, seed=0)
         else:
-            from gvetool.datasets.synth import SynthOptions, generate
+            from gvetool.builtins.datasets.synth import SynthOptions, generate
 
             generate(folder, SynthOptions(feature_dim=512), force=True)
     return root
 
 
-def _run_original(python: Path, original: Path, harness: Path, data: Path, run: Path,
-                  settings: list[str], seed: int) -> dict:  # fmt: skip
+def _run_original(
+    python: Path,
+    original: Path,
+    harness: Path,
+    data: Path,
+    run: Path,
+    settings: list[str],
+    seed: int,
+) -> dict:
     """Train sc, LRCN and GVE with the original; its per-epoch numbers and test sentences."""
     out: dict = {}
     sc = None
 
     def env_for(folder: Path) -> dict:
-        return {**os.environ, "PEER_REWARDS": str(folder / "rewards.jsonl"),
-                "PYTHONPATH": str(original), "PEER_ORIGINAL": str(original)}  # fmt: skip
+        return {
+            **os.environ,
+            "PEER_REWARDS": str(folder / "rewards.jsonl"),
+            "PYTHONPATH": str(original),
+            "PEER_ORIGINAL": str(original),
+        }
 
     def common_for(model: str, folder: Path, sc: str | None) -> list[str]:
-        common = ["--model", model, "--dataset", "cub", "--data-path", str(data),
-                  "--checkpoint-path", str(folder), "--num-workers", "0",
-                  "--torch-seed", str(seed), *settings]  # fmt: skip
+        common = [
+            "--model",
+            model,
+            "--dataset",
+            "cub",
+            "--data-path",
+            str(data),
+            "--checkpoint-path",
+            str(folder),
+            "--num-workers",
+            "0",
+            "--torch-seed",
+            str(seed),
+            *settings,
+        ]
         return [*common, "--sc-ckpt", str(sc)] if model == "gve" else common
 
     for model in MODELS:
@@ -269,8 +310,9 @@ def _run_original(python: Path, original: Path, harness: Path, data: Path, run: 
             out[model] = json.loads(done.read_text())
             sc = out["sc"]["best"] if model == "sc" else sc
             if model != "sc" and "test_last" not in out[model]:  # finished before it existed
-                out[model]["test_last"] = _original_last(python, harness, folder, env_for(folder),
-                                                         common_for(model, folder, sc))  # fmt: skip
+                out[model]["test_last"] = _original_last(
+                    python, harness, folder, env_for(folder), common_for(model, folder, sc)
+                )
                 done.write_text(json.dumps(out[model]))
             continue
         shutil.rmtree(folder, ignore_errors=True)
@@ -310,16 +352,16 @@ def _original_sentences(folder: Path) -> dict[str, str]:
     return {str(c["image_id"]): c["caption"] for c in captions}
 
 
-def _original_last(python: Path, harness: Path, folder: Path, env: dict,
-                   common: list[str]) -> dict[str, str]:  # fmt: skip
+def _original_last(
+    python: Path, harness: Path, folder: Path, env: dict, common: list[str]
+) -> dict[str, str]:
     """The test sentences of the original's last epoch (its own folder: the evaluation
     writes its files where it runs)."""
     (job,) = [p for p in folder.iterdir() if (p / "ckpt-e1.pth").is_file()]  # the training's
     last = max(job.glob("ckpt-e*.pth"), key=lambda p: int(p.stem.split("-e")[1]))
     where = folder / "last"
     where.mkdir(exist_ok=True)
-    _call([str(python), str(harness), *common, "--eval", str(last)], where, env,
-          where / "test.log")  # fmt: skip
+    _call([str(python), str(harness), *common, "--eval", str(last)], where, env, where / "test.log")
     return _original_sentences(where)
 
 
@@ -352,25 +394,49 @@ def _categorical_words(logits: torch.Tensor, generator: object = None) -> torch.
 
 def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> dict:
     """The same three runs with gvetool's CLI; per-epoch numbers and test sentences."""
-    import gvetool.decoding as decoding
+    import gvetool.nn.decoding as decoding
     from gvetool.cli import main as gvetool
 
     if args.sampler == "categorical":
         decoding.draw_words = _categorical_words
 
     os.environ.setdefault("GVETOOL_QUIET", "1")
-    common = ["--dataset", "cub", "--data-root", str(root), "--epochs", str(args.epochs),
-              "--hidden-size", str(args.hidden_size), "--embedding-size", str(args.hidden_size),
-              "--batch-size", str(args.batch_size), "--seed", str(seed),
-              "--val-metrics", "cider", "--device", args.device]  # fmt: skip
+    common = [
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(root),
+        "--epochs",
+        str(args.epochs),
+        "--hidden-size",
+        str(args.hidden_size),
+        "--embedding-size",
+        str(args.hidden_size),
+        "--batch-size",
+        str(args.batch_size),
+        "--seed",
+        str(seed),
+        "--val-metrics",
+        "cider",
+        "--device",
+        args.device,
+    ]
     result: dict = {}
     for model in MODELS:
         folder = out / model
         runs = sorted(folder.glob(f"{model}-cub-*"))
         if not runs or not _trained(runs[-1], args.epochs):
             if runs and (runs[-1] / "last.pt").is_file():  # interrupted (a session ended)
-                command = ["train", model, "--resume", str(runs[-1]), "--epochs",
-                           str(args.epochs), "--device", args.device]  # fmt: skip
+                command = [
+                    "train",
+                    model,
+                    "--resume",
+                    str(runs[-1]),
+                    "--epochs",
+                    str(args.epochs),
+                    "--device",
+                    args.device,
+                ]
             else:
                 command = ["train", model, *common, "--out", str(folder)]
                 if model == "gve":
@@ -386,8 +452,9 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
             if model == "gve":
                 entry["reward"] = [h["train"]["reward"] for h in history]
             entry["test"] = _gvetool_sentences(gvetool, run / "best.pt", run, args.device)
-            entry["test_last"] = _gvetool_sentences(gvetool, run / "last.pt", run / "last-test",
-                                                    args.device)  # fmt: skip
+            entry["test_last"] = _gvetool_sentences(
+                gvetool, run / "last.pt", run / "last-test", args.device
+            )
         result[model] = entry
     return result
 
@@ -413,7 +480,7 @@ def _trained(run: Path, epochs: int) -> bool:
 def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
     """The test measures of one side's sentences, computed the same way for both: the
     metric plugins gvetool eval uses, on the test split's references and classes."""
-    from gvetool.datasets.cub import open_cub
+    from gvetool.builtins.datasets.cub import open_cub
     from gvetool.evaluation.evaluate import training_captions
     from gvetool.evaluation.scoring import Scorer, scoring_input
 
@@ -423,10 +490,14 @@ def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
     scorer = Scorer(("cider", "judge", "repetition"))
     try:
         scoring = scoring_input(
-            ordered, test.captions, True, scorer.needs, class_ids=test.class_ids,
+            ordered,
+            test.captions,
+            True,
+            scorer.needs,
+            class_ids=test.class_ids,
             class_names=list(corpus.class_names or []),
             load_training=lambda: training_captions(corpus.split("train")),
-        )  # fmt: skip
+        )
         totals = scorer.score(scoring).totals
     finally:
         scorer.close()
@@ -441,8 +512,10 @@ def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> N
         array = np.asarray(values, dtype=np.float64)
         return f"{array.mean():.3f} ± {array.std(ddof=1) if len(array) > 1 else 0:.3f}"
 
-    print(f"\n{args.dataset}, {len(results)} seeds, {args.epochs} epochs, hidden "
-          f"{args.hidden_size}: mean ± std over seeds")  # fmt: skip
+    print(
+        f"\n{args.dataset}, {len(results)} seeds, {args.epochs} epochs, hidden "
+        f"{args.hidden_size}: mean ± std over seeds"
+    )
     for key, label in (("reward", "GVE train reward"), ("val_cider", "GVE val CIDEr")):
         print(f"\n{label:18}" + "".join(f"{'epoch ' + str(e + 1):>26}" for e in range(args.epochs)))
         for side in sides:

@@ -2,7 +2,7 @@
 
     python benchmarks/precision.py [--models lrcn,gve] [--seed 0] [--out DIR]
 
-The demo's synthetic birds and sizes (``gvetool.demo.FULL``): one sentence classifier
+The demo's synthetic birds and sizes (``gvetool.workflows.demo.FULL``): one sentence classifier
 (fp32), then each model trained twice from the same seed, in fp32 and under bf16
 autocast, and evaluated on the test split (float32). Prints, per model and precision,
 the training time and the metrics the demo compares. On a CPU whose matrix units take
@@ -30,17 +30,21 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("GVETOOL_QUIET", "1")
 
-    from gvetool.config import TrainConfig
-    from gvetool.demo import DATASET, FULL
+    from gvetool.config.schema import TrainConfig
     from gvetool.engine.trainer import train
     from gvetool.evaluation.evaluate import evaluate
-    from gvetool.plugins import get_plugins
+    from gvetool.kernel.manager import get_plugins
+    from gvetool.workflows.demo import DATASET, FULL
 
     data = args.out / "data"
     if not (data / "classes.txt").is_file():
         get_plugins().datasets.get(DATASET).load_step("generate")(data, force=True, **FULL.data)
-    common = {"dataset": DATASET, "data_root": str(data), "seed": args.seed,
-              "val_metrics": "bleu,meteor,rouge,cider"}  # fmt: skip
+    common = {
+        "dataset": DATASET,
+        "data_root": str(data),
+        "seed": args.seed,
+        "val_metrics": "bleu,meteor,rouge,cider",
+    }
 
     def trained(
         model: str, precision: str, sizes: dict, sc: Path | None = None
@@ -50,8 +54,14 @@ def main() -> None:
         if done:
             return done[-1], float("nan")
         rewarded = get_plugins().models.get(model).reward_model is not None
-        config = TrainConfig(model=model, out=str(out), precision=precision, **common, **sizes,
-                             sc_ckpt=str(sc) if rewarded else None)  # fmt: skip
+        config = TrainConfig(
+            model=model,
+            out=str(out),
+            precision=precision,
+            **common,
+            **sizes,
+            sc_ckpt=str(sc) if rewarded else None,
+        )
         config.validate()
         start = time.perf_counter()
         run = train(config)

@@ -4,7 +4,7 @@
 
 Why a second generator: a method tuned on one generator can hide a deviation that only
 shows elsewhere (gvetool's GVE looked right on the birds and degenerated on other data).
-This one differs from :mod:`gvetool.datasets.synth_birds` on purpose, in every part the
+This one differs from :mod:`gvetool.builtins.datasets.synth_birds` on purpose, in every part the
 models see:
 
 * **other words and phrasing**: fish, fins, scales, reef and water, in sentence shapes the
@@ -71,8 +71,13 @@ def one_fish(kind: Fish, rng: np.random.Generator) -> Fish:
     def maybe(value: str, options: tuple[str, ...], p: float) -> str:
         return str(rng.choice(options)) if rng.random() < p else value
 
-    return Fish(maybe(kind.body, BODY, 0.2), maybe(kind.shape, SHAPES, 0.15), kind.mark,
-                kind.fin, maybe(kind.size, SIZES, 0.3))  # fmt: skip
+    return Fish(
+        maybe(kind.body, BODY, 0.2),
+        maybe(kind.shape, SHAPES, 0.15),
+        kind.mark,
+        kind.fin,
+        maybe(kind.size, SIZES, 0.3),
+    )
 
 
 def describe(fish: Fish, rng: np.random.Generator) -> str:
@@ -87,8 +92,9 @@ def describe(fish: Fish, rng: np.random.Generator) -> str:
     ]
     sentence = str(rng.choice(common))
     if rng.random() < MARK_MENTION:
-        sentence += str(rng.choice([f" and a {fish.mark} {fish.fin}",
-                                    f", its {fish.fin} {fish.mark}"]))  # fmt: skip
+        sentence += str(
+            rng.choice([f" and a {fish.mark} {fish.fin}", f", its {fish.fin} {fish.mark}"])
+        )
     return sentence
 
 
@@ -97,15 +103,22 @@ def features(fishes: list[Fish], dim: int, rng: np.random.Generator) -> np.ndarr
     vocab = {
         name: i
         for i, name in enumerate(
-            [f"b:{v}" for v in BODY] + [f"s:{v}" for v in SHAPES] + [f"m:{v}" for v in MARKS]
-            + [f"f:{v}" for v in FINS] + [f"z:{v}" for v in SIZES]
+            [f"b:{v}" for v in BODY]
+            + [f"s:{v}" for v in SHAPES]
+            + [f"m:{v}" for v in MARKS]
+            + [f"f:{v}" for v in FINS]
+            + [f"z:{v}" for v in SIZES]
         )
-    }  # fmt: skip
+    }
     attributes = np.zeros((len(fishes), len(vocab)), dtype=np.float32)
     for row, fish in enumerate(fishes):
-        for key, weight in (("b:" + fish.body, 1.0), ("s:" + fish.shape, 1.0),
-                            ("m:" + fish.mark, 0.6), ("f:" + fish.fin, 0.6),
-                            ("z:" + fish.size, 0.8)):  # fmt: skip
+        for key, weight in (
+            ("b:" + fish.body, 1.0),
+            ("s:" + fish.shape, 1.0),
+            ("m:" + fish.mark, 0.6),
+            ("f:" + fish.fin, 0.6),
+            ("z:" + fish.size, 0.8),
+        ):
             attributes[row, vocab[key]] = weight
     hidden = np.tanh(attributes @ rng.normal(0, 1.2, (len(vocab), 64)) + rng.normal(0, 0.3, 64))
     out = hidden @ rng.normal(0, 1 / 8, (64, dim)) + rng.normal(0, 0.15, (len(fishes), dim))
@@ -114,13 +127,16 @@ def features(fishes: list[Fish], dim: int, rng: np.random.Generator) -> np.ndarr
 
 def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed: int) -> None:
     """The dataset in CUB's release layout (the files gvetool and the original read)."""
-    from gvetool.datasets.captions_json import write_captions
-    from gvetool.io import atomic_write, write_text
+    from gvetool.builtins.datasets.captions_json import write_captions
+    from gvetool.utils.files import atomic_write, write_text
 
     rng = np.random.default_rng(seed)
     kinds = species(classes, rng)
-    names = [f"{c + 1:03d}.{k.mark.title().replace('-', '_')}_{k.fin.split()[0].title()}_"
-             f"{k.body.title()}fish" for c, k in enumerate(kinds)]  # fmt: skip
+    names = [
+        f"{c + 1:03d}.{k.mark.title().replace('-', '_')}_{k.fin.split()[0].title()}_"
+        f"{k.body.title()}fish"
+        for c, k in enumerate(kinds)
+    ]
     splits: dict[str, list[tuple[str, int, Fish, list[str]]]] = {"train": [], "val": [], "test": []}
     for c, kind in enumerate(kinds):
         order = rng.permutation(per_class)
@@ -139,8 +155,13 @@ def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed
     for split, items in splits.items():
         ids = [image_id for image_id, *_ in items]
         write_text(out / f"{split}.txt", "".join(f"{i}\n" for i in ids))
-        write_captions(out / f"descriptions_bird.{split}.fg.json", ids,
-                       [texts for *_, texts in items], ids, f"reef fish ({split})")  # fmt: skip
+        write_captions(
+            out / f"descriptions_bird.{split}.fg.json",
+            ids,
+            [texts for *_, texts in items],
+            ids,
+            f"reef fish ({split})",
+        )
     vectors = features([fish for _, _, fish, _ in everything], dim, rng)
     with atomic_write(out / "CUB_label_dict.p") as handle:
         pickle.dump({i: c + 1 for i, c, _, _ in everything}, handle, protocol=2)
@@ -157,8 +178,14 @@ def main() -> None:
     parser.add_argument("--feature-dim", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    write(args.out, args.classes, args.images_per_class, args.captions_per_image,
-          args.feature_dim, args.seed)  # fmt: skip
+    write(
+        args.out,
+        args.classes,
+        args.images_per_class,
+        args.captions_per_image,
+        args.feature_dim,
+        args.seed,
+    )
     print(f"wrote {args.classes} reef-fish classes to {args.out}")
 
 

@@ -24,13 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import make_batches, make_model, restart_lengths
 
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import forced
+from gvetool.nn.execution import forced
 
 CHOICES = {
     "re-scoring": {"fused_recurrence": False, "compact_sampling": True},
-    "through sampling": {"fused_recurrence": False, "compact_sampling": True,
-                         "reinforce_through_sampling": True},
-}  # fmt: skip
+    "through sampling": {
+        "fused_recurrence": False,
+        "compact_sampling": True,
+        "reinforce_through_sampling": True,
+    },
+}
 
 
 def main() -> None:
@@ -59,8 +62,11 @@ def main() -> None:
             if index:
                 seconds.append(time.perf_counter() - start)
         times[name] = seconds
-        print(f"{name:>17}: {statistics.mean(seconds):.2f} s/step "
-              f"({', '.join(f'{s:.2f}' for s in seconds)})", flush=True)  # fmt: skip
+        print(
+            f"{name:>17}: {statistics.mean(seconds):.2f} s/step "
+            f"({', '.join(f'{s:.2f}' for s in seconds)})",
+            flush=True,
+        )
     if len(times) == 2:
         ratio = statistics.mean(times["re-scoring"]) / statistics.mean(times["through sampling"])
         print(f"re-scoring / through sampling: {ratio:.2f}x")

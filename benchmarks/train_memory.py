@@ -32,7 +32,7 @@ import train_step as sizes
 from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_large_blocks_promptly
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import forced
+from gvetool.nn.execution import forced
 
 return_large_blocks_promptly()
 batch = sizes.make_batches(1, torch.device("cpu"))[0]
@@ -66,8 +66,11 @@ def main() -> None:
     args = parser.parse_args()
     choice = {}
     if args.reinforce:
-        choice = {"fused_recurrence": False, "compact_sampling": True,
-                  "reinforce_through_sampling": args.reinforce == "through-sampling"}  # fmt: skip
+        choice = {
+            "fused_recurrence": False,
+            "compact_sampling": True,
+            "reinforce_through_sampling": args.reinforce == "through-sampling",
+        }
     here = str(Path(__file__).resolve().parent)
     for case in ("trained", "untrained"):
         code = CASE.format(
@@ -82,8 +85,10 @@ def main() -> None:
         result = json.loads(lines[-1])
         lengths = ", ".join(f"{n:.1f}" for n in result["lengths"])
         times = ", ".join(f"{s:.1f}" for s in result["seconds"])
-        print(f"{case:9s}: peak RSS {result['peak_mb']:6.0f} MB  "
-              f"(mean sampled length per step: {lengths}; seconds per step: {times})")  # fmt: skip
+        print(
+            f"{case:9s}: peak RSS {result['peak_mb']:6.0f} MB  "
+            f"(mean sampled length per step: {lengths}; seconds per step: {times})"
+        )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ CaptionExamples.__getitems__, Adam.step = fetch, step
 if os.environ.get("PROBE_TRAINED_LENGTHS"):  # samples of a trained model's lengths
     sys.path.insert(0, os.environ["PROBE_TRAINED_LENGTHS"])
     import train_step
-    from gvetool.models.gve import GVE
+    from gvetool.builtins.models.gve import GVE
     real_init, real_terms = GVE.__init__, GVE.loss_terms
 
     def init(self, *args, **kwargs):
@@ -116,21 +116,38 @@ def main() -> None:
         runs = str(Path(tmp) / "runs")
         common = ["--dataset", "cub", "--data-root", str(root), "--out", runs]
         print("training a small sentence classifier (1 epoch) ...", flush=True)
-        gvetool("train", "sc", *common, "--epochs", "1", "--hidden-size", "64",
-                "--embedding-size", "64", "--val-metrics", "bleu", env=env)  # fmt: skip
+        gvetool(
+            "train",
+            "sc",
+            *common,
+            "--epochs",
+            "1",
+            "--hidden-size",
+            "64",
+            "--embedding-size",
+            "64",
+            "--val-metrics",
+            "bleu",
+            env=env,
+        )
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", PROBE, "train", "gve", *common, "--epochs", "1"],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         wall = time.perf_counter() - start
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
         if not lines:
             sys.exit(f"the probe failed:\n{done.stderr[-2000:]}")
         result = json.loads(lines[-1])
     print(f"process start -> first training step starts: {result['first_batch_s']:.1f} s")
-    print(f"process start -> first GVE step done: {result['first_step_s']:.1f} s "
-          f"(wall incl. interpreter start {wall:.1f} s for 3 steps)")  # fmt: skip
+    print(
+        f"process start -> first GVE step done: {result['first_step_s']:.1f} s "
+        f"(wall incl. interpreter start {wall:.1f} s for 3 steps)"
+    )
     print(f"peak RSS after 3 steps: {result['peak_rss_mb']:.0f} MB")
 
 

@@ -13,7 +13,7 @@ TF32 on for cuBLAS and cuDNN (CUDA only).
     by sampling through the modules with the graph kept, the host checking after every
     token whether all sentences ended (``benchmarks/original_gve.py``).
 (b) gvetool: the trainer's step (``loss_terms`` + ``backward_terms`` + its Adam), with
-    whatever :mod:`gvetool.models.execution` picks for the device.
+    whatever :mod:`gvetool.nn.execution` picks for the device.
 (c) with ``--cuda-graph``: gvetool's whole step captured as a CUDA graph and replayed
     (:mod:`gvetool.engine.graphed_step`; on a CPU the same fixed-shape step runs eagerly),
     timed after its warm-up steps and capture.
@@ -63,15 +63,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from original_gve import OriginalGVE
 from product_time import describe, profile_step
 
-from gvetool.data.captions import CaptionBatch
+from gvetool.builtins.models.gve import GVE
+from gvetool.builtins.models.sentence_classifier import SentenceClassifier
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.graphed_step import WARMUP_STEPS, GraphedStep
 from gvetool.engine.precision import autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import Execution, execution_for, forced
-from gvetool.models.gve import GVE
-from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.kernel.batch import CaptionBatch
+from gvetool.nn.execution import Execution, execution_for, forced
 
 FEATURES, HIDDEN, BATCH, CLASSES, VOCAB, MAX_LEN = 8192, 1000, 128, 200, 4000, 50
 
@@ -83,8 +83,13 @@ def _caption_lengths() -> torch.Tensor:
     p = successes / (successes + mean)
     pmf = torch.zeros(MAX_LEN + 1, dtype=torch.float64)
     for extra in range(MAX_LEN - 7 + 1):
-        log = (math.lgamma(extra + successes) - math.lgamma(extra + 1) - math.lgamma(successes)
-               + successes * math.log(p) + extra * math.log(1 - p))  # fmt: skip
+        log = (
+            math.lgamma(extra + successes)
+            - math.lgamma(extra + 1)
+            - math.lgamma(successes)
+            + successes * math.log(p)
+            + extra * math.log(1 - p)
+        )
         pmf[7 + extra] = math.exp(log)
     return pmf / pmf.sum()
 
@@ -109,8 +114,9 @@ class SentenceLengths(nn.Linear):
         self.load_state_dict(linear.state_dict())
         survive = CAPTION_LENGTHS.flip(0).cumsum(0).flip(0)  # P(L >= l)
         hazard = (CAPTION_LENGTHS[1:] / survive[1:].clamp(min=1e-300)).clamp(1e-12, 1 - 1e-12)
-        self.register_buffer("log_odds", (hazard / (1 - hazard)).log().float().to(
-            linear.weight.device))  # fmt: skip
+        self.register_buffer(
+            "log_odds", (hazard / (1 - hazard)).log().float().to(linear.weight.device)
+        )
         device = linear.weight.device
         self.register_buffer("step", torch.zeros((), dtype=torch.long, device=device))
         # on the device beforehand: no host-to-device copy while a CUDA graph is captured
@@ -138,8 +144,9 @@ def make_batches(count: int, device: torch.device) -> list[CaptionBatch]:
     generator = torch.Generator().manual_seed(0)
     batches = []
     for index in range(count):
-        lengths = torch.multinomial(CAPTION_LENGTHS.float(), BATCH, replacement=True,
-                                    generator=generator)  # fmt: skip
+        lengths = torch.multinomial(
+            CAPTION_LENGTHS.float(), BATCH, replacement=True, generator=generator
+        )
         tokens = torch.randint(4, VOCAB, (BATCH, int(lengths.max())), generator=generator)
         tokens[torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]] = 0
         tokens[torch.arange(BATCH), lengths - 1] = Vocabulary.end_id
@@ -152,8 +159,16 @@ def make_batches(count: int, device: torch.device) -> list[CaptionBatch]:
 
 def _plain_model(device: torch.device, reinforce_tokens: int | None) -> GVE:
     torch.manual_seed(0)
-    model = GVE(VOCAB, FEATURES, CLASSES, HIDDEN, HIDDEN, dropout=0.5, max_len=MAX_LEN,
-                reinforce_tokens=reinforce_tokens)  # fmt: skip
+    model = GVE(
+        VOCAB,
+        FEATURES,
+        CLASSES,
+        HIDDEN,
+        HIDDEN,
+        dropout=0.5,
+        max_len=MAX_LEN,
+        reinforce_tokens=reinforce_tokens,
+    )
     classifier = SentenceClassifier(VOCAB, CLASSES, HIDDEN, HIDDEN)
     model.attach_sentence_classifier(classifier.to(device))
     return model.to(device).train()
@@ -185,8 +200,9 @@ def sampled_lengths(model: GVE) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
     reward = model.reward
 
-    def recording(tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor,
-                  **options: bool):  # fmt: skip
+    def recording(
+        tokens: torch.Tensor, lengths: torch.Tensor, class_ids: torch.Tensor, **options: bool
+    ):
         if not options.get("fixed_shape"):  # a captured step reads nothing back
             seen.append(lengths.detach().cpu())
         return reward(tokens, lengths, class_ids, **options)
@@ -209,9 +225,12 @@ def gvetool_step(model: GVE, batch: CaptionBatch, precision: str) -> None:
 
 
 def timed(
-    step: Callable, model: nn.Module, reward_model: GVE, batches: list[CaptionBatch],
+    step: Callable,
+    model: nn.Module,
+    reward_model: GVE,
+    batches: list[CaptionBatch],
     precision: str,
-) -> tuple[list[float], list[torch.Tensor], list[float]]:  # fmt: skip
+) -> tuple[list[float], list[torch.Tensor], list[float]]:
     """Seconds of each step after the first (a warm-up), each step's sampled lengths, and
     the matmul rate (GFLOP/s) measured just before each: a shared machine's speed drifts
     from minute to minute, and a floor at one rate measured once would drift with it."""
@@ -263,8 +282,9 @@ def _captured_or_why(args: argparse.Namespace, device: torch.device) -> list[flo
     few minutes, a capture that fails should cost its own row, not the run's others."""
     warmed = make_batches(args.steps + WARMUP_STEPS + 1, device)
     try:
-        return timed_graphed(make_model(device, args.untrained, args.reinforce_tokens),
-                             warmed, args.precision)  # fmt: skip
+        return timed_graphed(
+            make_model(device, args.untrained, args.reinforce_tokens), warmed, args.precision
+        )
     except (RuntimeError, SystemExit) as error:
         print(f"(c) the captured step failed: {type(error).__name__}: {error}")
         return []
@@ -326,9 +346,13 @@ class Floors:
 
     @classmethod
     def of(
-        cls, target: torch.Tensor, sampled: torch.Tensor, through_sampling: bool,
-        peak: float, stream: float,
-    ) -> Floors:  # fmt: skip
+        cls,
+        target: torch.Tensor,
+        sampled: torch.Tensor,
+        through_sampling: bool,
+        peak: float,
+        stream: float,
+    ) -> Floors:
         """Teacher forcing reads ``[image, one-hot, h1]`` (dropout masks it per token);
         sampling reads ``h1`` with the image and class as a per-sentence gate offset;
         a backward pass is twice its forward's products.
@@ -340,9 +364,12 @@ class Floors:
         arithmetic and weight traffic; all others, batched over tokens, at ``peak``.
         """
         target_tokens, sampled_tokens = int(target.sum()), int(sampled.sum())
-        teacher = (_lstm_flops(HIDDEN, target_tokens) + _lstm_flops(2 * HIDDEN + CLASSES,
-                   target_tokens) + 2 * HIDDEN * VOCAB * target_tokens
-                   + 2 * BATCH * FEATURES * HIDDEN)  # fmt: skip
+        teacher = (
+            _lstm_flops(HIDDEN, target_tokens)
+            + _lstm_flops(2 * HIDDEN + CLASSES, target_tokens)
+            + 2 * HIDDEN * VOCAB * target_tokens
+            + 2 * BATCH * FEATURES * HIDDEN
+        )
         conditioning = 2 * BATCH * FEATURES * HIDDEN + 2 * BATCH * HIDDEN * 4 * HIDDEN
         lstms = 2 * _lstm_flops(HIDDEN, sampled_tokens)
         output = 2 * HIDDEN * VOCAB * sampled_tokens
@@ -437,8 +464,10 @@ def keeps_activations(execution: Execution, lengths: torch.Tensor) -> bool:
 
 
 def _summary(seconds: list[float]) -> str:
-    return (f"{statistics.mean(seconds):7.3f} s/step (min {min(seconds):.3f}, "
-            f"max {max(seconds):.3f}, {len(seconds)} steps)")  # fmt: skip
+    return (
+        f"{statistics.mean(seconds):7.3f} s/step (min {min(seconds):.3f}, "
+        f"max {max(seconds):.3f}, {len(seconds)} steps)"
+    )
 
 
 def _ratios(seconds: list[float], floors: list[float]) -> str:
@@ -498,8 +527,9 @@ def _run_as_asked(args: argparse.Namespace) -> None:
             run(args)
     elif args.reinforce:
         through = args.reinforce == "through-sampling"
-        with forced(fused_recurrence=False, compact_sampling=True,
-                    reinforce_through_sampling=through):  # fmt: skip
+        with forced(
+            fused_recurrence=False, compact_sampling=True, reinforce_through_sampling=through
+        ):
             run(args)
     else:
         run(args)
@@ -511,13 +541,15 @@ def run(args: argparse.Namespace) -> None:
     gflops = matmul_gflops(device)
     execution = execution_for(device)
     through = through_sampling(execution)
-    print(f"device {device} ({name}), {torch.get_num_threads()} threads, torch "
-          f"{torch.__version__}, precision {args.precision}, "
-          f"{'no graphs, ' if args.no_graphs else ''}reinforce_tokens "
-          f"{args.reinforce_tokens}, REINFORCE "
-          f"{'through sampling' if through else 're-scored'}, "
-          f"{'untrained' if args.untrained else 'trained'} lengths, "
-          f"matmul {gflops:.0f} GFLOP/s (fp32)")  # fmt: skip
+    print(
+        f"device {device} ({name}), {torch.get_num_threads()} threads, torch "
+        f"{torch.__version__}, precision {args.precision}, "
+        f"{'no graphs, ' if args.no_graphs else ''}reinforce_tokens "
+        f"{args.reinforce_tokens}, REINFORCE "
+        f"{'through sampling' if through else 're-scored'}, "
+        f"{'untrained' if args.untrained else 'trained'} lengths, "
+        f"matmul {gflops:.0f} GFLOP/s (fp32)"
+    )
     batches = make_batches(args.steps + 1, device)
     model = make_model(device, args.untrained, args.reinforce_tokens)
     ours, ours_len, ours_rates = timed(gvetool_step, model, model, batches, args.precision)
@@ -525,9 +557,9 @@ def run(args: argparse.Namespace) -> None:
     theirs: list[float] = []
     if not args.no_original:
         original = make_original(device, args.untrained)
-        theirs, theirs_len, theirs_rates = timed(original_step, original,
-                                                 original.reward_model, batches,
-                                                 args.precision)  # fmt: skip
+        theirs, theirs_len, theirs_rates = timed(
+            original_step, original, original.reward_model, batches, args.precision
+        )
         print(f"(a) original: {_summary(theirs)}, {_lengths(theirs_len)}")
         del original
     graphed = _captured_or_why(args, device) if args.cuda_graph else []
@@ -546,34 +578,48 @@ def run(args: argparse.Namespace) -> None:
     roofline = [f.roofline for f in floors]
     minimal_gflop = statistics.mean(f.minimal for f in floors) / 1e9
     own_gflop = statistics.mean(f.gvetool for f in floors) / 1e9
-    print(f"floors (matrix products at the rate measured before each step, "
-          f"{min(ours_rates):.0f}-{max(ours_rates):.0f} GFLOP/s): minimal "
-          f"{statistics.mean(minimal):.3f} s ({minimal_gflop:.0f} GFLOP), gvetool's "
-          f"formulation {statistics.mean(own):.3f} s ({own_gflop:.0f} GFLOP); "
-          f"the minimal set's roofline {statistics.mean(roofline):.3f} s (step-by-step "
-          f"products at the slower of that rate and reading their weights at "
-          f"{stream / 1e9:.1f} GB/s)")  # fmt: skip
-    print(f"gvetool's step / minimal floor: {_ratios(ours, minimal)} (its own floor: "
-          f"{_ratios(ours, own)}, the roofline: {_ratios(ours, roofline)})", end="")  # fmt: skip
+    print(
+        f"floors (matrix products at the rate measured before each step, "
+        f"{min(ours_rates):.0f}-{max(ours_rates):.0f} GFLOP/s): minimal "
+        f"{statistics.mean(minimal):.3f} s ({minimal_gflop:.0f} GFLOP), gvetool's "
+        f"formulation {statistics.mean(own):.3f} s ({own_gflop:.0f} GFLOP); "
+        f"the minimal set's roofline {statistics.mean(roofline):.3f} s (step-by-step "
+        f"products at the slower of that rate and reading their weights at "
+        f"{stream / 1e9:.1f} GB/s)"
+    )
+    print(
+        f"gvetool's step / minimal floor: {_ratios(ours, minimal)} (its own floor: "
+        f"{_ratios(ours, own)}, the roofline: {_ratios(ours, roofline)})",
+        end="",
+    )
     if theirs:
         # the original's floors: the same products at the rate measured before its steps
-        theirs_minimal = [f.minimal / rate / 1e9
-                          for f, rate in zip(floors, theirs_rates, strict=True)]  # fmt: skip
+        theirs_minimal = [
+            f.minimal / rate / 1e9 for f, rate in zip(floors, theirs_rates, strict=True)
+        ]
         ratio = statistics.mean(theirs) / statistics.mean(ours)
-        print(f"; speed-up (a)/(b): {ratio:.2f}x; the original / minimal floor: "
-              f"{_ratios(theirs, theirs_minimal)} (the most any implementation of these "
-              f"products could gain here)")  # fmt: skip
+        print(
+            f"; speed-up (a)/(b): {ratio:.2f}x; the original / minimal floor: "
+            f"{_ratios(theirs, theirs_minimal)} (the most any implementation of these "
+            f"products could gain here)"
+        )
     else:
         print()
     if graphed:
-        versus = (f"; speed-up (a)/(c): {statistics.mean(theirs) / statistics.mean(graphed):.2f}x"
-                  if theirs else "")  # fmt: skip
-        print(f"(c) gvetool, whole step captured: {_summary(graphed)}; (b)/(c): "
-              f"{statistics.mean(ours) / statistics.mean(graphed):.2f}x{versus}")  # fmt: skip
+        versus = (
+            f"; speed-up (a)/(c): {statistics.mean(theirs) / statistics.mean(graphed):.2f}x"
+            if theirs
+            else ""
+        )
+        print(
+            f"(c) gvetool, whole step captured: {_summary(graphed)}; (b)/(c): "
+            f"{statistics.mean(ours) / statistics.mean(graphed):.2f}x{versus}"
+        )
     if args.table:
         _table_row(args, name, theirs, ours, graphed)
-    parts = breakdown(make_model(device, args.untrained, args.reinforce_tokens), batches[0],
-                      args.precision)  # fmt: skip
+    parts = breakdown(
+        make_model(device, args.untrained, args.reinforce_tokens), batches[0], args.precision
+    )
     total = sum(seconds for _, seconds in parts)
     print("breakdown of one gvetool step:")
     for part, seconds in parts:
@@ -588,8 +634,13 @@ TABLE_HEADER = (
 )
 
 
-def _table_row(args: argparse.Namespace, device: str, theirs: list[float], ours: list[float],
-               graphed: list[float]) -> None:  # fmt: skip
+def _table_row(
+    args: argparse.Namespace,
+    device: str,
+    theirs: list[float],
+    ours: list[float],
+    graphed: list[float],
+) -> None:
     """One Markdown row of this run's figures, appended to ``args.table`` (with the
     header when the file is new); a figure not measured is left empty."""
 
@@ -602,8 +653,10 @@ def _table_row(args: argparse.Namespace, device: str, theirs: list[float], ours:
         )
 
     lengths = "untrained" if args.untrained else "trained"
-    row = (f"| {device} | {args.precision} | {lengths} | {seconds(theirs)} | {seconds(ours)} | "
-           f"{seconds(graphed)} | {ratio(ours)} | {ratio(graphed)} |\n")  # fmt: skip
+    row = (
+        f"| {device} | {args.precision} | {lengths} | {seconds(theirs)} | {seconds(ours)} | "
+        f"{seconds(graphed)} | {ratio(ours)} | {ratio(graphed)} |\n"
+    )
     new = not args.table.is_file()
     with open(args.table, "a") as table:
         table.write((TABLE_HEADER if new else "") + row)

@@ -16,8 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from gvetool.config import TrainConfig
-from gvetool.datasets.synth import SynthOptions, generate
+from gvetool.builtins.datasets.synth import SynthOptions, generate
+from gvetool.config.schema import TrainConfig
 from gvetool.engine.trainer import train
 from gvetool.evaluation.evaluate import evaluate
 
@@ -32,8 +32,9 @@ def main() -> None:
         os.environ.update(GVETOOL_QUIET="1", GVETOOL_HOME=str(Path(tmp) / "home"))
         data = Path(tmp) / "birds"
         generate(data, SynthOptions(feature_dim=512))
-        base = TrainConfig(data_root=str(data), out=str(Path(tmp) / "runs"),
-                           val_metrics="bleu,cider", **SIZES)  # fmt: skip
+        base = TrainConfig(
+            data_root=str(data), out=str(Path(tmp) / "runs"), val_metrics="bleu,cider", **SIZES
+        )
         sc_epochs = {"epochs": 8, "embedding_size": 64, "hidden_size": 128}
         train(dataclasses.replace(base, model="sc", dataset="cub1", **sc_epochs))
         source = train(dataclasses.replace(base, model="gve", dataset="cub1", epochs=8))
@@ -42,11 +43,16 @@ def main() -> None:
             model="gve", dataset="cub2", epochs=args.epochs, sc_ckpt=str(target_sc / "best.pt")
         )
         scratch = train(dataclasses.replace(base, **common))
-        transfer = train(dataclasses.replace(base, **common, transfer_from=str(source / "best.pt"),
-                                             vocab_mode="extend"))  # fmt: skip
+        transfer = train(
+            dataclasses.replace(
+                base, **common, transfer_from=str(source / "best.pt"), vocab_mode="extend"
+            )
+        )
         metrics = ("bleu", "rouge", "cider")
-        results = {name: evaluate(run / "best.pt", "test", metrics=metrics).metrics
-                   for name, run in (("scratch", scratch), ("transfer", transfer))}  # fmt: skip
+        results = {
+            name: evaluate(run / "best.pt", "test", metrics=metrics).metrics
+            for name, run in (("scratch", scratch), ("transfer", transfer))
+        }
     print(f"GVE on cub2 after {args.epochs} epochs (test split)")
     print(f"{'':18}{'scratch':>10}{'transfer':>10}")
     for key in ("CIDEr", "explanation_top1", "class_rank"):

@@ -20,8 +20,15 @@ parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smok
 args, _ = parser.parse_known_args()  # known only: a notebook kernel passes its own
 OUT = args.out
 DATA: dict = {}  # the demo's birds: 20 classes x 30 images, 10 descriptions each
-SIZES = {"epochs": 5, "hidden_size": 256, "embedding_size": 128, "batch_size": 64,
-         "lr": 0.002, "dropout": 0.3, "threads": 1}  # the demo's sizes, fewer epochs  # fmt: skip
+SIZES = {
+    "epochs": 5,
+    "hidden_size": 256,
+    "embedding_size": 128,
+    "batch_size": 64,
+    "lr": 0.002,
+    "dropout": 0.3,
+    "threads": 1,
+}  # the demo's sizes, fewer epochs
 if args.quick:
     DATA = {"classes": 4, "images_per_class": 5, "captions_per_image": 3, "image_size": 32}
     SIZES = {"epochs": 1, "hidden_size": 8, "embedding_size": 8, "batch_size": 8}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gvetool.datasets.synth import SynthOptions, generate
-from gvetool.plugins import DISABLE_ENV, reset_plugins
+from gvetool.builtins.datasets.synth import SynthOptions, generate
+from gvetool.kernel.manager import DISABLE_ENV, reset_plugins
 
 
 @pytest.fixture(scope="session", autouse=True)

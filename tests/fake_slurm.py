@@ -66,16 +66,26 @@ def sbatch(args: list[str]) -> None:
     output = re.search(r"^#SBATCH --output=(\S+)$", text, flags=re.M)
     name = re.search(r"^#SBATCH --job-name=(\S+)$", text, flags=re.M)
     job_name = name.group(1) if name else ""
-    _update(job_id, script=str(script), name=job_name, state="PENDING", attempts=0,
-            output=output.group(1).replace("%j", job_id) if output else os.devnull,
-            submitted=time.time())  # fmt: skip
+    _update(
+        job_id,
+        script=str(script),
+        name=job_name,
+        state="PENDING",
+        attempts=0,
+        output=output.group(1).replace("%j", job_id) if output else os.devnull,
+        submitted=time.time(),
+    )
     oom = os.environ.get("FAKE_SLURM_OOM")
     if oom and oom in job_name:
         _update(job_id, state="OUT_OF_MEMORY")
     else:
-        subprocess.Popen([sys.executable, __file__, "_run", job_id], start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, __file__, "_run", job_id],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     print(f"Submitted batch job {job_id}")
 
 
@@ -83,17 +93,28 @@ def _run(args: list[str]) -> None:
     job_id = args[0]
     while True:
         record = _read(job_id)
-        environment = {**os.environ, "SLURM_JOB_ID": job_id, "SLURM_PROCID": "0",
-                       "SLURM_LOCALID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NUM_NODES": "1",
-                       "SLURM_NODEID": "0", "SLURM_JOB_NODELIST": "localhost"}  # fmt: skip
+        environment = {
+            **os.environ,
+            "SLURM_JOB_ID": job_id,
+            "SLURM_PROCID": "0",
+            "SLURM_LOCALID": "0",
+            "SLURM_NTASKS": "1",
+            "SLURM_JOB_NUM_NODES": "1",
+            "SLURM_NODEID": "0",
+            "SLURM_JOB_NODELIST": "localhost",
+        }
         with open(record["output"], "ab") as output:
             process = subprocess.Popen(
                 ["bash", "-c", f"trap '' USR2 TERM; source {record['script']}"],
-                env=environment, stdout=output, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        _update(job_id, state="RUNNING", pid=process.pid, attempts=record["attempts"] + 1,
-                requeue=False)  # fmt: skip
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        _update(
+            job_id, state="RUNNING", pid=process.pid, attempts=record["attempts"] + 1, requeue=False
+        )
         code = process.wait()
         record = _read(job_id)
         if record.get("cancelled"):
@@ -154,5 +175,12 @@ def scontrol(args: list[str]) -> None:
 
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
-    {"sbatch": sbatch, "_run": _run, "sacct": sacct, "squeue": squeue, "scancel": scancel,
-     "scontrol": scontrol, "srun": srun}[command](rest)  # fmt: skip
+    {
+        "sbatch": sbatch,
+        "_run": _run,
+        "sacct": sacct,
+        "squeue": squeue,
+        "scancel": scancel,
+        "scontrol": scontrol,
+        "srun": srun,
+    }[command](rest)

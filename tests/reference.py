@@ -5,7 +5,7 @@ concatenated to LSTM 1's output at every step of a padded batch (dropout over th
 concatenation with a fresh mask per step), the token cross-entropy averaged over all real
 tokens, and REINFORCE computed by differentiating through the step-by-step sampling loop
 (every row runs until the last sentence ends). It shares the parameters of a
-:class:`~gvetool.models.gve.GVE` so the fast path can be checked against it
+:class:`~gvetool.builtins.models.gve.GVE` so the fast path can be checked against it
 (``tests/test_models.py``); ``benchmarks/original_gve.py`` times the original's own way.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from gvetool.builtins.models.gve import GVE
 from gvetool.data.vocab import Vocabulary
-from gvetool.models.gve import GVE
-from gvetool.models.lstm import lstm_cell
+from gvetool.nn.lstm import lstm_cell
 
 
 def _lstm2_bias(model: GVE) -> torch.Tensor:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gvetool.engine.adam import Adam
-from gvetool.models.execution import forced
+from gvetool.nn.execution import forced
 
 
 def _model(seed: int = 0) -> torch.nn.Module:

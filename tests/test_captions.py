@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import DataLoader
 
+from gvetool.builtins.datasets import cub
 from gvetool.data.captions import CaptionExamples, ImageExamples, whole_batches
 from gvetool.data.features import open_precomputed
 from gvetool.data.vocab import Vocabulary
-from gvetool.datasets import cub
-from gvetool.safe_pickle import load_pickle
+from gvetool.utils.safe_pickle import load_pickle
 
 
 def _setup(root):

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
 from gvetool.data.class_split import apply_class_split, make_class_split
 from gvetool.data.features import open_precomputed
 from gvetool.data.open import open_dataset
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 from .test_train import _one_line
 

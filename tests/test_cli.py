@@ -16,8 +16,8 @@ from gvetool.cli import INTERNAL_ERROR_EXIT, main
 
 COMMANDS = """
 import typer
-from gvetool import hookimpl
-from gvetool.errors import GvetoolError
+from gvetool.plugin_api import hookimpl
+from gvetool.utils.errors import GvetoolError
 
 def hello(name: str = "bird"):
     print(f"hello {name}")
@@ -42,7 +42,7 @@ def test_version(capsys):
 
 
 HIJACK = """
-from gvetool import hookimpl
+from gvetool.plugin_api import hookimpl
 
 def plugins():
     print("hijacked")
@@ -101,7 +101,7 @@ def test_plugins_table_shows_distribution_and_what_it_registers(fake_dist, capsy
         "gvetool-toy",
         "toy_plugin",
         """
-        from gvetool import DatasetSpec, hookimpl
+        from gvetool.plugin_api import DatasetSpec, hookimpl
 
         @hookimpl
         def gvetool_register_datasets(register):
@@ -145,10 +145,26 @@ def test_ctrl_c_at_any_moment_of_start_up_is_one_line(tmp_path, delay):
     env = {**os.environ, "GVETOOL_HOME": str(tmp_path / "home")}
     delay += _interpreter_start_up()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gvetool", "train", "lrcn", "--dataset", "synth",
-         "--out", str(tmp_path / "runs"), "--hidden-size", "16", "--embedding-size", "16"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gvetool",
+            "train",
+            "lrcn",
+            "--dataset",
+            "synth",
+            "--out",
+            str(tmp_path / "runs"),
+            "--hidden-size",
+            "16",
+            "--embedding-size",
+            "16",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=180)  # a step under way finishes first
@@ -184,7 +200,7 @@ class InterruptNumpy(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, InterruptNumpy())
 sys.argv = ["gvetool", "train", "lrcn", "--dataset", "synth", "--out", sys.argv[1],
             "--epochs", "1", "--hidden-size", "8", "--embedding-size", "8"]
-from gvetool.launch import main
+from gvetool.__main__ import main
 sys.exit(main())
 """
 
@@ -194,8 +210,12 @@ def test_ctrl_c_while_numpy_imports_is_one_line_not_a_broken_numpy(tmp_path):
     env = {**os.environ, "GVETOOL_HOME": str(tmp_path / "home"), "GVETOOL_QUIET": "1"}
     done = subprocess.run(
         [sys.executable, "-c", INTERRUPTED_NUMPY, str(tmp_path / "runs")],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 130, done.stderr[-2000:]
     assert done.stderr.strip().splitlines() == [
         "error: interrupted while starting; nothing was done"
@@ -207,11 +227,35 @@ def test_ctrl_c_while_numpy_imports_is_one_line_not_a_broken_numpy(tmp_path):
 def test_an_unusable_output_folder_is_one_line_naming_it(where, tiny_cub_master, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     out = where if where.startswith("/") else str(tmp_path / where)
-    train = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-             "--out", out, "--epochs", "1", "--hidden-size", "8",
-             "--embedding-size", "8"]  # fmt: skip
-    synth = ["data", "synth", out, "--classes", "2", "--images-per-class", "3",
-             "--captions-per-image", "1", "--feature-dim", "4"]  # fmt: skip
+    train = [
+        "train",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--hidden-size",
+        "8",
+        "--embedding-size",
+        "8",
+    ]
+    synth = [
+        "data",
+        "synth",
+        out,
+        "--classes",
+        "2",
+        "--images-per-class",
+        "3",
+        "--captions-per-image",
+        "1",
+        "--feature-dim",
+        "4",
+    ]
     for args in (train, synth):
         assert main(args) == 1
         err = capsys.readouterr().err.strip().splitlines()
@@ -227,8 +271,19 @@ def test_a_full_disk_while_writing_is_one_line(tiny_cub_master, tmp_path, capsys
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "tmp" / "x"))
 
     monkeypatch.setattr(tempfile, "mkstemp", full)
-    args = ["data", "synth", str(tmp_path / "birds"), "--classes", "2", "--images-per-class",
-            "3", "--captions-per-image", "1", "--feature-dim", "4"]  # fmt: skip
+    args = [
+        "data",
+        "synth",
+        str(tmp_path / "birds"),
+        "--classes",
+        "2",
+        "--images-per-class",
+        "3",
+        "--captions-per-image",
+        "1",
+        "--feature-dim",
+        "4",
+    ]
     assert main(args) == 1
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("error: cannot ") and "No space left on device" in line

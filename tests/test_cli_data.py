@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 def _one_error_line(err: str) -> str:
@@ -72,7 +72,7 @@ def test_synth_refuses_to_overwrite(tiny_cub, capsys):
 
 DATASET_TOOLS = """
 import typer
-from gvetool import DatasetSpec, hookimpl
+from gvetool.plugin_api import DatasetSpec, hookimpl
 
 def count(n: int = typer.Option(2, help="How many.")):
     print("counted", n)
@@ -97,11 +97,12 @@ def test_a_dataset_brings_its_own_data_command(fake_dist, capsys):
 
 
 def test_generate_step_takes_keyword_options_and_refuses_unknown_ones(tmp_path, capsys):
-    from gvetool.plugins import get_plugins
+    from gvetool.kernel.manager import get_plugins
 
     generate = get_plugins().datasets.get("synth").load_step("generate")
-    counts = generate(tmp_path / "d", classes=2, images_per_class=3, captions_per_image=1,
-                      feature_dim=4)  # fmt: skip
+    counts = generate(
+        tmp_path / "d", classes=2, images_per_class=3, captions_per_image=1, feature_dim=4
+    )
     assert counts == {"images": 6, "captions": 6, "classes": 2}
     with pytest.raises(GvetoolError, match=r"unknown synth option.s. clases; known: "):
         generate(tmp_path / "e", clases=2)

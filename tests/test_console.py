@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from gvetool import console
+from gvetool.utils import console
 
 
 def test_a_wide_table_prints_whole_into_a_file_or_pipe(capsys, monkeypatch):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gvetool.config import TrainConfig
-from gvetool.contracts import (
+from gvetool.config.schema import TrainConfig
+from gvetool.kernel.contracts import (
     CaptioningModel,
     RewardedModel,
     SentenceClassifierModel,
@@ -16,9 +16,8 @@ from gvetool.contracts import (
     members,
     missing_members,
 )
-from gvetool.errors import GvetoolError
-from gvetool.plugins import get_plugins
-from gvetool.specs import (
+from gvetool.kernel.manager import get_plugins
+from gvetool.kernel.specs import (
     DatasetSpec,
     EncoderSpec,
     LauncherSpec,
@@ -26,7 +25,8 @@ from gvetool.specs import (
     ModelSpec,
     TrackerSpec,
 )
-from gvetool.tasks import CAPTIONING, CLASSIFICATION
+from gvetool.kernel.tasks import CAPTIONING, CLASSIFICATION
+from gvetool.utils.errors import GvetoolError
 
 GUIDE = Path(__file__).parents[1] / "docs" / "plugins.md"
 
@@ -36,8 +36,10 @@ def test_the_protocols_state_the_members_the_engine_calls():
     assert members(SentenceClassifierModel) == ["loss", "__call__"]
     assert members(RewardedModel) == ["attach_sentence_classifier"]
     assert members(TransferableModel) == [
-        "vocabulary_parameters", "class_parameters", "freeze_groups"
-    ]  # fmt: skip
+        "vocabulary_parameters",
+        "class_parameters",
+        "freeze_groups",
+    ]
 
 
 @pytest.mark.parametrize("name", get_plugins().models.names())
@@ -82,3 +84,15 @@ def test_the_plugin_guides_examples_run_and_register_valid_specs():
                 value(registered.append)  # type: ignore[operator]
     kinds = {type(spec) for spec in registered}
     assert kinds == {ModelSpec, DatasetSpec, EncoderSpec, MetricSpec, TrackerSpec, LauncherSpec}
+
+
+def test_every_member_the_engine_reads_when_present_is_in_the_contract():
+    """The engine's ``getattr``/``hasattr`` probes of a model name only members the
+    contract declares, so the contract says what is really called."""
+    from gvetool.kernel.contracts import OptionalMembers, TransferableModel, members
+
+    probe = re.compile(r"(?:getattr|hasattr)\((?:self\.|run\.)?model, \"(\w+)\"")
+    engine = Path(__file__).parents[1] / "gvetool" / "engine"
+    probed = {name for path in engine.glob("*.py") for name in probe.findall(path.read_text())}
+    assert {"start_epoch", "loss_terms", "fixed_shape_loss", "freeze_groups"} <= probed
+    assert probed - set(members(OptionalMembers)) - set(members(TransferableModel)) == set()

@@ -9,11 +9,11 @@ import pickle
 import numpy as np
 import pytest
 
+from gvetool.builtins.datasets import cub
+from gvetool.builtins.datasets.captions_json import read_captions
 from gvetool.data.features import open_precomputed
-from gvetool.datasets import cub
-from gvetool.datasets.captions_json import read_captions
-from gvetool.errors import GvetoolError
-from gvetool.safe_pickle import load_pickle
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.safe_pickle import load_pickle
 
 
 def test_loads_splits_classes_labels_and_features(tiny_cub):
@@ -65,15 +65,21 @@ def test_json_that_is_not_coco_captions_is_refused(tiny_cub):
     ("change", "message"),
     [
         (lambda d: d.update(images=3), r"'images' must be a list, found int"),
-        (lambda d: d["annotations"][1].update(caption=None),
-         r"annotations\[1\]'s 'caption' must be text, found null"),
-        (lambda d: d["annotations"][2].update(caption=["a", "red", "bird"]),
-         r"annotations\[2\]'s 'caption' must be text, found list"),
-        (lambda d: d["annotations"][0].update(image_id=[1]),
-         r"annotations\[0\]'s 'image_id' must be a string or an integer"),
+        (
+            lambda d: d["annotations"][1].update(caption=None),
+            r"annotations\[1\]'s 'caption' must be text, found null",
+        ),
+        (
+            lambda d: d["annotations"][2].update(caption=["a", "red", "bird"]),
+            r"annotations\[2\]'s 'caption' must be text, found list",
+        ),
+        (
+            lambda d: d["annotations"][0].update(image_id=[1]),
+            r"annotations\[0\]'s 'image_id' must be a string or an integer",
+        ),
         (lambda d: d["images"][0].update(id=None), r"images\[0\] has no 'id'"),
     ],
-)  # fmt: skip
+)
 def test_damaged_caption_fields_are_refused_naming_the_entry(tiny_cub, change, message):
     path = tiny_cub / "descriptions_bird.train.fg.json"
     data = json.loads(path.read_text())

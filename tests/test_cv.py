@@ -7,15 +7,25 @@ import json
 import numpy as np
 import pytest
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
 from gvetool.data.folds import fold_indices, fold_view
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 from .test_train import _one_line
 
-TINY_RUN = ["--hidden-size", "8", "--embedding-size", "8", "--epochs", "1", "--batch-size", "8",
-            "--val-metrics", "bleu,cider"]  # fmt: skip
+TINY_RUN = [
+    "--hidden-size",
+    "8",
+    "--embedding-size",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--val-metrics",
+    "bleu,cider",
+]
 
 
 def test_folds_partition_images_and_keep_captions_together(tiny_cub_master):
@@ -55,8 +65,20 @@ def test_too_many_folds_for_stratified_names_the_class(tiny_cub_master):
 
 
 def test_cv_runs_each_fold_writes_cv_json_and_resumes(tiny_cub_master, tmp_path, capsys):
-    args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--folds", "2", "--out", str(tmp_path), *TINY_RUN]  # fmt: skip
+    args = [
+        "cv",
+        "--model",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--folds",
+        "2",
+        "--out",
+        str(tmp_path),
+        *TINY_RUN,
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2-fold cross-validation" in out and "mean ± std" in out
@@ -75,8 +97,20 @@ def test_cv_runs_each_fold_writes_cv_json_and_resumes(tiny_cub_master, tmp_path,
 
 
 def test_gve_folds_train_their_own_sentence_classifier(tiny_cub_master, tmp_path, capsys):
-    args = ["cv", "--model", "gve", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--folds", "2", "--out", str(tmp_path), *TINY_RUN]  # fmt: skip
+    args = [
+        "cv",
+        "--model",
+        "gve",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--folds",
+        "2",
+        "--out",
+        str(tmp_path),
+        *TINY_RUN,
+    ]
     assert main(args) == 0
     for fold in ("fold1", "fold2"):
         fold_dir = tmp_path / "cv-gve-cub-2fold-seed0" / fold
@@ -89,12 +123,40 @@ def test_gve_folds_train_their_own_sentence_classifier(tiny_cub_master, tmp_path
 
 
 def test_same_model_and_a_fixed_classifier_warn(tiny_cub_master, tmp_path, capsys):
-    assert main(["train", "sc", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-                 "--out", str(tmp_path / "sc"), *TINY_RUN]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sc",
+                "--dataset",
+                "cub",
+                "--data-root",
+                str(tiny_cub_master),
+                "--out",
+                str(tmp_path / "sc"),
+                *TINY_RUN,
+            ]
+        )
+        == 0
+    )
     (sc_run,) = (tmp_path / "sc").glob("sc-cub-*")
-    args = ["cv", "--model", "gve", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--folds", "2", "--out", str(tmp_path), "--same-model",
-            "--sc-ckpt", str(sc_run / "best.pt"), *TINY_RUN]  # fmt: skip
+    args = [
+        "cv",
+        "--model",
+        "gve",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--folds",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--same-model",
+        "--sc-ckpt",
+        str(sc_run / "best.pt"),
+        *TINY_RUN,
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "--same-model carries weights from fold to fold" in err
@@ -110,16 +172,37 @@ def test_cv_with_one_fold_is_refused(tiny_cub_master, capsys):
 def test_a_fold_whose_training_lacks_classes_is_cross_validated(tmp_path, capsys):
     """Unstratified folds of one training image per class: each fold trains without half
     the classes, and the judge and every per-class measure must still work."""
-    from gvetool.datasets.synth import SynthOptions, generate
+    from gvetool.builtins.datasets.synth import SynthOptions, generate
 
     root = tmp_path / "sparse"
-    generate(root, SynthOptions(classes=4, images_per_class=3, captions_per_image=3,
-                                image_size=32, feature_dim=16, seed=3))  # fmt: skip
+    generate(
+        root,
+        SynthOptions(
+            classes=4,
+            images_per_class=3,
+            captions_per_image=3,
+            image_size=32,
+            feature_dim=16,
+            seed=3,
+        ),
+    )
     train = cub.open_cub(root).split("train")
     for val in fold_indices(train, 2, seed=0, stratified=False):
         assert len(set(np.delete(train.class_ids, val).tolist())) < 4  # a class is absent
-    args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(root),
-            "--folds", "2", "--out", str(tmp_path / "cv"), *TINY_RUN]  # fmt: skip
+    args = [
+        "cv",
+        "--model",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(root),
+        "--folds",
+        "2",
+        "--out",
+        str(tmp_path / "cv"),
+        *TINY_RUN,
+    ]
     assert main(args) == 0, capsys.readouterr().err
     err = capsys.readouterr().err
     assert "the judge never predicts them" in err

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
 from gvetool.data.download import (
     Resource,
@@ -22,8 +23,7 @@ from gvetool.data.download import (
     fetch,
     with_mirror,
 )
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -260,12 +260,23 @@ def test_download_cub_fetches_and_lays_out_everything_training_needs(
     cub_tgz = drive.root / "records/65de6-vp158/files/CUB_200_2011.tgz"
     cub_tgz.parent.mkdir(parents=True)
     members = {"CUB_200_2011/classes.txt": (tiny_cub_master / "classes.txt").read_bytes()}
-    members.update({f"CUB_200_2011/images/{p.relative_to(tiny_cub_master / 'images')}":
-                    p.read_bytes() for p in images})  # fmt: skip
+    members.update(
+        {
+            f"CUB_200_2011/images/{p.relative_to(tiny_cub_master / 'images')}": p.read_bytes()
+            for p in images
+        }
+    )
     _tgz(cub_tgz, members)
-    release = {f"data/{name}": (tiny_cub_master / name).read_bytes()
-               for name in ("CUB_feature_dict.p", "CUB_label_dict.p", "cub_0917_5cap.tsv",
-                            "val.txt", "test.txt")}  # fmt: skip
+    release = {
+        f"data/{name}": (tiny_cub_master / name).read_bytes()
+        for name in (
+            "CUB_feature_dict.p",
+            "CUB_label_dict.p",
+            "cub_0917_5cap.tsv",
+            "val.txt",
+            "test.txt",
+        )
+    }
     release["data/train_noCub.txt"] = (tiny_cub_master / "train.txt").read_bytes()
     drive.drive_files["1RHBLIo7sp8nhKjX0NQaGLaA-0ChYIunR"] = _zip(release)
     drive.drive_files["1O5hEl7BYP0o1sYJONkPFbp9T-aVrNQZ0"] = _zip(
@@ -387,7 +398,7 @@ def test_a_malformed_mirror_is_one_line(mirror):
 
 
 def test_two_downloads_into_one_root_do_not_race(tmp_path):
-    from gvetool.locking import exclusive
+    from gvetool.utils.locking import exclusive
 
     root = tmp_path / "cub"
     root.mkdir()

@@ -10,9 +10,9 @@ import torch
 import torchvision
 from torch import nn
 
-from gvetool.encoders.torchvision_backbones import build_backbone, layers_of
-from gvetool.errors import GvetoolError
-from gvetool.plugins import load_plugins
+from gvetool.builtins.encoders.torchvision_backbones import build_backbone, layers_of
+from gvetool.kernel.manager import load_plugins
+from gvetool.utils.errors import GvetoolError
 
 
 def test_resnet_cut_gives_pooled_features_and_deeper_cuts_pool_maps():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from gvetool.builtins.models.gve import GVE
 from gvetool.cli import main
 from gvetool.data.vocab import Vocabulary
 from gvetool.evaluation.relevance import class_rank, class_similarity, top_k_accuracy
-from gvetool.models.gve import GVE
 
 from .test_train import _one_line, _train
 
@@ -45,10 +45,13 @@ def test_class_similarity_is_pycocoevalcaps_cider_d_against_each_classs_referenc
         "",
     ]
     tokens = [c.split() for c in candidates]
-    similarity = class_similarity(tokens, [[r.split() for r in refs] for refs in references],
-                                  classes, 3, chunk=2)  # fmt: skip
-    per_class = [[r for refs, c in zip(references, classes, strict=True) if c == k for r in refs]
-                 for k in range(3)]  # fmt: skip
+    similarity = class_similarity(
+        tokens, [[r.split() for r in refs] for refs in references], classes, 3, chunk=2
+    )
+    per_class = [
+        [r for refs, c in zip(references, classes, strict=True) if c == k for r in refs]
+        for k in range(3)
+    ]
     for row, candidate in enumerate(candidates):
         expected = _pycocoevalcap_class_cider(candidate, per_class)
         np.testing.assert_allclose(similarity[row], expected, rtol=1e-10, atol=1e-12)
@@ -160,7 +163,7 @@ def test_sentence_classifier_checkpoint_is_refused(trained, capsys):
 
 
 def test_checkpoint_of_another_class_set_is_refused(trained, tmp_path, capsys):
-    from gvetool.datasets.synth import SynthOptions, generate
+    from gvetool.builtins.datasets.synth import SynthOptions, generate
 
     from .conftest import TINY
 
@@ -171,7 +174,7 @@ def test_checkpoint_of_another_class_set_is_refused(trained, tmp_path, capsys):
 
 
 def test_vocabulary_mismatch_is_refused(trained, tmp_path, capsys):
-    from gvetool.datasets.synth import SynthOptions, generate
+    from gvetool.builtins.datasets.synth import SynthOptions, generate
 
     from .conftest import TINY
 
@@ -218,7 +221,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
 
 
 def test_explain_true_and_other_class(trained, tiny_cub_master, capsys):
-    from gvetool.datasets.cub import open_cub
+    from gvetool.builtins.datasets.cub import open_cub
 
     test = open_cub(tiny_cub_master).split("test")
     image, other = test.image_ids[0], open_cub(tiny_cub_master).class_names[3]
@@ -355,13 +358,15 @@ def test_a_checkpoint_with_compressed_entries_is_refused_before_loading(trained,
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c["config"].update(hidden_size=-5),
-         "its config is impossible (hidden_size must be >= 1, got -5)"),
+        (
+            lambda c: c["config"].update(hidden_size=-5),
+            "its config is impossible (hidden_size must be >= 1, got -5)",
+        ),
         (lambda c: c.update(vocabulary=7), "its vocabulary (a list of words) is not what"),
         (lambda c: c.update(state_dict=[1, 2]), "its state_dict (tensors by name) is not what"),
         (lambda c: c.update(feature_dim="16"), "its feature_dim (a positive integer) is not"),
     ],
-)  # fmt: skip
+)
 def test_a_checkpoint_with_damaged_fields_is_one_line(trained, tmp_path, capsys, change, message):
     checkpoint = torch.load(trained["lrcn"] / "best.pt", weights_only=True)
     change(checkpoint)

@@ -12,22 +12,22 @@ import functools
 import pytest
 import torch
 
-from gvetool.config import PRECISION_NAMES, TrainConfig
-from gvetool.data.captions import CaptionBatch
+from gvetool.builtins.models.captioner import _select_rows
+from gvetool.builtins.models.gve import GVE, ReinforcePart, Samples
+from gvetool.builtins.models.sentence_classifier import SentenceClassifier
+from gvetool.config.schema import PRECISION_NAMES, TrainConfig
 from gvetool.data.vocab import Vocabulary
-from gvetool.decoding import decode
 from gvetool.engine import steps
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.precision import DTYPES, autocast, cuda_products
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.errors import GvetoolError
-from gvetool.models.captioner import _select_rows
-from gvetool.models.execution import Execution, execution_for, forced
-from gvetool.models.graphed_decoding import FixedBatchStep, flatten, unflatten
-from gvetool.models.gve import GVE, ReinforcePart, Samples
-from gvetool.models.lstm import PackedLSTM, Packing
-from gvetool.models.sampling import draw_words
-from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.kernel.batch import CaptionBatch
+from gvetool.nn.decoding import decode
+from gvetool.nn.execution import Execution, execution_for, forced
+from gvetool.nn.graphed_decoding import FixedBatchStep, flatten, unflatten
+from gvetool.nn.lstm import PackedLSTM, Packing
+from gvetool.nn.sampling import draw_words
+from gvetool.utils.errors import GvetoolError
 
 V, D, C, E, H = 14, 6, 3, 5, 8
 CUDA_PATH = {"fused_recurrence": True, "compact_sampling": False}
@@ -58,8 +58,9 @@ def _batch(n: int = 6, width: int = 7) -> CaptionBatch:
     tokens[torch.arange(width)[None, :] >= lengths[:, None]] = 0
     tokens[torch.arange(n), lengths - 1] = Vocabulary.end_id
     classes = torch.randint(0, C, (n,), generator=generator)
-    return CaptionBatch(torch.rand(n, D, generator=generator), tokens, lengths, classes,
-                        torch.arange(n))  # fmt: skip
+    return CaptionBatch(
+        torch.rand(n, D, generator=generator), tokens, lengths, classes, torch.arange(n)
+    )
 
 
 def _grads(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -180,8 +181,12 @@ def test_fp32_means_float32_on_cuda_too_and_tf32_is_asked_for():
     before = matmul.allow_tf32, cudnn.allow_tf32
     matmul.allow_tf32, cudnn.allow_tf32 = False, True  # PyTorch's defaults
     try:
-        for precision, wanted in (("fp32", False), ("bf16", False), ("fp64", False),
-                                  ("tf32", True)):  # fmt: skip
+        for precision, wanted in (
+            ("fp32", False),
+            ("bf16", False),
+            ("fp64", False),
+            ("tf32", True),
+        ):
             with cuda_products(precision):
                 assert (matmul.allow_tf32, cudnn.allow_tf32) == (wanted, wanted)
             assert (matmul.allow_tf32, cudnn.allow_tf32) == (False, True)  # given back
@@ -233,7 +238,7 @@ def test_cuda_training_pins_batches_for_asynchronous_copies(monkeypatch, tiny_cu
 
     config = TrainConfig(model="lrcn", dataset="cub", data_root=str(tiny_cub))
     corpus = open_configured(config)
-    from gvetool.data.encoder import ExtractionOptions, build_encoder
+    from gvetool.data.image_features import ExtractionOptions, build_encoder
 
     store = build_encoder("precomputed").open_store(corpus, None, ExtractionOptions(8, "cpu", 0))
     split = corpus.split("train")
@@ -405,8 +410,16 @@ def test_the_graphed_step_run_uncaptured_decodes_what_fixed_batch_decoding_does(
     with torch.no_grad():
         state = model._start_state(model.conditioning(batch.features, batch.class_ids))
         torch.manual_seed(5)
-        want = decode(model._decode_step, _select_rows, state, 9, torch.device("cpu"), 12,
-                      greedy, compact=False)  # fmt: skip
+        want = decode(
+            model._decode_step,
+            _select_rows,
+            state,
+            9,
+            torch.device("cpu"),
+            12,
+            greedy,
+            compact=False,
+        )
         torch.manual_seed(5)
         step = FixedBatchStep(model._decode_step, state, 12, greedy)
         for _ in range(12):  # what replaying the captured graph does, kernel by kernel

@@ -10,16 +10,16 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
-from gvetool.data.encoder import (
+from gvetool.data.image_features import (
     PROGRESS_FILE,
     ExtractionOptions,
     ImageEncoder,
     all_images,
     extract_features,
 )
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 class MeanColour(nn.Module):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from gvetool.builtins.datasets import cub
 from gvetool.data.features import (
     FEATURES_FILE,
     INDEX_FILE,
@@ -14,8 +15,7 @@ from gvetool.data.features import (
     build_from_mapping,
     open_precomputed,
 )
-from gvetool.datasets import cub
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 def test_store_is_built_once_then_reopened_without_reading_the_source(tiny_cub, monkeypatch):

@@ -17,26 +17,27 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from gvetool.builtins.models.captioner import Captioner, _select_rows
+from gvetool.builtins.models.gve import GVE, _whole
+from gvetool.builtins.models.sentence_classifier import SentenceClassifier
 from gvetool.cli import main
-from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionBatch
+from gvetool.config.schema import TrainConfig
 from gvetool.data.vocab import Vocabulary
-from gvetool.decoding import decode
 from gvetool.engine.adam import Adam
 from gvetool.engine.graphed_step import GraphedStep
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.captioner import Captioner, _select_rows
-from gvetool.models.execution import forced
-from gvetool.models.gve import GVE, _whole
-from gvetool.models.lstm import PackedLSTM, Packing, lstm_cell
-from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.kernel.batch import CaptionBatch
+from gvetool.nn.decoding import decode
+from gvetool.nn.execution import forced
+from gvetool.nn.lstm import PackedLSTM, Packing, lstm_cell
 
 from .test_execution import CUDA_PATH, C, D, E, H, V, _batch, _gve
 
 
 def _double(batch: CaptionBatch) -> CaptionBatch:
-    return CaptionBatch(batch.features.double(), batch.tokens, batch.lengths, batch.class_ids,
-                        batch.image_index)  # fmt: skip
+    return CaptionBatch(
+        batch.features.double(), batch.tokens, batch.lengths, batch.class_ids, batch.image_index
+    )
 
 
 def _grads(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -85,9 +86,16 @@ def test_decoding_every_step_gives_the_fixed_batch_decoders_sentences(greedy):
     torch.manual_seed(3)
     with forced(**CUDA_PATH):
         offset = model.conditioning(batch.features, batch.class_ids)
-        want_tokens, want_lengths = decode(model._decode_step, _select_rows,
-                                           model._start_state(offset), len(offset),
-                                           offset.device, 40, greedy, compact=False)  # fmt: skip
+        want_tokens, want_lengths = decode(
+            model._decode_step,
+            _select_rows,
+            model._start_state(offset),
+            len(offset),
+            offset.device,
+            40,
+            greedy,
+            compact=False,
+        )
     torch.manual_seed(3)
     tokens, lengths = model.fixed_shape_generate(batch.features, batch.class_ids, 40, greedy)
     assert tokens.shape == (len(batch.tokens), 40)
@@ -139,9 +147,17 @@ def _straightforward_cross_entropy(model: GVE, batch: CaptionBatch) -> torch.Ten
     for t in range(width):
         h1, c1 = model.lstm1.step(embedded[:, t], (h1, c1))
         first.append(h1)
-    inputs = F.dropout(torch.cat([image[:, None].expand(-1, width, -1),
-                                  onehot[:, None].expand(-1, width, -1),
-                                  torch.stack(first, dim=1)], dim=2), p)  # fmt: skip
+    inputs = F.dropout(
+        torch.cat(
+            [
+                image[:, None].expand(-1, width, -1),
+                onehot[:, None].expand(-1, width, -1),
+                torch.stack(first, dim=1),
+            ],
+            dim=2,
+        ),
+        p,
+    )
     weight_ih = model.lstm2_weight_ih()
     bias = model.lstm2.bias_ih + model.lstm2.bias_hh
     h2 = c2 = image.new_zeros(rows, H)
@@ -177,8 +193,9 @@ def test_gves_fixed_shape_reinforce_is_its_reinforce_on_the_same_samples(baselin
     model.baseline, model.max_len = baseline, 6
     batch = _double(_batch())
     torch.manual_seed(2)
-    tokens, lengths = model.fixed_shape_generate(batch.features, batch.class_ids,
-                                                 model.max_len, False)  # fmt: skip
+    tokens, lengths = model.fixed_shape_generate(
+        batch.features, batch.class_ids, model.max_len, False
+    )
     assert lengths.max() == model.max_len and lengths.min() < model.max_len
     samples = model._scored(batch, tokens, lengths, fixed_shape=True)
     want_samples = model._scored(batch, tokens[:, : int(lengths.max())], lengths)
@@ -276,9 +293,29 @@ def test_a_step_with_a_non_finite_loss_is_skipped_and_reported():
 
 
 def _train(root, out, model: str, *extra: str) -> int:
-    return main(["train", model, "--dataset", "cub", "--data-root", str(root), "--out", str(out),
-                 "--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8",
-                 "--epochs", "2", "--val-metrics", "cider", *extra])  # fmt: skip
+    return main(
+        [
+            "train",
+            model,
+            "--dataset",
+            "cub",
+            "--data-root",
+            str(root),
+            "--out",
+            str(out),
+            "--hidden-size",
+            "16",
+            "--embedding-size",
+            "16",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "2",
+            "--val-metrics",
+            "cider",
+            *extra,
+        ]
+    )
 
 
 def _on_the_cpu_too(monkeypatch) -> None:
@@ -291,8 +328,9 @@ def _on_the_cpu_too(monkeypatch) -> None:
     monkeypatch.setattr(TrainConfig, "validate", validate_on_cuda)
 
 
-def test_the_trainer_runs_the_fixed_shape_step_of_sc_then_gve(tiny_cub_master, tmp_path,
-                                                                monkeypatch, capsys):  # fmt: skip
+def test_the_trainer_runs_the_fixed_shape_step_of_sc_then_gve(
+    tiny_cub_master, tmp_path, monkeypatch, capsys
+):
     _on_the_cpu_too(monkeypatch)
     calls = []
     loss = GVE.fixed_shape_loss
@@ -311,13 +349,16 @@ def test_the_trainer_runs_the_fixed_shape_step_of_sc_then_gve(tiny_cub_master, t
     assert len({width for _, width in calls}) == 1
 
 
-def test_a_model_without_a_fixed_shape_loss_is_refused(tiny_cub_master, tmp_path, monkeypatch,
-                                                         capsys):  # fmt: skip
+def test_a_model_without_a_fixed_shape_loss_is_refused(
+    tiny_cub_master, tmp_path, monkeypatch, capsys
+):
     _on_the_cpu_too(monkeypatch)
     assert _train(tiny_cub_master, tmp_path, "sc", "--cuda-graph") == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == ("error: model 'sc' has no fixed_shape_loss, which --cuda-graph captures; "
-                       "train it without --cuda-graph")  # fmt: skip
+    assert err[-1] == (
+        "error: model 'sc' has no fixed_shape_loss, which --cuda-graph captures; "
+        "train it without --cuda-graph"
+    )
 
 
 def test_a_reward_model_without_a_fixed_shape_forward_is_refused():
@@ -326,7 +367,7 @@ def test_a_reward_model_without_a_fixed_shape_forward_is_refused():
     from types import SimpleNamespace
 
     from gvetool.engine.trainer import _graphed_step
-    from gvetool.errors import GvetoolError
+    from gvetool.utils.errors import GvetoolError
 
     class PacksOnly(torch.nn.Module):  # the SentenceClassifierModel contract, no more
         def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
@@ -334,15 +375,19 @@ def test_a_reward_model_without_a_fixed_shape_forward_is_refused():
 
     model = _gve()
     model.attach_sentence_classifier(PacksOnly())
-    run = SimpleNamespace(config=TrainConfig(model="gve", cuda_graph=True),
-                          dist=SimpleNamespace(world=1), model=model)  # fmt: skip
-    with pytest.raises(GvetoolError, match="the reward model of 'gve' has no "
-                       "forward_fixed_shape, which --cuda-graph captures"):  # fmt: skip
+    run = SimpleNamespace(
+        config=TrainConfig(model="gve", cuda_graph=True), dist=SimpleNamespace(world=1), model=model
+    )
+    with pytest.raises(
+        GvetoolError,
+        match="the reward model of 'gve' has no forward_fixed_shape, which --cuda-graph captures",
+    ):
         _graphed_step(run, contextlib.nullcontext)
 
 
-def test_a_skipped_step_stops_training_where_the_logs_are_read(tiny_cub_master, tmp_path,
-                                                                monkeypatch, capsys):  # fmt: skip
+def test_a_skipped_step_stops_training_where_the_logs_are_read(
+    tiny_cub_master, tmp_path, monkeypatch, capsys
+):
     _on_the_cpu_too(monkeypatch)
     loss = Captioner.fixed_shape_loss
     calls = []
@@ -355,16 +400,20 @@ def test_a_skipped_step_stops_training_where_the_logs_are_read(tiny_cub_master, 
     monkeypatch.setattr(Captioner, "fixed_shape_loss", failing_third)
     assert _train(tiny_cub_master, tmp_path, "lrcn", "--cuda-graph") == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "training stopped: the loss or a gradient became non-finite (its update was " \
-        "skipped) at epoch 1, step 3;" in err  # fmt: skip
+    assert (
+        "training stopped: the loss or a gradient became non-finite (its update was "
+        "skipped) at epoch 1, step 3;" in err
+    )
     assert len(calls) == 5  # read at the epoch's end, its fifth step (under LOG_EVERY)
 
 
 def test_cuda_graphs_on_a_cpu_are_refused_in_one_line(tmp_path, capsys):
     assert _train(tmp_path, tmp_path, "lrcn", "--cuda-graph") == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == ("error: --cuda-graph captures training steps as CUDA graphs, which need "
-                       "a GPU: give --device cuda, or train without --cuda-graph")  # fmt: skip
+    assert err[-1] == (
+        "error: --cuda-graph captures training steps as CUDA graphs, which need "
+        "a GPU: give --device cuda, or train without --cuda-graph"
+    )
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -378,8 +427,9 @@ def _flat(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()]).cpu()
 
 
-def _weights_after(model: torch.nn.Module, batches: list[CaptionBatch], capture: bool,
-                   precision: str = "fp32") -> list[torch.Tensor]:  # fmt: skip
+def _weights_after(
+    model: torch.nn.Module, batches: list[CaptionBatch], capture: bool, precision: str = "fp32"
+) -> list[torch.Tensor]:
     from gvetool.engine.precision import autocast
 
     optimizer = Adam(model.parameters(), lr=0.01)
@@ -418,8 +468,9 @@ def test_a_captured_step_computes_what_the_cpus_eager_step_computes():
     cpu = Captioner(V, D, E, H, dropout=0.0)
     cuda = Captioner(V, D, E, H, dropout=0.0).cuda()
     cuda.load_state_dict(cpu.state_dict())
-    step = GraphedStep(cpu, Adam(cpu.parameters(), lr=0.01), 9, contextlib.nullcontext,
-                       capture=False)  # fmt: skip
+    step = GraphedStep(
+        cpu, Adam(cpu.parameters(), lr=0.01), 9, contextlib.nullcontext, capture=False
+    )
     want = []
     for batch in batches:
         step(batch)
@@ -449,10 +500,23 @@ class _HostReads(TorchFunctionMode):
     them (``item``, ``float``, ``bool``, ``tolist``, ``cpu``...) or an operation whose
     result's shape depends on them (``nonzero``, indexing by a boolean mask)."""
 
-    READS = (Tensor.item, Tensor.tolist, Tensor.cpu, Tensor.numpy, Tensor.__bool__,
-             Tensor.__int__, Tensor.__float__, Tensor.__index__, Tensor.nonzero, torch.nonzero,
-             Tensor.masked_select, torch.masked_select, Tensor.unique, torch.unique,
-             torch.argwhere)  # fmt: skip
+    READS = (
+        Tensor.item,
+        Tensor.tolist,
+        Tensor.cpu,
+        Tensor.numpy,
+        Tensor.__bool__,
+        Tensor.__int__,
+        Tensor.__float__,
+        Tensor.__index__,
+        Tensor.nonzero,
+        torch.nonzero,
+        Tensor.masked_select,
+        torch.masked_select,
+        Tensor.unique,
+        torch.unique,
+        torch.argwhere,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -477,8 +541,14 @@ def test_the_fixed_shape_step_never_makes_the_host_wait_for_the_device():
     for baseline in ("none", "mean", "greedy"):
         model = _gve()
         model.baseline = baseline
-        step = GraphedStep(model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext,
-                           grad_clip=1.0, capture=False)  # fmt: skip
+        step = GraphedStep(
+            model,
+            Adam(model.parameters(), lr=0.01),
+            9,
+            contextlib.nullcontext,
+            grad_clip=1.0,
+            capture=False,
+        )
         step(batches[0])  # Adam's state created
         with _HostReads() as reads:
             step(batches[1])
@@ -492,8 +562,9 @@ def test_the_fixed_shape_step_never_makes_the_host_wait_for_the_device():
 def test_the_fixed_shape_step_never_synchronises_on_cuda():
     """CUDA's own detector: any synchronising call inside the step raises."""
     model = _gve().cuda()
-    step = GraphedStep(model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext,
-                       capture=False)  # fmt: skip
+    step = GraphedStep(
+        model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext, capture=False
+    )
     batch = _on_cuda(_batch())
     batch.ce_tokens = float(batch.lengths.sum())
     step(batch)

@@ -9,14 +9,15 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gvetool.archives import safe_extract
-from gvetool.errors import GvetoolError
-from gvetool.io import atomic_write, read_json, sha256, write_json, write_text
-from gvetool.safe_pickle import load_pickle
+from gvetool.utils.archives import safe_extract
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import atomic_write, read_json, sha256, write_json, write_text
+from gvetool.utils.safe_pickle import load_pickle
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -133,10 +134,17 @@ def test_a_chain_of_links_that_each_look_inside_is_refused(tmp_path):
     root = tmp_path / "data" / "root"
     root.mkdir(parents=True)
     archive = tmp_path / "chain.tar"
-    _tar(archive, [
-        _link("a", "."), _link("a/b", "."), _link("a/b/c", ".."), _link("a/b/c/d", ".."),
-        _file("a/b/c/d/escaped.txt"), _file("x" * 300 + "/long.txt"),
-    ])  # fmt: skip
+    _tar(
+        archive,
+        [
+            _link("a", "."),
+            _link("a/b", "."),
+            _link("a/b/c", ".."),
+            _link("a/b/c/d", ".."),
+            _file("a/b/c/d/escaped.txt"),
+            _file("x" * 300 + "/long.txt"),
+        ],
+    )
     with pytest.raises(GvetoolError, match=r"refused link in archive: a -> \."):
         safe_extract(archive, root)
     assert list(root.iterdir()) == []
@@ -229,8 +237,12 @@ def test_written_files_honour_the_umask(tmp_path):
 
 
 def test_temp_files_of_killed_writes_are_removed_at_the_next_write(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     stale = tmp_path / f".last.pt.{dead}.abcd1234.tmp"
     old_style = tmp_path / ".last.pt.wxyz5678.tmp"
     live = tmp_path / f".last.pt.{os.getppid()}.live0000.tmp"  # a running writer
@@ -244,8 +256,12 @@ def test_temp_files_of_killed_writes_are_removed_at_the_next_write(tmp_path):
 
 
 def test_the_staging_folder_of_a_killed_extraction_is_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (tmp_path / "out" / f".extracting-{dead}-abcd" / "part").mkdir(parents=True)
     archive = tmp_path / "good.tar"
     _tar(archive, [_file("a.txt")])
@@ -267,12 +283,13 @@ def test_a_billion_laughs_pickle_is_refused_quickly_in_little_memory(tmp_path):
     code = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
-        "from gvetool.safe_pickle import load_pickle\n"
-        "from gvetool.errors import GvetoolError\n"
+        "from gvetool.utils.safe_pickle import load_pickle\n"
+        "from gvetool.utils.errors import GvetoolError\n"
         f"try:\n    load_pickle({str(path)!r})\nexcept GvetoolError as exc:\n    print(exc)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "was refused: it describes far more data than its" in done.stdout
 
@@ -379,3 +396,49 @@ def test_a_tar_gz_that_expands_far_beyond_its_size_is_refused(tmp_path):
         tf.addfile(info, io.BytesIO(data))
     with pytest.raises(GvetoolError, match="would expand to 64 MiB"):
         safe_extract(bomb, tmp_path / "out")
+
+
+def _readers():
+    from gvetool.config.toml_files import load_saved
+    from gvetool.data.image_features import read_image
+    from gvetool.utils.files import read_json, read_text
+    from gvetool.utils.safe_pickle import load_pickle
+
+    return {
+        "text": read_text,
+        "json": read_json,
+        "config file": load_saved,
+        "image file": lambda path: read_image(path, lambda image: image),
+        "pickle": load_pickle,
+    }
+
+
+@pytest.mark.parametrize("kind", ["text", "json", "config file", "image file", "pickle"])
+def test_every_reader_says_a_missing_file_or_a_folder_the_same_way(kind, tmp_path):
+    read = _readers()[kind]
+    what = kind if kind in ("config file", "image file") else "file"
+    with pytest.raises(GvetoolError, match=f"^missing {what} {tmp_path / 'nope'}$"):
+        read(tmp_path / "nope")
+    with pytest.raises(GvetoolError, match=f"^{tmp_path} is a folder, a {what} was expected$"):
+        read(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["text", "json", "config file"])
+def test_every_text_reader_says_a_file_that_is_not_utf8_the_same_way(kind, tmp_path):
+    path = tmp_path / "latin1"
+    path.write_bytes("caf\xe9 = 1\n".encode("latin-1"))
+    with pytest.raises(
+        GvetoolError, match=r"latin1 is not UTF-8 text \(byte 3: .*save it as UTF-8$"
+    ):
+        _readers()[kind](path)
+
+
+def test_a_read_the_system_refuses_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    from gvetool.utils.files import read_text
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    with pytest.raises(GvetoolError, match=f"^cannot read {tmp_path / 'x'}: permission denied$"):
+        read_text(tmp_path / "x")

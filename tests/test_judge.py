@@ -15,10 +15,16 @@ from gvetool.evaluation.relevance import top_k_accuracy
 from .test_train import _train
 
 SENTENCES = [
-    "a red bird with a red crown", "red crown and red wings", "a small red bird",
-    "a blue bird with blue wings", "blue wings and a long tail", "this blue bird is small",
-    "a yellow bird with a short bill", "yellow breast and short bill", "a yellow small bird",
-]  # fmt: skip
+    "a red bird with a red crown",
+    "red crown and red wings",
+    "a small red bird",
+    "a blue bird with blue wings",
+    "blue wings and a long tail",
+    "this blue bird is small",
+    "a yellow bird with a short bill",
+    "yellow breast and short bill",
+    "a yellow small bird",
+]
 CLASSES = [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 

@@ -16,15 +16,29 @@ from pathlib import Path
 import pytest
 
 from gvetool.cli import main
-from gvetool.config import TrainConfig
-from gvetool.errors import GvetoolError
-from gvetool.fanout import launcher_named, run_jobs, unfinished_error
-from gvetool.jobs import FAILED, FINISHED, NOT_RUN, Job, write_jobs
+from gvetool.config.schema import TrainConfig
+from gvetool.utils.errors import GvetoolError
+from gvetool.workflows.fanout import launcher_named, run_jobs, unfinished_error
+from gvetool.workflows.jobs import FAILED, FINISHED, NOT_RUN, Job, write_jobs
 
 from .test_train import _one_line
 
-TINY_RUN = ["--epochs", "1", "--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8",
-            "--lr", "0.01", "--val-metrics", "cider", "--metrics", "cider"]  # fmt: skip
+TINY_RUN = [
+    "--epochs",
+    "1",
+    "--hidden-size",
+    "8",
+    "--embedding-size",
+    "8",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--val-metrics",
+    "cider",
+    "--metrics",
+    "cider",
+]
 
 
 def _reproduce(root: Path, out: Path, *extra: str) -> int:
@@ -33,9 +47,16 @@ def _reproduce(root: Path, out: Path, *extra: str) -> int:
 
 
 def _job(tmp_path: Path, name: str, data_root: Path, after: tuple[str, ...] = ()) -> Job:
-    config = TrainConfig(model="sc", dataset="cub", data_root=str(data_root), epochs=1,
-                         hidden_size=8, embedding_size=8, batch_size=8,
-                         out=str(tmp_path / "runs" / name))  # fmt: skip
+    config = TrainConfig(
+        model="sc",
+        dataset="cub",
+        data_root=str(data_root),
+        epochs=1,
+        hidden_size=8,
+        embedding_size=8,
+        batch_size=8,
+        out=str(tmp_path / "runs" / name),
+    )
     return Job(name, name, config, tmp_path / "runs", after=after)
 
 
@@ -80,12 +101,12 @@ def test_launcher_options_are_checked_against_the_launcher_chosen(capsys, tmp_pa
 def test_a_launcher_table_in_the_config_file_chooses_the_launcher(tiny_cub_master, tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('epochs = 1\n\n[launcher]\nname = "local"\njobs = 3\n')
-    from gvetool.user_api import _launcher
+    from gvetool.user_api.experiments import _launcher
 
     chosen = _launcher(config, None, None)
     assert type(chosen).__name__ == "Local" and chosen.slots == 3
     assert _launcher(config, None, {"jobs": 1}).slots == 1  # the arguments win
-    from gvetool.config import load_toml
+    from gvetool.config.toml_files import load_toml
 
     assert load_toml(config) == {"epochs": 1}  # not a run's setting
 
@@ -94,8 +115,10 @@ def test_reproduce_over_two_seeds_in_parallel_processes_gives_mean_and_std(
     tiny_cub_master, tmp_path
 ):
     out = tmp_path / "runs"
-    assert _reproduce(tiny_cub_master, out, "--seeds", "0,1", "--launcher", "local",
-                      "--jobs", "2") == 0  # fmt: skip
+    assert (
+        _reproduce(tiny_cub_master, out, "--seeds", "0,1", "--launcher", "local", "--jobs", "2")
+        == 0
+    )
     for seed in (0, 1):
         directory = out / f"reproduce-cub-seed{seed}"
         assert json.loads((directory / "table.json").read_text())["seed"] == seed
@@ -133,8 +156,9 @@ def test_a_killed_job_is_marked_failed_with_its_log_and_a_rerun_trains_only_it(
     out = tmp_path / "runs"
     directory = out / "reproduce-cub-seed0"
     killed: list[int] = []
-    killer = threading.Thread(target=_kill_when_started,
-                              args=(directory / "jobs" / "gve.json", killed))  # fmt: skip
+    killer = threading.Thread(
+        target=_kill_when_started, args=(directory / "jobs" / "gve.json", killed)
+    )
     killer.start()
     code = _reproduce(tiny_cub_master, out, "--launcher", "local", "--jobs", "2")
     killer.join()
@@ -161,8 +185,20 @@ def test_a_killed_job_is_marked_failed_with_its_log_and_a_rerun_trains_only_it(
 
 def test_cv_runs_its_folds_through_a_launcher_and_over_seeds(tiny_cub_master, tmp_path):
     out = tmp_path / "runs"
-    args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--out", str(out), "--folds", "2", *TINY_RUN[:-2]]  # fmt: skip
+    args = [
+        "cv",
+        "--model",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        str(out),
+        "--folds",
+        "2",
+        *TINY_RUN[:-2],
+    ]
     assert main([*args, "--seeds", "3,4", "--launcher", "local", "--jobs", "2"]) == 0
     summary = json.loads((out / "cv-lrcn-cub-2fold-seeds3-4" / "cv.json").read_text())
     assert summary["complete_seeds"] == [3, 4]
@@ -187,15 +223,25 @@ def test_the_documented_third_party_launcher_runs_reproduce(tiny_cub_master, tmp
 
     assert "nice" in gvetool.list_launchers()
     table = gvetool.reproduce(
-        "cub", data_root=str(tiny_cub_master), out=str(tmp_path / "runs"), models=["lrcn"],
-        metrics="cider", epochs=1, hidden_size=8, embedding_size=8, batch_size=8,
-        val_metrics="cider", launcher="nice", launcher_options={"niceness": 5},
-    )  # fmt: skip
+        "cub",
+        data_root=str(tiny_cub_master),
+        out=str(tmp_path / "runs"),
+        models=["lrcn"],
+        metrics="cider",
+        epochs=1,
+        hidden_size=8,
+        embedding_size=8,
+        batch_size=8,
+        val_metrics="cider",
+        launcher="nice",
+        launcher_options={"niceness": 5},
+    )
     assert [row["status"] for row in table.rows] == [FINISHED]
     assert "run:" in (table.directory / "jobs" / "lrcn.log").read_text()
     with pytest.raises(GvetoolError, match="of the local launcher, not of 'nice'"):
-        gvetool.reproduce("cub", data_root=str(tiny_cub_master), launcher="nice",
-                          launcher_options={"jobs": 2})  # fmt: skip
+        gvetool.reproduce(
+            "cub", data_root=str(tiny_cub_master), launcher="nice", launcher_options={"jobs": 2}
+        )
 
 
 def test_ctrl_c_stops_the_local_jobs_resumably_and_a_rerun_finishes(tiny_cub_master, tmp_path):
@@ -205,8 +251,20 @@ def test_ctrl_c_stops_the_local_jobs_resumably_and_a_rerun_finishes(tiny_cub_mas
     import sys
 
     out = tmp_path / "runs"
-    args = ["reproduce", "--dataset", "cub", "--data-root", str(tiny_cub_master), "--out",
-            str(out), "--models", "lrcn", *TINY_RUN, "--epochs", "40"]  # fmt: skip
+    args = [
+        "reproduce",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        str(out),
+        "--models",
+        "lrcn",
+        *TINY_RUN,
+        "--epochs",
+        "40",
+    ]
     command = [sys.executable, "-m", "gvetool", *args, "--launcher", "local", "--jobs", "2"]
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = out / "reproduce-cub-seed0" / "jobs" / "lrcn.log"
@@ -234,14 +292,15 @@ class _EnvJob(Job):
     """A job whose command prints what a launcher gave it (no training)."""
 
     def argv(self) -> list[str]:
-        seen = ", ".join(f"os.environ.get({name!r})" for name in ("CUDA_VISIBLE_DEVICES",
-                                                                 "OMP_NUM_THREADS"))  # fmt: skip
+        seen = ", ".join(
+            f"os.environ.get({name!r})" for name in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
+        )
         code = f"import os; print({seen})"
         return [sys.executable, "-c", code]
 
 
 def test_local_jobs_each_see_one_gpu_of_their_own_or_a_share_of_the_cores(tmp_path, monkeypatch):
-    from gvetool.launchers.local import Local, LocalOptions
+    from gvetool.builtins.launchers.local import Local, LocalOptions
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     jobs = [_EnvJob(name, name, TrainConfig(), tmp_path) for name in ("a", "b", "c")]

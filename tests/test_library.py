@@ -13,7 +13,7 @@ from PIL import Image
 
 import gvetool
 from gvetool.cli import main
-from gvetool.photos import encode_images
+from gvetool.data.photos import encode_images
 
 SIZES = {"epochs": 1, "hidden_size": 8, "embedding_size": 8, "batch_size": 8}
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the tokenizer needs Java")
@@ -61,8 +61,9 @@ def test_nothing_is_printed_unless_progress_is_asked(runs, home, capfd, monkeypa
     assert printed.out == "" and printed.err == ""  # Java's and torch's output included
     assert isinstance(result, gvetool.Evaluation) and result.metrics["CIDEr"] >= 0
     assert {"judge_top1", "explanation_top1", "class_rank"} <= set(result.metrics)
-    explainer.explain(["001.Brown_crowned_Shrike/Brown_Crowned_Shrike_0001_100000.jpg"],
-                      progress=True)  # fmt: skip
+    explainer.explain(
+        ["001.Brown_crowned_Shrike/Brown_Crowned_Shrike_0001_100000.jpg"], progress=True
+    )
     assert "explaining" in capfd.readouterr().err
 
 
@@ -150,13 +151,22 @@ def test_a_photo_without_a_class_is_refused_for_a_class_conditioned_model(runs, 
 
 def test_user_errors_raise_the_clis_message_not_system_exit(runs, tmp_path, capsys):
     cases = [
-        (lambda: gvetool.load(tmp_path / "nowhere.pt"), gvetool.CheckpointError,
-         ["explain", str(tmp_path / "nowhere.pt"), "x"]),
-        (lambda: gvetool.evaluate(runs["sc"].best), gvetool.CheckpointError,
-         ["eval", str(runs["sc"].best)]),
-        (lambda: gvetool.train("nope", dataset="cub"), gvetool.UnknownNameError,
-         ["train", "nope", "--dataset", "cub"]),
-    ]  # fmt: skip
+        (
+            lambda: gvetool.load(tmp_path / "nowhere.pt"),
+            gvetool.CheckpointError,
+            ["explain", str(tmp_path / "nowhere.pt"), "x"],
+        ),
+        (
+            lambda: gvetool.evaluate(runs["sc"].best),
+            gvetool.CheckpointError,
+            ["eval", str(runs["sc"].best)],
+        ),
+        (
+            lambda: gvetool.train("nope", dataset="cub"),
+            gvetool.UnknownNameError,
+            ["train", "nope", "--dataset", "cub"],
+        ),
+    ]
     for call, kind, argv in cases:
         with pytest.raises(kind) as caught:
             call()
@@ -174,9 +184,14 @@ def test_the_registries_are_listed_by_name():
 
 def test_generate_dataset_writes_data_train_can_use(tmp_path):
     root = gvetool.generate_dataset(
-        "synth", tmp_path / "birds", classes=2, images_per_class=3, captions_per_image=1,
-        image_size=16, feature_dim=4,
-    )  # fmt: skip
+        "synth",
+        tmp_path / "birds",
+        classes=2,
+        images_per_class=3,
+        captions_per_image=1,
+        image_size=16,
+        feature_dim=4,
+    )
     assert root == tmp_path / "birds" and (root / "classes.txt").is_file()
     assert gvetool.runs(tmp_path / "no-runs") == []
 
@@ -191,8 +206,9 @@ def test_importing_gvetool_stays_free(tmp_path):
     assert Path(gvetool.__file__).name == "__init__.py"
 
 
-def test_ctrl_c_stops_training_after_its_step_and_the_run_resumes(tiny_cub_master, tmp_path,
-                                                                  monkeypatch):  # fmt: skip
+def test_ctrl_c_stops_training_after_its_step_and_the_run_resumes(
+    tiny_cub_master, tmp_path, monkeypatch
+):
     import signal
 
     from gvetool.engine.trainer import Trainer
@@ -221,9 +237,14 @@ def test_ctrl_c_stops_training_after_its_step_and_the_run_resumes(tiny_cub_maste
 
 def test_transfer_returns_the_new_run(runs, home, tiny_cub_master, tmp_path):
     run = gvetool.transfer(
-        runs["gve"].best, dataset="cub", data_root=tiny_cub_master, out=tmp_path, epochs=1,
-        sc_ckpt=runs["sc"].best, freeze="embeddings",
-    )  # fmt: skip
+        runs["gve"].best,
+        dataset="cub",
+        data_root=tiny_cub_master,
+        out=tmp_path,
+        epochs=1,
+        sc_ckpt=runs["sc"].best,
+        freeze="embeddings",
+    )
     assert run.model == "gve" and run.directory.parent == tmp_path and run.best is not None
 
 
@@ -240,8 +261,14 @@ def test_data_commands_from_python(tiny_cub_master, tmp_path):
     assert info["classes"] == 4 and info["feature_dim"] == 16
     assert set(info["splits"]) == {"train", "val", "test"}
     path = gvetool.split_classes("cub", data_root=tiny_cub_master, out=tmp_path / "split.json")
-    run = gvetool.train("lrcn", dataset="cub", data_root=tiny_cub_master, out=tmp_path,
-                        class_split=f"{path}:1", **SIZES)  # fmt: skip
+    run = gvetool.train(
+        "lrcn",
+        dataset="cub",
+        data_root=tiny_cub_master,
+        out=tmp_path,
+        class_split=f"{path}:1",
+        **SIZES,
+    )
     assert run.best is not None
     store = gvetool.compute_features(
         "cub", "resnet18", encoder_weights="none", data_root=tiny_cub_master, cache_dir=tmp_path

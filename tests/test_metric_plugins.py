@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 
 from gvetool.cli import main
+from gvetool.config.resolution import Best
 from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.evaluation.scoring import Best, Scorer, scoring_input
-from gvetool.plugins import DISABLE_ENV, get_plugins, reset_plugins
-from gvetool.specs import MetricSpec
+from gvetool.evaluation.scoring import Scorer, scoring_input
+from gvetool.kernel.manager import DISABLE_ENV, get_plugins, reset_plugins
+from gvetool.kernel.specs import MetricSpec
 
 ROOT = Path(__file__).parents[1]
 SMALL = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.02"]
 
 TOY = """
-from gvetool.api import MetricResult, MetricSpec, MetricUnavailable, hookimpl
+from gvetool.plugin_api import MetricResult, MetricSpec, MetricUnavailable, hookimpl
 
 class Words:
     def score(self, scoring):
@@ -59,10 +60,11 @@ def test_every_built_in_metric_key_is_spelled_only_in_the_metric_package():
     alternatives = "|".join(re.escape(k) for k in sorted(keys))
     quoted = re.compile(rf"""["']({alternatives})["']""")
     allowed = {ROOT / "gvetool" / "evaluation" / "repetition.py"}  # the measure it wraps
+    metrics = ROOT / "gvetool" / "builtins" / "metrics"
     found = {
         str(path.relative_to(ROOT)): quoted.findall(path.read_text())
         for path in (ROOT / "gvetool").rglob("*.py")
-        if "metrics" not in path.relative_to(ROOT / "gvetool").parts[:1] and path not in allowed
+        if metrics not in path.parents and path not in allowed
     }
     assert {path: names for path, names in found.items() if names} == {}
 
@@ -70,17 +72,23 @@ def test_every_built_in_metric_key_is_spelled_only_in_the_metric_package():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["eval", "nowhere.pt", "--metrics", "cidr"],
-         "error: unknown metric 'cidr'; known metrics: bleu, cider, explanation, judge, meteor, "
-         "relevance, repetition, rouge, spice. Did you mean 'cider'?"),
-        (["train", "lrcn", "--dataset", "cub", "--val-metrics", "repetition"],
-         "error: val_metrics: none of repetition can pick best.pt; add one of bleu, meteor, "
-         "rouge, cider, spice"),
-        (["train", "lrcn", "--dataset", "cub", "--val-metrics", "cider,judge"],
-         "error: val_metrics: 'judge' needs classes, training, which validation after each "
-         "epoch does not have; use it in gvetool eval --metrics"),
+        (
+            ["eval", "nowhere.pt", "--metrics", "cidr"],
+            "error: unknown metric 'cidr'; known metrics: bleu, cider, explanation, judge, meteor, "
+            "relevance, repetition, rouge, spice. Did you mean 'cider'?",
+        ),
+        (
+            ["train", "lrcn", "--dataset", "cub", "--val-metrics", "repetition"],
+            "error: val_metrics: none of repetition can pick best.pt; add one of bleu, meteor, "
+            "rouge, cider, spice",
+        ),
+        (
+            ["train", "lrcn", "--dataset", "cub", "--val-metrics", "cider,judge"],
+            "error: val_metrics: 'judge' needs classes, training, which validation after each "
+            "epoch does not have; use it in gvetool eval --metrics",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_metric_that_cannot_be_used_is_one_line_before_any_work(argv, message, capsys):
     assert main(argv) == 1
     assert capsys.readouterr().err.strip() == message
@@ -117,8 +125,20 @@ def test_a_failing_metric_is_skipped_with_one_warning_and_the_others_run(fake_di
 
 def test_a_lower_is_better_plugin_metric_picks_best_pt(fake_dist, tiny_cub_master, tmp_path):
     fake_dist("gvetool-toy-metrics", "toy_metrics", TOY)
-    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--out", str(tmp_path), "--epochs", "4", "--val-metrics", "shortest,bleu"]  # fmt: skip
+    args = [
+        "train",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "4",
+        "--val-metrics",
+        "shortest,bleu",
+    ]
     assert main([*args, *SMALL]) == 0
     run = next(tmp_path.glob("lrcn-cub-*"))
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from gvetool.cli import main
-from gvetool.config import TrainConfig, load_toml
-from gvetool.errors import GvetoolError
-from gvetool.model_options import parse_assignments, resolve_model_options
-from gvetool.specs import ModelSpec
+from gvetool.config.schema import TrainConfig
+from gvetool.config.toml_files import load_toml
+from gvetool.kernel.options import parse_assignments, resolve_model_options
+from gvetool.kernel.specs import ModelSpec
+from gvetool.utils.errors import GvetoolError
 
 
 @dataclass(frozen=True)
@@ -30,23 +31,32 @@ SPEC = ModelSpec("tiny", "d", "x:y", options=Options)
 
 def test_assignments_parse_numbers_booleans_and_words():
     assert parse_assignments(["layers=3", "dropout=0.5", "shared=true", "activation=relu"]) == {
-        "layers": 3, "dropout": 0.5, "shared": True, "activation": "relu"
-    }  # fmt: skip
+        "layers": 3,
+        "dropout": 0.5,
+        "shared": True,
+        "activation": "relu",
+    }
     with pytest.raises(GvetoolError, match="write KEY=VALUE"):
         parse_assignments(["layers"])
 
 
 def test_options_are_checked_and_completed_with_defaults():
     assert resolve_model_options(SPEC, {"layers": 4, "dropout": 0}) == {
-        "layers": 4, "dropout": 0.0, "activation": "gelu", "shared": False
-    }  # fmt: skip
+        "layers": 4,
+        "dropout": 0.0,
+        "activation": "gelu",
+        "shared": False,
+    }
     cases = [
-        ({"layer": 4}, "model 'tiny' has no option 'layer' (its options: layers, dropout, "
-                       "activation, shared); did you mean 'layers'?"),
+        (
+            {"layer": 4},
+            "model 'tiny' has no option 'layer' (its options: layers, dropout, "
+            "activation, shared); did you mean 'layers'?",
+        ),
         ({"layers": 2.5}, "model 'tiny' option layers must be int, got 2.5"),
         ({"shared": 1}, "model 'tiny' option shared must be bool, got 1"),
         ({"layers": 0}, "model 'tiny' options: layers must be >= 1, got 0"),
-    ]  # fmt: skip
+    ]
     for given, message in cases:
         with pytest.raises(GvetoolError) as caught:
             resolve_model_options(SPEC, given)
@@ -79,7 +89,7 @@ def test_a_built_in_model_without_options_refuses_one(capsys):
 
 DEEP = """
 from dataclasses import dataclass
-from gvetool.api import ModelSpec, hookimpl
+from gvetool.plugin_api import ModelSpec, hookimpl
 
 @dataclass(frozen=True)
 class Depth:
@@ -92,16 +102,21 @@ def gvetool_register_models(register):
 
 
 def test_one_config_for_several_models_gives_each_its_own_options(fake_dist):
-    from gvetool.config import ConfigError
-    from gvetool.resolution import for_model, resolve
+    from gvetool.config.resolution import for_model, resolve
+    from gvetool.utils.errors import ConfigError
 
     fake_dist("gvetool-deep", "deep_plugin", DEEP)
-    shared = resolve(None, {"dataset": "cub", "reinforce_weight": 0.5,
-                            "model_options": {"depth": 3}})  # fmt: skip
+    shared = resolve(
+        None, {"dataset": "cub", "reinforce_weight": 0.5, "model_options": {"depth": 3}}
+    )
     assert shared.model_options == {"reinforce_weight": 0.5, "depth": 3}  # reproduce's
     gve = for_model(shared, "gve", shared=True).model_options
-    assert gve == {"reinforce_weight": 0.5, "baseline": "none", "reward_dropout": "original",
-                   "reinforce_tokens": None}  # fmt: skip
+    assert gve == {
+        "reinforce_weight": 0.5,
+        "baseline": "none",
+        "reward_dropout": "original",
+        "reinforce_tokens": None,
+    }
     assert for_model(shared, "deep", shared=True).model_options == {"depth": 3}
     assert for_model(shared, "sc", shared=True).model_options == {}
     with pytest.raises(GvetoolError, match="model 'gve' has no option 'depth'"):

@@ -7,22 +7,27 @@ import dataclasses
 import pytest
 import torch
 
-from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionBatch
-from gvetool.data.vocab import Vocabulary
-from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.captioner import (
+from gvetool.builtins.models.captioner import (
     Captioner,
     build_definition,
     build_explanation_label,
     build_lrcn,
 )
-from gvetool.models.gve import GVE, ReinforcePart, build_explanation_discriminative, build_gve
-from gvetool.models.lstm import PackedLSTM, Packing
-from gvetool.models.reinforce_options import ReinforceOptions
-from gvetool.models.sentence_classifier import SentenceClassifier
-from gvetool.plugins import get_plugins
-from gvetool.specs import ModelShape
+from gvetool.builtins.models.gve import (
+    GVE,
+    ReinforcePart,
+    build_explanation_discriminative,
+    build_gve,
+)
+from gvetool.builtins.models.sentence_classifier import SentenceClassifier
+from gvetool.config.schema import TrainConfig
+from gvetool.data.vocab import Vocabulary
+from gvetool.engine.steps import LossModule, backward_terms
+from gvetool.kernel.batch import CaptionBatch
+from gvetool.kernel.manager import get_plugins
+from gvetool.kernel.specs import ModelShape
+from gvetool.nn.lstm import PackedLSTM, Packing
+from gvetool.nn.reinforce_options import ReinforceOptions
 
 from .reference import naive_caption_loss, naive_reinforce_loss
 
@@ -400,8 +405,9 @@ def test_the_reward_uses_the_classifiers_dropout_from_the_second_epoch_as_the_or
     assert all(p.grad is None and not p.requires_grad for p in classifier.parameters())
 
 
-@pytest.mark.parametrize(("mode", "epochs_on"), [("original", [1, 2]), ("never", []),
-                                                 ("always", [0, 1, 2])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "epochs_on"), [("original", [1, 2]), ("never", []), ("always", [0, 1, 2])]
+)
 def test_reward_dropout_modes_map_to_the_epochs_it_is_on(mode, epochs_on):
     config = TrainConfig(model="gve", dataset="cub", model_options={"reward_dropout": mode})
     model = get_plugins().models.get("gve").build(config, V, D, C)

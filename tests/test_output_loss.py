@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gvetool.models import output_loss
-from gvetool.models.gve import GVE, ReinforcePart, Samples
-from gvetool.models.output_loss import output_nll
-from gvetool.models.sentence_classifier import SentenceClassifier
+from gvetool.builtins.models.gve import GVE, ReinforcePart, Samples
+from gvetool.builtins.models.sentence_classifier import SentenceClassifier
+from gvetool.nn import output_loss
+from gvetool.nn.output_loss import output_nll
 
 
 def _case(rows: int = 37, hidden: int = 12, words: int = 29, seed: int = 0):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gvetool.errors import GvetoolError
-from gvetool.plugins import load_plugins
-from gvetool.specs import DatasetSpec, ModelSpec
+from gvetool.kernel.manager import load_plugins
+from gvetool.kernel.specs import DatasetSpec, ModelSpec
+from gvetool.utils.errors import GvetoolError
 
 TOY = """
-from gvetool import DatasetSpec, hookimpl
+from gvetool.plugin_api import DatasetSpec, hookimpl
 
 def build(**options):
     return "toy corpus"
@@ -60,7 +60,10 @@ def test_same_name_from_two_distributions_is_refused_only_when_used(fake_dist, c
 def test_a_plugin_that_exits_at_import_or_registration_is_skipped(fake_dist, capsys):
     fake_dist("gvetool-toy", "toy_plugin", TOY)
     fake_dist("exiting-plugin", "exiting_plugin", "import sys\nsys.exit(3)\n")
-    late = "from gvetool import hookimpl\n@hookimpl\ndef gvetool_register_models(register):\n"
+    late = (
+        "from gvetool.plugin_api import hookimpl\n"
+        "@hookimpl\ndef gvetool_register_models(register):\n"
+    )
     fake_dist("late-exit", "late_exit", late + "    raise SystemExit(4)\n")
     plugins = load_plugins()
     assert "toy" in plugins.datasets and "lrcn" in plugins.models
@@ -119,7 +122,7 @@ def test_plugin_failing_half_way_is_rolled_back(fake_dist, capsys):
         "half-plugin",
         "half_plugin",
         """
-        from gvetool import DatasetSpec, ModelSpec, hookimpl
+        from gvetool.plugin_api import DatasetSpec, ModelSpec, hookimpl
 
         @hookimpl
         def gvetool_register_models(register):
@@ -142,7 +145,7 @@ def test_registering_the_wrong_kind_of_spec_fails_that_plugin(fake_dist, capsys)
         "confused-plugin",
         "confused_plugin",
         """
-        from gvetool import DatasetSpec, hookimpl
+        from gvetool.plugin_api import DatasetSpec, hookimpl
 
         @hookimpl
         def gvetool_register_models(register):

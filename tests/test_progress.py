@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from gvetool import console, progress
-from gvetool.progress import progress_bar
+from gvetool.utils import console, progress
+from gvetool.utils.progress import progress_bar
 
 
 def test_without_a_terminal_progress_is_plain_lines(monkeypatch, capsys):
@@ -29,8 +29,10 @@ def test_a_slow_loop_prints_a_line_every_interval(monkeypatch, capsys):
             advance(5)
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" in ")[0] for line in lines] == [
-        "downloading: 10", "downloading: 20", "downloading: 20"
-    ]  # fmt: skip
+        "downloading: 10",
+        "downloading: 20",
+        "downloading: 20",
+    ]
 
 
 def test_a_notice_during_a_live_bar_is_its_own_line(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gvetool.engine.steps import LossModule, backward_terms
-from gvetool.models.execution import forced
+from gvetool.nn.execution import forced
 
 from .reference import naive_reinforce_loss
 from .test_models import _batch, _gve
@@ -29,8 +29,9 @@ def _loss_and_grads(model, batch, choice: dict, seed: int = 5):
     with forced(**choice):
         loss, reward = model.reinforce_loss(batch)
     loss.backward()
-    grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
-             for p in model.parameters()]  # fmt: skip
+    grads = [
+        p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()
+    ]
     return loss.detach(), reward, grads
 
 
@@ -95,7 +96,7 @@ def test_a_pass_longer_than_kept_length_is_rescored_with_the_same_step(kept_leng
     averaging more than ``kept_length`` tokens keep nothing and are re-scored in groups
     of at most the tokens that could have been kept (not ``rescoring_tokens``): the same
     sentences and the same step as re-scoring."""
-    from gvetool.models.gve import ReinforcePart
+    from gvetool.builtins.models.gve import ReinforcePart
 
     model, batch = _gve(dropout=0.3, max_len=12), _batch(n=9)
     results = []
@@ -124,7 +125,7 @@ def test_a_pass_longer_than_kept_length_is_rescored_with_the_same_step(kept_leng
 def test_through_sampling_runs_the_lstms_forward_once_and_backward_by_hand(monkeypatch):
     """The graph is built around the sampling pass's own activations: the packed
     recurrence never runs (no second forward), its hand-written backward does."""
-    import gvetool.models.lstm as lstm
+    import gvetool.nn.lstm as lstm
 
     model, batch = _gve(dropout=0.3, max_len=12), _batch(n=9)
     runs, backwards = [], []
@@ -147,8 +148,8 @@ def test_kept_activations_give_the_packed_layers_own_outputs_and_gradients():
     ``recorded_step`` and re-laid by ``SamplingRecord`` give the packed pass's outputs and
     every gradient, rows ending in an order other than the sorted one; each field is
     re-laid in place, in the one buffer the record kept it in."""
-    from gvetool.models.lstm import PackedLSTM, Packing
-    from gvetool.models.sampling_record import SamplingRecord
+    from gvetool.nn.lstm import PackedLSTM, Packing
+    from gvetool.nn.sampling_record import SamplingRecord
 
     torch.manual_seed(0)
     layer, lengths = PackedLSTM(3, 4), torch.tensor([2, 5, 1, 5, 3])

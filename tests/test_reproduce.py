@@ -8,8 +8,18 @@ from gvetool.cli import main
 
 from .test_train import _one_line
 
-TINY_RUN = ["--epochs", "1", "--hidden-size", "16", "--embedding-size", "16",
-            "--batch-size", "8", "--lr", "0.01"]  # fmt: skip
+TINY_RUN = [
+    "--epochs",
+    "1",
+    "--hidden-size",
+    "16",
+    "--embedding-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+]
 
 
 def _reproduce(root, out, config, *extra):
@@ -26,9 +36,12 @@ def test_reproduce_trains_and_tables_the_five_models_and_a_rerun_trains_nothing(
     directory = out / "reproduce-cub-seed0"
     table = json.loads((directory / "table.json").read_text())
     assert [row["model"] for row in table["rows"]] == [
-        "description", "definition", "explanation-label", "explanation-discriminative",
+        "description",
+        "definition",
+        "explanation-label",
+        "explanation-discriminative",
         "explanation",
-    ]  # fmt: skip
+    ]
     assert [row["plugin"] for row in table["rows"]][::4] == ["lrcn", "gve"]
     for row in table["rows"]:
         for column in ("CIDEr", "class_similarity", "class_rank", "judge_top1"):

@@ -17,10 +17,18 @@ import torch
 
 from gvetool.cli import main
 from gvetool.engine.checkpoint import load_checkpoint
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
-TINY_MODEL = ["--hidden-size", "16", "--embedding-size", "16", "--val-metrics", "bleu",
-              "--lr", "0.01"]  # fmt: skip
+TINY_MODEL = [
+    "--hidden-size",
+    "16",
+    "--embedding-size",
+    "16",
+    "--val-metrics",
+    "bleu",
+    "--lr",
+    "0.01",
+]
 
 
 def _args(root: Path, out: Path, model: str = "lrcn") -> list[str]:
@@ -47,8 +55,10 @@ def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
     env = {**os.environ, "GVETOOL_QUIET": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     run = None
     while time.monotonic() < deadline and process.poll() is None:
@@ -93,16 +103,28 @@ def _two_processes(*args: str) -> subprocess.CompletedProcess[str]:
     ``torchelastic_*`` folder in the system's temporary folder per launch and leaves it.
     """
     out = Path(args[args.index("--out") + 1])
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc-per-node", "2", "--log-dir", str(out.parent / "torchrun-logs"),
-               "-m", "gvetool", *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "--log-dir",
+        str(out.parent / "torchrun-logs"),
+        "-m",
+        "gvetool",
+        *args,
+    ]
     env = {**os.environ, "GVETOOL_QUIET": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     if done.returncode and RUNTIME_ABORT in done.stderr:
         shutil.rmtree(out, ignore_errors=True)
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)  # fmt: skip
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
     return done
 
 
@@ -110,8 +132,17 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tiny_cu
     # float64: two processes add the batch's gradient in another order than one; in float32
     # that rounding noise, amplified by Adam over the steps, exceeds any fixed tolerance on
     # some CPUs. In float64 it stays orders of magnitude below the tolerance.
-    extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "2", "--dropout", "0",
-             "--precision", "fp64"]  # fmt: skip
+    extra = [
+        *TINY_MODEL,
+        "--batch-size",
+        "8",
+        "--epochs",
+        "2",
+        "--dropout",
+        "0",
+        "--precision",
+        "fp64",
+    ]
     out = tmp_path / "ddp"
     litter = set(Path(tempfile.gettempdir()).glob("torchelastic_*"))
     done = _two_processes(*_args(tiny_cub_master, out), *extra)
@@ -133,9 +164,21 @@ def test_gve_terms_backpropagated_one_by_one_are_averaged_once_across_processes(
     """Cross-entropy is backpropagated under no_sync, then REINFORCE parts (a number that
     differs between the processes); the gradients must still be averaged over both. With
     lambda 0 the REINFORCE parts add nothing, so 2 processes must equal 1."""
-    extra = [*TINY_MODEL, "--batch-size", "8", "--epochs", "1", "--dropout", "0",
-             "--reinforce-weight", "0", "--reinforce-tokens", "4",
-             "--precision", "fp64"]  # fmt: skip
+    extra = [
+        *TINY_MODEL,
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+        "--dropout",
+        "0",
+        "--reinforce-weight",
+        "0",
+        "--reinforce-tokens",
+        "4",
+        "--precision",
+        "fp64",
+    ]
     assert main([*_args(tiny_cub_master, tmp_path / "sc", "sc"), *TINY_MODEL, "--epochs", "1"]) == 0
     sc = next((tmp_path / "sc").glob("sc-cub-*")) / "best.pt"
     extra += ["--sc-ckpt", str(sc)]
@@ -156,9 +199,11 @@ def test_ctrl_c_finishes_the_step_saves_it_and_the_run_resumes(tiny_cub_master, 
     out = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *extra],
-        env={**os.environ, "GVETOOL_QUIET": "1"}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env={**os.environ, "GVETOOL_QUIET": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         runs = list(out.glob("lrcn-cub-*"))
@@ -187,11 +232,21 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
 ):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gvetool", *_args(tiny_cub_master, out), *TINY_MODEL,
-         "--batch-size", "2", "--epochs", "500"],
-        env={**os.environ, "GVETOOL_QUIET": "1"}, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gvetool",
+            *_args(tiny_cub_master, out),
+            *TINY_MODEL,
+            "--batch-size",
+            "2",
+            "--epochs",
+            "500",
+        ],
+        env={**os.environ, "GVETOOL_QUIET": "1"},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+from gvetool.builtins.datasets import cub
 from gvetool.cli import main
-from gvetool.datasets import cub
 from gvetool.engine.checkpoint import load_checkpoint
 
 from .test_train import SMALL, _one_line

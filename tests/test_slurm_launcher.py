@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gvetool.cli import main
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 from .test_launchers import TINY_RUN
 
@@ -35,7 +35,7 @@ def fake_slurm(tmp_path, monkeypatch):
         wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
     monkeypatch.setenv("FAKE_SLURM_DIR", str(state))
-    import gvetool.launchers.slurm as slurm
+    import gvetool.builtins.launchers.slurm as slurm
 
     monkeypatch.setattr(slurm, "POLL_SECONDS", 0.5)
     import submitit
@@ -58,9 +58,22 @@ def test_slurm_jobs_are_submitted_with_their_resources_after_what_they_need(
     tiny_cub_master, tmp_path, fake_slurm
 ):
     out = tmp_path / "runs"
-    code = _reproduce(tiny_cub_master, out, "--partition", "gpu", "--gpus-per-job", "0",
-                      "--cpus-per-job", "2", "--mem-gb", "4", "--time-min", "30",
-                      "--sbatch", "--qos=high --exclusive")  # fmt: skip
+    code = _reproduce(
+        tiny_cub_master,
+        out,
+        "--partition",
+        "gpu",
+        "--gpus-per-job",
+        "0",
+        "--cpus-per-job",
+        "2",
+        "--mem-gb",
+        "4",
+        "--time-min",
+        "30",
+        "--sbatch",
+        "--qos=high --exclusive",
+    )
     assert code == 0
     records = {r["name"]: r for r in _records(fake_slurm)}
     assert set(records) == {"gvetool-sc", "gvetool-lrcn", "gvetool-gve"}
@@ -73,9 +86,16 @@ def test_slurm_jobs_are_submitted_with_their_resources_after_what_they_need(
     result = directory / "jobs" / "slurm" / f"{records['gvetool-sc']['id']}_0_result.pkl"
     assert records["gvetool-gve"]["submitted"] > result.stat().st_mtime
     script = (fake_slurm / f"{records['gvetool-gve']['id']}.sbatch").read_text()
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --cpus-per-task=2", "#SBATCH --mem=4GB",
-                 "#SBATCH --time=30", "#SBATCH --qos=high", "#SBATCH --exclusive",
-                 "#SBATCH --signal=USR2@90", "srun --unbuffered"):  # fmt: skip
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --cpus-per-task=2",
+        "#SBATCH --mem=4GB",
+        "#SBATCH --time=30",
+        "#SBATCH --qos=high",
+        "#SBATCH --exclusive",
+        "#SBATCH --signal=USR2@90",
+        "srun --unbuffered",
+    ):
         assert line in script, line
     assert "--gpus-per-node" not in script
     table = json.loads((directory / "table.json").read_text())
@@ -92,8 +112,10 @@ def test_a_job_killed_for_memory_is_failed_and_the_jobs_needing_it_are_not_run(
     error = " ".join(capsys.readouterr().err.split())
     assert "sc failed (SLURM job 1001 OUT_OF_MEMORY" in error, error
     assert "gve not run (needs sc, which failed)" in error
-    rows = {r["plugin"]: r for r in json.loads(
-        (out / "reproduce-cub-seed0" / "table.json").read_text())["rows"]}  # fmt: skip
+    rows = {
+        r["plugin"]: r
+        for r in json.loads((out / "reproduce-cub-seed0" / "table.json").read_text())["rows"]
+    }
     assert rows["lrcn"]["status"] == "finished" and rows["gve"]["status"] == "not run"
     assert [r["name"] for r in _records(fake_slurm)] == ["gvetool-sc", "gvetool-lrcn"]
     monkeypatch.delenv("FAKE_SLURM_OOM")
@@ -128,8 +150,18 @@ def test_a_preempted_job_is_requeued_and_resumes(tiny_cub_master, tmp_path, fake
     thread = threading.Thread(target=_when_running, args=(fake_slurm, "gvetool-lrcn", preempt))
     thread.start()
     out = tmp_path / "runs"
-    args = ["reproduce", "--dataset", "cub", "--data-root", str(tiny_cub_master),
-            "--out", str(out), "--models", "lrcn", *TINY_RUN]  # fmt: skip
+    args = [
+        "reproduce",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        str(out),
+        "--models",
+        "lrcn",
+        *TINY_RUN,
+    ]
     code = main([*args, "--launcher", "slurm", "--epochs", "3"])
     thread.join()
     assert code == 0
@@ -150,9 +182,18 @@ def test_ctrl_c_cancels_the_submitted_jobs_without_a_terminal_to_ask(
     import gvetool
 
     with pytest.raises(KeyboardInterrupt):
-        gvetool.reproduce("cub", data_root=str(tiny_cub_master), out=str(tmp_path / "runs"),
-                          models=["lrcn"], epochs=50, hidden_size=8, embedding_size=8,
-                          batch_size=8, val_metrics="cider", launcher="slurm")  # fmt: skip
+        gvetool.reproduce(
+            "cub",
+            data_root=str(tiny_cub_master),
+            out=str(tmp_path / "runs"),
+            models=["lrcn"],
+            epochs=50,
+            hidden_size=8,
+            embedding_size=8,
+            batch_size=8,
+            val_metrics="cider",
+            launcher="slurm",
+        )
     thread.join()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -164,7 +205,7 @@ def test_ctrl_c_cancels_the_submitted_jobs_without_a_terminal_to_ask(
 
 
 def test_slurm_options_are_checked(fake_slurm):
-    from gvetool.fanout import launcher_named
+    from gvetool.workflows.fanout import launcher_named
 
     with pytest.raises(GvetoolError, match="--sbatch 'qos=high': write long sbatch flags"):
         launcher_named("slurm", {"sbatch": "qos=high"}).executor(Path("x"))
@@ -175,8 +216,8 @@ def test_slurm_options_are_checked(fake_slurm):
 def test_cv_help_documents_every_launcher_option(capsys):
     from dataclasses import fields
 
-    from gvetool.launchers.local import LocalOptions
-    from gvetool.launchers.slurm import SlurmOptions
+    from gvetool.builtins.launchers.local import LocalOptions
+    from gvetool.builtins.launchers.slurm import SlurmOptions
 
     assert main(["cv", "--launcher", "slurm", "--help"]) == 0
     shown = capsys.readouterr().out
@@ -186,14 +227,13 @@ def test_cv_help_documents_every_launcher_option(capsys):
 
 
 def test_a_job_with_several_gpus_trains_with_ddp_under_torchrun(tmp_path, fake_slurm):
-    from gvetool.config import TrainConfig
-    from gvetool.jobs import Job
-    from gvetool.launchers.slurm import Slurm, SlurmOptions
+    from gvetool.builtins.launchers.slurm import Slurm, SlurmOptions
+    from gvetool.config.schema import TrainConfig
+    from gvetool.workflows.jobs import Job
 
     launcher = Slurm(SlurmOptions(gpus_per_job=2, cpus_per_job=4))
     job = Job("gve", "explanation", TrainConfig(), tmp_path)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc-per-node=2"]  # fmt: skip
-    assert launcher.argv(job) == [*torchrun, "-m", "gvetool.jobs", str(job.file)]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    assert launcher.argv(job) == [*torchrun, "-m", "gvetool.workflows.jobs", str(job.file)]
     assert launcher.executor(tmp_path).parameters["gpus_per_node"] == 2
     assert Slurm(SlurmOptions(gpus_per_job=1)).argv(job) == job.argv()

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gvetool.builtins.datasets import coco, cub
+from gvetool.builtins.datasets.synth import SynthOptions, generate, open_synth
+from gvetool.builtins.datasets.synth_birds import COLOURS
 from gvetool.data.tokenize import tokenize
-from gvetool.datasets import coco, cub
-from gvetool.datasets.synth import SynthOptions, generate, open_synth
-from gvetool.datasets.synth_birds import COLOURS
-from gvetool.errors import GvetoolError
-from gvetool.safe_pickle import load_pickle
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.safe_pickle import load_pickle
 
 from .conftest import TINY
 
@@ -72,8 +72,10 @@ def test_descriptions_mention_the_images_own_attributes(tiny_cub_master):
     corpus = open_synth(tiny_cub_master)
     words = [set(tokenize(c)) for caps in corpus.split("train").captions for c in caps]
     colour_mentions = [w & set(COLOURS) for w in words]
-    assert all(colour_mentions[i] or w & {"short", "long", "hooked", "cone-shaped"}
-               for i, w in enumerate(words))  # fmt: skip
+    assert all(
+        colour_mentions[i] or w & {"short", "long", "hooked", "cone-shaped"}
+        for i, w in enumerate(words)
+    )
     # The classes differ in what is said about them: the class-conditional word
     # distributions are not all the same.
     by_class: dict[int, set[str]] = {}
@@ -125,7 +127,7 @@ def test_existing_output_needs_force(tmp_path):
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
-    import gvetool.datasets.synth as synth
+    import gvetool.builtins.datasets.synth as synth
 
     calls = {"n": 0}
     real = synth.render

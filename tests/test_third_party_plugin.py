@@ -67,9 +67,22 @@ def test_a_third_party_model_trains_and_is_evaluated_through_the_same_commands(
     toy_installed, tiny_cub, tmp_path
 ):
     out = tmp_path / "runs"
-    done = _gvetool("train", "toy-unigram", "--dataset", "cub", "--data-root", str(tiny_cub),
-                    "--out", str(out), "--epochs", "2", "--batch-size", "8",
-                    "--val-metrics", "bleu")  # fmt: skip
+    done = _gvetool(
+        "train",
+        "toy-unigram",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--val-metrics",
+        "bleu",
+    )
     assert done.returncode == 0, done.stderr
     run = next(out.glob("toy-unigram-cub-*"))
     assert "(best.pt, last.pt, metrics.jsonl)" in done.stdout
@@ -82,8 +95,16 @@ def test_a_third_party_model_trains_and_is_evaluated_through_the_same_commands(
 def test_a_model_missing_a_contract_member_is_refused_with_one_line(
     toy_installed, tiny_cub, tmp_path
 ):
-    done = _gvetool("train", "toy-broken", "--dataset", "cub", "--data-root", str(tiny_cub),
-                    "--out", str(tmp_path))  # fmt: skip
+    done = _gvetool(
+        "train",
+        "toy-broken",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub),
+        "--out",
+        str(tmp_path),
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
@@ -96,8 +117,20 @@ def test_a_models_own_options_are_checked_saved_inherited_and_listed(
     toy_installed, tiny_cub, tmp_path
 ):
     out = tmp_path / "runs"
-    args = ["train", "toy-unigram", "--dataset", "cub", "--data-root", str(tiny_cub),
-            "--out", str(out), "--batch-size", "8", "--val-metrics", "bleu"]  # fmt: skip
+    args = [
+        "train",
+        "toy-unigram",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(tiny_cub),
+        "--out",
+        str(out),
+        "--batch-size",
+        "8",
+        "--val-metrics",
+        "bleu",
+    ]
     wrong = _gvetool(*args, "--model-option", "bias=2")
     assert wrong.returncode == 1
     assert wrong.stderr.strip().splitlines()[-1] == (

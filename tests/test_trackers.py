@@ -9,12 +9,22 @@ import pytest
 
 from gvetool.cli import main
 
-SMALL = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.01",
-         "--val-metrics", "bleu"]  # fmt: skip
+SMALL = [
+    "--hidden-size",
+    "16",
+    "--embedding-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--val-metrics",
+    "bleu",
+]
 
 RECORDER = """
 import json, os
-from gvetool.api import TrackerSpec, hookimpl
+from gvetool.plugin_api import TrackerSpec, hookimpl
 
 class Recorder:
     def __init__(self):

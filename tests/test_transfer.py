@@ -12,8 +12,18 @@ from gvetool.engine.transfer import token_map, transfer_vocabulary
 
 from .test_train import _one_line
 
-SMALL = ["--hidden-size", "8", "--embedding-size", "8", "--epochs", "1", "--batch-size", "8",
-         "--val-metrics", "bleu,cider"]  # fmt: skip
+SMALL = [
+    "--hidden-size",
+    "8",
+    "--embedding-size",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--val-metrics",
+    "bleu,cider",
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +82,16 @@ def test_lrcn_transfer_keeps_the_source_vocabulary(tiny_cub_master, halves):
 
 def _args(halves, tiny_cub_master, source: str, out: str) -> list[str]:
     directory, runs = halves
-    return ["transfer", str(runs[source]), "--dataset", "cub2", "--data-root", str(tiny_cub_master),
-            "--out", str(directory / out)]  # fmt: skip
+    return [
+        "transfer",
+        str(runs[source]),
+        "--dataset",
+        "cub2",
+        "--data-root",
+        str(tiny_cub_master),
+        "--out",
+        str(directory / out),
+    ]
 
 
 def test_transfer_from_a_sentence_classifier_is_refused(tiny_cub_master, halves, capsys):

@@ -9,8 +9,8 @@ import pytest
 from gvetool.data import tokenize as tokenize_module
 from gvetool.data.tokenize import python_tokens, sentence_tokens, tokenize_captions
 from gvetool.data.vocab import SPECIALS, Vocabulary
-from gvetool.errors import GvetoolError
-from gvetool.io import write_json
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import write_json
 
 TRICKY = [
     "This bird has a RED crown, and a cone-shaped bill.",
@@ -28,11 +28,27 @@ needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the PTB to
 
 def test_python_fallback_is_ptb_like_on_plain_descriptions():
     assert python_tokens("This bird has a RED crown, and a cone-shaped bill.") == [
-        "this", "bird", "has", "a", "red", "crown", "and", "a", "cone-shaped", "bill",
-    ]  # fmt: skip
+        "this",
+        "bird",
+        "has",
+        "a",
+        "red",
+        "crown",
+        "and",
+        "a",
+        "cone-shaped",
+        "bill",
+    ]
     assert python_tokens("It doesn't have the bird's wings...") == [
-        "it", "does", "n't", "have", "the", "bird", "'s", "wings",
-    ]  # fmt: skip
+        "it",
+        "does",
+        "n't",
+        "have",
+        "the",
+        "bird",
+        "'s",
+        "wings",
+    ]
     assert python_tokens("about 3.5 cm") == ["about", "3.5", "cm"]
 
 

@@ -1,7 +1,7 @@
 """The ``gvetool`` command line: a Typer app assembled from the core commands and plugins.
 
 :func:`main` is the console-script entry point. It owns the error policy: a
-:class:`~gvetool.errors.GvetoolError` becomes one ``error: ...`` line on stderr and exit
+:class:`~gvetool.utils.errors.GvetoolError` becomes one ``error: ...`` line on stderr and exit
 status 1; any other exception is a bug, reported in one line with a pointer to
 ``--debug``, which shows the full traceback instead.
 """
@@ -12,12 +12,12 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any
 
 import typer
 from typer.main import get_command
 
-from gvetool import __version__, console
 from gvetool.cli import cv as cv_cli
 from gvetool.cli import data as data_cli
 from gvetool.cli import demo as demo_cli
@@ -30,16 +30,17 @@ from gvetool.cli import split as split_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
 from gvetool.cli.plugin_commands import add_plugin_commands
-from gvetool.errors import INTERRUPTED_EXIT, GvetoolError, filesystem_fault
-from gvetool.plugins import get_plugins
-from gvetool.progress import QUIET_ENV
+from gvetool.kernel.manager import get_plugins
+from gvetool.utils import console
+from gvetool.utils.errors import INTERRUPTED_EXIT, GvetoolError, filesystem_fault
+from gvetool.utils.progress import QUIET_ENV
 
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in gvetool or a plugin, not the user's doing
 
 
 def _show_version(value: bool) -> None:
     if value:
-        console.out().print(f"gvetool {__version__}")
+        console.out().print(f"gvetool {metadata.version('gvetool')}")
         raise typer.Exit()
 
 

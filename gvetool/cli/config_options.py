@@ -1,8 +1,8 @@
-"""Command-line options built from :class:`gvetool.config.TrainConfig`'s declarations.
+"""Command-line options built from :class:`gvetool.config.schema.TrainConfig`'s declarations.
 
 Each config key's type, help and default live once, in the config; a command lists the
 keys it offers and receives what the user gave as ``given`` (only the options given,
-paths as strings), ready for :func:`gvetool.config.resolve`. The help shows the
+paths as strings), ready for :func:`gvetool.config.resolution.resolve`. The help shows the
 default, or what an unset option means for that command (``as the source``).
 """
 
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from gvetool.config import KEYS, TrainConfig
-from gvetool.model_options import without_none
+from gvetool.config.schema import KEYS, TrainConfig
+from gvetool.kernel.options import without_none
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = TrainConfig()
@@ -37,11 +37,16 @@ def _parameter(key: str, unset: str | None, required: bool) -> inspect.Parameter
     # by hand because the option's real default is None (not given).
     shown = "" if required or default is None else f" \\[default: {default}]"  # not markup
     help_text = declared.metadata["help"] + shown
-    option = typer.Option(... if required else None, help=help_text, show_default=False,
-                          autocompletion=COMPLETIONS.get(key))  # fmt: skip
+    option = typer.Option(
+        ... if required else None,
+        help=help_text,
+        show_default=False,
+        autocompletion=COMPLETIONS.get(key),
+    )
     annotation = base if required else base | None
-    return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option,
-                             annotation=annotation)  # fmt: skip
+    return inspect.Parameter(
+        key, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+    )
 
 
 def complete_names(kind: str, listed: bool = False) -> Callable[[str], list[str]]:
@@ -49,7 +54,7 @@ def complete_names(kind: str, listed: bool = False) -> Callable[[str], list[str]
     ``listed``: of the last name of a comma-separated list (``--metrics cider,le``)."""
 
     def complete(incomplete: str) -> list[str]:
-        from gvetool.plugins import get_plugins
+        from gvetool.kernel.manager import get_plugins
 
         head, comma, last = incomplete.rpartition(",") if listed else ("", "", incomplete)
         registry = getattr(get_plugins(), f"{kind}s")
@@ -59,8 +64,10 @@ def complete_names(kind: str, listed: bool = False) -> Callable[[str], list[str]
 
 
 COMPLETIONS = {kind: complete_names(kind) for kind in ("model", "dataset", "encoder")}
-COMPLETIONS |= {"val_metrics": complete_names("metric", listed=True),
-                "tracker": complete_names("tracker", listed=True)}  # fmt: skip
+COMPLETIONS |= {
+    "val_metrics": complete_names("metric", listed=True),
+    "tracker": complete_names("tracker", listed=True),
+}
 
 
 def _shown(value: Any) -> str | None:
@@ -73,7 +80,7 @@ def _shown(value: Any) -> str | None:
 def model_option_parameters(taken: set[str]) -> list[inspect.Parameter]:
     """A ``--key`` option for every option a registered model declares (its help names
     the models), except where a name is ``taken`` (a config key, the command's own)."""
-    from gvetool.plugins import get_plugins
+    from gvetool.kernel.manager import get_plugins
 
     models = get_plugins().models
     owners = [(name, models.get(name).options) for name in models.names()]
@@ -101,10 +108,18 @@ def option_parameters(
         default = None if option.default is dataclasses.MISSING else _shown(option.default)
         shown = "" if default is None else f" \\[default: {default}]"
         help_text = f"{', '.join(names)}: {option.metadata.get('help', '')}{shown}"
-        flag = typer.Option(None, f"--{key.replace('_', '-')}", help=help_text,
-                            show_default=False, rich_help_panel=panel)  # fmt: skip
-        parameters.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=flag,
-                                            annotation=base | None))  # fmt: skip
+        flag = typer.Option(
+            None,
+            f"--{key.replace('_', '-')}",
+            help=help_text,
+            show_default=False,
+            rich_help_panel=panel,
+        )
+        parameters.append(
+            inspect.Parameter(
+                key, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=base | None
+            )
+        )
     return parameters
 
 
@@ -120,14 +135,17 @@ def config_options(
     given. ``unset`` replaces the default in the help of inheritable keys (what an
     option left out means, e.g. ``as the source``). ``model_options``: also a ``--key``
     for each option a registered model declares (``--reinforce-weight``), given under
-    its name; :mod:`gvetool.resolution` puts it into ``model_options``.
+    its name; :mod:`gvetool.config.resolution` puts it into ``model_options``.
     """
 
     def add(command: F) -> F:
         signature = inspect.signature(command)
         hints = typing.get_type_hints(command)
-        own = [p.replace(annotation=hints.get(p.name, p.annotation))
-               for p in signature.parameters.values() if p.name != "given"]  # fmt: skip
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != "given"
+        ]
         extra = [_parameter(key, unset, key in required) for key in keys]
         if model_options:
             extra += model_option_parameters({*KEYS, *signature.parameters})

@@ -37,9 +37,17 @@ def cv(
     from fresh weights, per-fold metrics and mean ± std in cv.json; rerun to resume (a
     failed fold is retried, finished ones are kept). --launcher local runs folds in
     parallel, --seeds repeats it all per seed."""
-    from gvetool.user_api import cross_validate
+    from gvetool.user_api.experiments import cross_validate
 
     given.update(model_options_given(model_option))
-    cross_validate(model, folds=folds, stratified=stratified, same_model=same_model,
-                   sc_ckpt=sc_ckpt, config=config, progress=True, **launching,
-                   **given)  # fmt: skip
+    cross_validate(
+        model,
+        folds=folds,
+        stratified=stratified,
+        same_model=same_model,
+        sc_ckpt=sc_ckpt,
+        config=config,
+        progress=True,
+        **launching,
+        **given,
+    )

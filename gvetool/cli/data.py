@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from gvetool import console
 from gvetool.cli.plugin_commands import command_names
-from gvetool.errors import GvetoolError
-from gvetool.plugins import Plugins
-from gvetool.specs import DatasetSpec
+from gvetool.kernel.manager import Plugins
+from gvetool.kernel.specs import DatasetSpec
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
 
 DATA_ROOT_HELP = "Dataset folder (default: $GVETOOL_HOME/data/<dataset>)."
 CACHE_HELP = "Feature store folder (default: $GVETOOL_HOME/features)."
@@ -55,7 +55,7 @@ def prepare(
     data_root: Path = typer.Option(..., help="Folder holding the raw release files."),
 ) -> None:
     """Turn a dataset's raw release files into the layout gvetool reads."""
-    from gvetool.user_api import prepare_dataset
+    from gvetool.user_api.datasets import prepare_dataset
 
     counts = prepare_dataset(dataset, data_root, progress=True)
     console.out().print(
@@ -72,10 +72,16 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Images, captions, classes, vocabulary size and feature dim per split."""
-    from gvetool.user_api import dataset_info
+    from gvetool.user_api.datasets import dataset_info
 
-    report = dataset_info(dataset, data_root=data_root, cache_dir=cache_dir,
-                          class_split=class_split, min_count=min_count, progress=True)  # fmt: skip
+    report = dataset_info(
+        dataset,
+        data_root=data_root,
+        cache_dir=cache_dir,
+        class_split=class_split,
+        min_count=min_count,
+        progress=True,
+    )
     vocab_size, store_dim = report["vocabulary"], report["feature_dim"]
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -108,7 +114,7 @@ def download(
     ),
 ) -> None:
     """Download a dataset's public release (resumable; archives extracted safely)."""
-    from gvetool.user_api import download_dataset
+    from gvetool.user_api.datasets import download_dataset
 
     root = download_dataset(dataset, data_root, mirror=mirror, progress=True)
     console.out().print(f"{dataset} downloaded to {root}")
@@ -136,11 +142,18 @@ def features(
     num_workers: int = typer.Option(0, min=0, help="Image-decoding worker processes."),
 ) -> None:
     """Compute (once, resumably) the features of every image into the feature store."""
-    from gvetool.user_api import compute_features
+    from gvetool.user_api.datasets import compute_features
 
     store = compute_features(
-        dataset, encoder, encoder_weights=weights, encoder_remove_last=remove_last,
-        data_root=data_root, cache_dir=cache_dir, batch_size=batch_size, device=device,
-        num_workers=num_workers, progress=True,
-    )  # fmt: skip
+        dataset,
+        encoder,
+        encoder_weights=weights,
+        encoder_remove_last=remove_last,
+        data_root=data_root,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+        device=device,
+        num_workers=num_workers,
+        progress=True,
+    )
     console.out().print(f"{store.images} images, {store.dim}-d features in {store.directory}")

@@ -19,6 +19,6 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the embedded synthetic dataset, no download needed, and
     compare LRCN and GVE."""
-    from gvetool.user_api import run_demo
+    from gvetool.user_api.experiments import run_demo
 
     run_demo(out, quick=quick, threads=threads, progress=True)

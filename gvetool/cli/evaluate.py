@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from gvetool import console
 from gvetool.cli.config_options import COMPLETIONS
+from gvetool.utils import console
 
 
 def evaluate_command(
@@ -48,8 +48,8 @@ def evaluate_command(
     from gvetool.engine.rundir import run_dir_of
     from gvetool.evaluation.evaluate import decoding
     from gvetool.evaluation.report import print_summary, refuse_other_settings, render_html
-    from gvetool.io import write_json, write_text
-    from gvetool.user_api import evaluate
+    from gvetool.user_api.evaluating import evaluate
+    from gvetool.utils.files import write_json, write_text
 
     decoded = decoding(beam, max_len, length_penalty)
     sc_path = sc_ckpt.absolute() if sc_ckpt else None
@@ -58,12 +58,23 @@ def evaluate_command(
     for target in targets:  # before any work: each run's own outputs
         refuse_other_settings(target, split, decoded, sc_path, force)
     evaluations = [
-        evaluate(checkpoint, split=split, beam=beam, max_len=max_len,
-                 length_penalty=length_penalty, data_root=data_root, sc_ckpt=sc_ckpt,
-                 batch_size=batch_size, device=device, out=target, force=force, metrics=metrics,
-                 progress=True)
+        evaluate(
+            checkpoint,
+            split=split,
+            beam=beam,
+            max_len=max_len,
+            length_penalty=length_penalty,
+            data_root=data_root,
+            sc_ckpt=sc_ckpt,
+            batch_size=batch_size,
+            device=device,
+            out=target,
+            force=force,
+            metrics=metrics,
+            progress=True,
+        )
         for checkpoint, target in zip(checkpoints, targets, strict=True)
-    ]  # fmt: skip
+    ]
     report = evaluations[-1].report
     title = " vs ".join(e.model for e in evaluations) + f" on {evaluations[0].dataset} ({split})"
     if len(evaluations) > 1:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from gvetool import console
+from gvetool.utils import console
 
 if TYPE_CHECKING:
-    from gvetool.explainer import Explainer, Explanation
+    from gvetool.user_api.explainer import Explainer, Explanation
 
 
 def explain_command(
@@ -39,10 +39,9 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Explain why each image shows its class (or the class given with --class)."""
-    from gvetool.explainer import load
+    from gvetool.user_api.explainer import load
 
-    explainer = load(checkpoint, device=device, data_root=data_root, sc_ckpt=sc_ckpt,
-                     progress=True)  # fmt: skip
+    explainer = load(checkpoint, device=device, data_root=data_root, sc_ckpt=sc_ckpt, progress=True)
     rows = explain_inputs(explainer, inputs, class_name, beam, max_len)
     if as_json:
         typer.echo(json.dumps([_row(r) for r in rows], indent=2))
@@ -51,8 +50,13 @@ def explain_command(
     for column in ("image", "true class", "explained as", "explanation", "classifier reads"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.image, row.true_class or "-", row.explained_class or "-",
-                      row.sentence, row.classifier_class or "-")  # fmt: skip
+        table.add_row(
+            row.image,
+            row.true_class or "-",
+            row.explained_class or "-",
+            row.sentence,
+            row.classifier_class or "-",
+        )
     console.out().print(table)
 
 
@@ -66,8 +70,9 @@ def explain_inputs(
         photo = [p and not explainer.has_image(i) for p, i in zip(photo, inputs, strict=True)]
     ids = [i for i, p in zip(inputs, photo, strict=True) if not p]
     files = [i for i, p in zip(inputs, photo, strict=True) if p]
-    done = explainer.explain(ids, images=files, classes=class_name, beam=beam, max_len=max_len,
-                             progress=True)  # fmt: skip
+    done = explainer.explain(
+        ids, images=files, classes=class_name, beam=beam, max_len=max_len, progress=True
+    )
     by_id, by_file = iter(done[: len(ids)]), iter(done[len(ids) :])
     return [next(by_file) if p else next(by_id) for p in photo]
 

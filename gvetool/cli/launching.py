@@ -4,7 +4,7 @@ A launcher plugin declares its options as a dataclass (``LauncherSpec.options``)
 field becomes a flag in the help's "Launcher options" panel, its help naming the
 launchers that read it, so ``gvetool cv --help`` documents them all. The command receives
 ``launching``: the launcher asked for, the options given (for
-:func:`gvetool.fanout.launcher_named` to check against that launcher) and the seeds.
+:func:`gvetool.workflows.fanout.launcher_named` to check against that launcher) and the seeds.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 import typer
 
 from gvetool.cli.config_options import complete_names, option_parameters
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 F = TypeVar("F", bound=Callable[..., Any])
 PANEL = "Launcher options"
 
 
 def _option_parameters(taken: set[str]) -> list[inspect.Parameter]:
-    from gvetool.plugins import get_plugins
+    from gvetool.kernel.manager import get_plugins
 
     launchers = get_plugins().launchers
     owners = [(name, launchers.get(name).options) for name in launchers.names()]
@@ -41,8 +41,9 @@ def _launcher_parameter() -> inspect.Parameter:
         autocompletion=complete_names("launcher"),
         rich_help_panel=PANEL,
     )
-    return inspect.Parameter("launcher", inspect.Parameter.KEYWORD_ONLY, default=flag,
-                             annotation=str | None)  # fmt: skip
+    return inspect.Parameter(
+        "launcher", inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=str | None
+    )
 
 
 def _seeds_parameter() -> inspect.Parameter:
@@ -53,15 +54,16 @@ def _seeds_parameter() -> inspect.Parameter:
         "over seeds (default: --seed alone).",
         rich_help_panel=PANEL,
     )
-    return inspect.Parameter("seeds", inspect.Parameter.KEYWORD_ONLY, default=flag,
-                             annotation=str | None)  # fmt: skip
+    return inspect.Parameter(
+        "seeds", inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=str | None
+    )
 
 
 def parse_seeds(text: str | None) -> tuple[int, ...] | None:
     """``"0,1,2"`` -> ``(0, 1, 2)``, with one clear line for anything else."""
     if text is None:
         return None
-    from gvetool.config import names_in
+    from gvetool.config.schema import names_in
 
     try:
         seeds = tuple(int(part) for part in names_in(text))

@@ -21,7 +21,7 @@ def given(pairs: list[str] | None) -> dict[str, Any]:
     none were given (nothing to override)."""
     if not pairs:
         return {}
-    from gvetool.config import MODEL_OPTIONS
-    from gvetool.model_options import parse_assignments
+    from gvetool.config.schema import MODEL_OPTIONS
+    from gvetool.kernel.options import parse_assignments
 
     return {MODEL_OPTIONS: parse_assignments(pairs)}

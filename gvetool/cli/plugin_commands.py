@@ -12,8 +12,8 @@ from typing import Any
 
 import typer
 
-from gvetool import console
-from gvetool.plugins import Plugins
+from gvetool.kernel.manager import Plugins
+from gvetool.utils import console
 
 
 def add_plugin_commands(plugins: Plugins, app: typer.Typer) -> None:

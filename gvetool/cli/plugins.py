@@ -13,8 +13,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gvetool import console
-from gvetool.plugins import get_plugins
+from gvetool.kernel.manager import get_plugins
+from gvetool.utils import console
 
 STATUS_STYLE = {"loaded": "green", "failed": "red", "disabled": "yellow"}
 
@@ -53,7 +53,7 @@ def plugins(
 
 def _model_option_lines() -> list[str]:
     """``--model-option`` keys of every model that declares options, with type and help."""
-    from gvetool.model_options import option_fields
+    from gvetool.kernel.options import option_fields
 
     lines = []
     models = get_plugins().models

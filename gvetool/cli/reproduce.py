@@ -34,9 +34,10 @@ def reproduce(
     split and write the paper-style table; rerun to resume (a failed run is retried,
     finished ones are kept). --launcher local trains in parallel, --seeds repeats it all
     per seed with a mean ± std table."""
-    from gvetool.config import names_in
-    from gvetool.user_api import reproduce as run_reproduce
+    from gvetool.config.schema import names_in
+    from gvetool.user_api.experiments import reproduce as run_reproduce
 
     chosen = names_in(models) if models else None
-    run_reproduce(dataset, models=chosen, metrics=metrics, config=config, progress=True,
-                  **launching, **given)  # fmt: skip
+    run_reproduce(
+        dataset, models=chosen, metrics=metrics, config=config, progress=True, **launching, **given
+    )

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from gvetool import console
-from gvetool.errors import GvetoolError
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
 
 STATE_STYLE = {"finished": "green", "interrupted": "yellow", "running": "cyan"}
 
@@ -41,8 +41,11 @@ def runs(
     for run in found:
         best = f"{run.best_metric} {run.best:.3f}" if run.best is not None else "-"
         table.add_row(
-            escape(run.model), escape(run.dataset), f"{run.epochs_done}/{run.epochs_planned}",
-            best, f"[{STATE_STYLE[run.state]}]{run.state}[/]",
+            escape(run.model),
+            escape(run.dataset),
+            f"{run.epochs_done}/{run.epochs_planned}",
+            best,
+            f"[{STATE_STYLE[run.state]}]{run.state}[/]",
             escape(str(Path(run.path).relative_to(out))),
-        )  # fmt: skip
+        )
     console.out().print(table)

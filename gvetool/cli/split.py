@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gvetool import console
+from gvetool.utils import console
 
 app = typer.Typer(no_args_is_help=True, help="Split a dataset's classes into two parts.")
 
@@ -24,7 +24,7 @@ def classes(
     """Partition the classes into two disjoint sets, written as a small JSON file; use a
     part with --class-split FILE:1 or FILE:2."""
     from gvetool.data.class_split import load_class_split
-    from gvetool.user_api import split_classes
+    from gvetool.user_api.datasets import split_classes
 
     path = split_classes(dataset, ratio=ratio, seed=seed, data_root=data_root, out=out)
     split = load_class_split(path)

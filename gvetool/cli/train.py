@@ -7,18 +7,42 @@ from typing import Any
 
 import typer
 
-from gvetool import console
 from gvetool.cli.config_options import COMPLETIONS, config_options
 from gvetool.cli.model_option import FLAG as MODEL_OPTION_FLAG
 from gvetool.cli.model_option import given as model_options_given
+from gvetool.utils import console
 
 TRAIN_KEYS = (
-    "dataset", "data_root", "class_split", "epochs", "batch_size", "lr", "weight_decay",
-    "grad_clip", "hidden_size", "embedding_size", "dropout", "min_count", "max_caption_len",
-    "max_len", "seed", "device", "precision", "cuda_graph", "num_workers", "threads", "out",
-    "cache_dir", "encoder", "encoder_weights", "encoder_remove_last", "sc_ckpt", "val_metrics",
-    "checkpoint_every", "tracker",
-)  # fmt: skip
+    "dataset",
+    "data_root",
+    "class_split",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "grad_clip",
+    "hidden_size",
+    "embedding_size",
+    "dropout",
+    "min_count",
+    "max_caption_len",
+    "max_len",
+    "seed",
+    "device",
+    "precision",
+    "cuda_graph",
+    "num_workers",
+    "threads",
+    "out",
+    "cache_dir",
+    "encoder",
+    "encoder_weights",
+    "encoder_remove_last",
+    "sc_ckpt",
+    "val_metrics",
+    "checkpoint_every",
+    "tracker",
+)
 
 
 @config_options(*TRAIN_KEYS, model_options=True)
@@ -37,7 +61,7 @@ def train(
     validation CIDEr (else the first --val-metrics given; accuracy for sc) and every run can
     be resumed exactly."""
     from gvetool.engine.distributed import Distributed
-    from gvetool.user_api import train as train_run
+    from gvetool.user_api.training import train as train_run
 
     given.update(model_options_given(model_option))
     run = train_run(model, config=config, resume=resume, progress=True, **given)

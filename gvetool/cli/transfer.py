@@ -7,15 +7,28 @@ from typing import Any
 
 import typer
 
-from gvetool import console
 from gvetool.cli.config_options import config_options
+from gvetool.utils import console
 
 
 @config_options(
-    "data_root", "class_split", "sc_ckpt", "epochs", "lr", "batch_size", "seed", "val_metrics",
-    "device", "precision", "cuda_graph", "num_workers", "checkpoint_every", "out", "tracker",
+    "data_root",
+    "class_split",
+    "sc_ckpt",
+    "epochs",
+    "lr",
+    "batch_size",
+    "seed",
+    "val_metrics",
+    "device",
+    "precision",
+    "cuda_graph",
+    "num_workers",
+    "checkpoint_every",
+    "out",
+    "tracker",
     unset="as the source",
-)  # fmt: skip
+)
 def transfer(
     given: dict[str, Any],
     source: Path = typer.Argument(..., help="The lrcn/gve checkpoint (or run dir) to start from."),
@@ -33,7 +46,7 @@ def transfer(
     for the target's classes, vocabulary kept or extended, the target's classifier as reward."""
     from gvetool.cli.train import saved_line
     from gvetool.engine.distributed import Distributed
-    from gvetool.user_api import transfer as transfer_run
+    from gvetool.user_api.training import transfer as transfer_run
 
     run = transfer_run(source, dataset=dataset, freeze=freeze, vocab=vocab, progress=True, **given)
     if Distributed.from_env().is_main:  # under torchrun, rank 0 speaks for the run

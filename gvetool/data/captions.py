@@ -8,7 +8,7 @@ store, token ranges from the flat array, padded in one step. Training iterates c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from gvetool.data.corpus import Split
 from gvetool.data.features import FeatureStore
 from gvetool.data.vocab import Vocabulary
+from gvetool.kernel.batch import CaptionBatch
 
 
 @dataclass
@@ -66,44 +67,6 @@ class EncodedCaptions:
 
 
 @dataclass
-class CaptionBatch:
-    """What a model step needs. ``tokens`` end with <end> and carry no <start>."""
-
-    features: torch.Tensor  # float32 [B, D]
-    tokens: torch.Tensor  # int64 [B, L], 0 = padding
-    lengths: torch.Tensor  # int64 [B]
-    class_ids: torch.Tensor  # int64 [B]; -1 where the dataset has no classes
-    image_index: torch.Tensor  # int64 [B], index into the split's images
-    # What the summed token cross-entropy is divided by; 0: this batch's real tokens. A
-    # data-parallel trainer sets it to the global batch's tokens over the number of
-    # processes, so that the averaged gradients are those of the global token mean.
-    ce_tokens: float = 0.0
-
-    def mean_over(self) -> float:
-        """The token count the cross-entropy of this batch is averaged over."""
-        return self.ce_tokens or float(self.lengths.sum())
-
-    def to(
-        self,
-        device: torch.device | str,
-        non_blocking: bool = False,
-        dtype: torch.dtype = torch.float32,
-    ) -> CaptionBatch:
-        """On ``device``, with the features in ``dtype`` (the weights' dtype)."""
-        moved = self._map(lambda t: t.to(device, non_blocking=non_blocking))
-        moved.features = moved.features.to(dtype)
-        return moved
-
-    def pin_memory(self) -> CaptionBatch:
-        """A copy in page-locked memory (what a ``pin_memory`` DataLoader calls)."""
-        return self._map(torch.Tensor.pin_memory)
-
-    def _map(self, change: Callable[[torch.Tensor], torch.Tensor]) -> CaptionBatch:
-        moved = (change(getattr(self, f.name)) for f in fields(self) if f.name != "ce_tokens")
-        return CaptionBatch(*moved, ce_tokens=self.ce_tokens)
-
-
-@dataclass
 class ImageBatch:
     """A batch of images for generation and evaluation."""
 
@@ -116,6 +79,12 @@ class ImageBatch:
         moved = ImageBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
         moved.features = moved.features.to(dtype)
         return moved
+
+
+def batches(count: int, batch_size: int) -> list[np.ndarray]:
+    """``range(count)`` in consecutive index batches of at most ``batch_size``, as even as
+    they can be (generation and photo encoding walk their inputs so)."""
+    return np.array_split(np.arange(count), max(1, -(-count // batch_size))) if count else []
 
 
 def _class_ids(split: Split) -> np.ndarray:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from gvetool.data.corpus import Corpus, Split
-from gvetool.errors import GvetoolError
-from gvetool.io import read_json, write_json
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import read_json, write_json
 
 FORMAT = "gvetool-class-split/1"
 DEFAULT_RATIO, DEFAULT_SEED = 0.5, 0

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gvetool.data.tokenize import tokenize_captions
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 @dataclass

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-from gvetool.archives import safe_extract
-from gvetool.errors import GvetoolError
-from gvetool.io import file_digest
-from gvetool.locking import exclusive
-from gvetool.progress import progress_bar
+from gvetool.utils.archives import safe_extract
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import file_digest
+from gvetool.utils.locking import exclusive
+from gvetool.utils.progress import progress_bar
 
 CHUNK = 1 << 20
 TIMEOUT_S = 30  # per socket read

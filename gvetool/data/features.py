@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from gvetool.data.corpus import Corpus
-from gvetool.errors import GvetoolError
-from gvetool.io import atomic_write, read_json, write_json
-from gvetool.paths import default_feature_cache
-from gvetool.progress import progress_bar
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import atomic_write, read_json, write_json
+from gvetool.utils.paths import default_feature_cache
+from gvetool.utils.progress import progress_bar
 
 FORMAT = "gvetool-features/1"
 FEATURES_FILE = "features.npy"

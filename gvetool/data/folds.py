@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from gvetool.data.corpus import Corpus, Split
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 def fold_indices(

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from gvetool.data.class_split import apply_class_split
 from gvetool.data.corpus import Corpus
 from gvetool.data.folds import fold_view
-from gvetool.errors import DataError, GvetoolError
-from gvetool.plugins import get_plugins
+from gvetool.kernel.manager import get_plugins
+from gvetool.utils.errors import DataError, GvetoolError
 
 if TYPE_CHECKING:
-    from gvetool.config import TrainConfig
+    from gvetool.config.schema import TrainConfig
 
 
 def open_dataset(

@@ -27,17 +27,34 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from gvetool import console
-from gvetool.errors import GvetoolError
-from gvetool.io import write_text
-from gvetool.paths import home
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import write_text
+from gvetool.utils.paths import home
 
 # What pycocoevalcap's PTBTokenizer drops after tokenising (its exact list: the lower-
 # cased bracket tokens such as "-lrb-" are kept, as pycocoevalcap keeps them).
 PUNCTUATION = frozenset(
-    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-",
-     "--", "...", ";"]
-)  # fmt: skip
+    [
+        "''",
+        "'",
+        "``",
+        "`",
+        "-LRB-",
+        "-RRB-",
+        "-LCB-",
+        "-RCB-",
+        ".",
+        "?",
+        "!",
+        ",",
+        ":",
+        "-",
+        "--",
+        "...",
+        ";",
+    ]
+)
 
 # Characters Java's line reader or the tokenizer would take as line breaks: each caption
 # must stay one line, so that output line i is caption i.
@@ -84,9 +101,16 @@ def ptb_tokens(texts: Sequence[str]) -> list[list[str]]:
     with tempfile.TemporaryDirectory(prefix="gvetool-ptb-") as folder:
         source = Path(folder) / "captions.txt"
         source.write_text(lines, encoding="utf-8")
-        command = ["java", "-Dfile.encoding=UTF-8", "-cp", str(_jar()),
-                   "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines", "-lowerCase",
-                   str(source)]  # fmt: skip
+        command = [
+            "java",
+            "-Dfile.encoding=UTF-8",
+            "-cp",
+            str(_jar()),
+            "edu.stanford.nlp.process.PTBTokenizer",
+            "-preserveLines",
+            "-lowerCase",
+            str(source),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, check=False)
         except OSError as exc:

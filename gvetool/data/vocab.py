@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from gvetool.data.tokenize import tokenize, tokenize_captions
-from gvetool.errors import GvetoolError
-from gvetool.io import read_json, write_json
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import read_json, write_json
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from gvetool.models.execution import execution_for
+from gvetool.nn.execution import execution_for
 
 
 class Adam:

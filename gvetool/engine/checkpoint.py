@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gvetool.errors import CheckpointError, GvetoolError
-from gvetool.io import atomic_write
+from gvetool.utils.errors import CheckpointError, GvetoolError
+from gvetool.utils.files import atomic_write
 
 if TYPE_CHECKING:
-    from gvetool.tasks import Task
+    from gvetool.kernel.tasks import Task
 
 # Version 2: the models follow the original's parameters (two LSTM biases, the image
 # projected to the hidden size); version-1 weights do not fit them and must be retrained.
@@ -28,8 +28,21 @@ FORMAT = "gvetool-checkpoint/2"
 
 
 # What evaluation, transfer and resume read from every checkpoint.
-REQUIRED = ("model", "task", "config", "vocabulary", "class_names", "feature_dim", "state_dict",
-            "optimizer", "epoch", "step", "global_step", "rng", "metrics")  # fmt: skip
+REQUIRED = (
+    "model",
+    "task",
+    "config",
+    "vocabulary",
+    "class_names",
+    "feature_dim",
+    "state_dict",
+    "optimizer",
+    "epoch",
+    "step",
+    "global_step",
+    "rng",
+    "metrics",
+)
 
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
@@ -118,7 +131,7 @@ def load_checkpoint(
             f"{path} is a damaged {FORMAT} checkpoint (it lacks {', '.join(missing) or 'config'}); "
             "use another checkpoint of the run (best.pt / last.pt) or train again"
         )
-    from gvetool.config import MOVED_TO_MODEL_OPTIONS, TrainConfig, check_keys
+    from gvetool.config.schema import MOVED_TO_MODEL_OPTIONS, TrainConfig, check_keys
 
     check_keys(checkpoint["config"], f"{path} (its config)", frozenset(MOVED_TO_MODEL_OPTIONS))
     try:
@@ -134,7 +147,7 @@ def load_checkpoint(
             "checkpoint is needed here"
         )
     if expect_task is not None:
-        from gvetool.plugins import get_plugins
+        from gvetool.kernel.manager import get_plugins
 
         if get_plugins().models.get(checkpoint["model"]).task is not expect_task:
             raise CheckpointError(
@@ -175,8 +188,8 @@ def _strings(value: Any) -> bool:
 
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> torch.nn.Module:
     """Rebuild the checkpoint's model through the plugin registry, weights loaded, eval mode."""
-    from gvetool.config import TrainConfig
-    from gvetool.plugins import get_plugins
+    from gvetool.config.schema import TrainConfig
+    from gvetool.kernel.manager import get_plugins
 
     spec = get_plugins().models.get(checkpoint["model"])
     model = spec.build(

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 
 @dataclass(frozen=True)

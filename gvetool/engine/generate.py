@@ -6,14 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gvetool.data.captions import ImageExamples
+from gvetool.data.captions import ImageExamples, batches
 from gvetool.data.vocab import Vocabulary
-from gvetool.models.execution import weight_dtype
-from gvetool.progress import progress_bar
-
-
-def batches(count: int, batch_size: int) -> list[np.ndarray]:
-    return np.array_split(np.arange(count), max(1, -(-count // batch_size))) if count else []
+from gvetool.nn.execution import weight_dtype
+from gvetool.utils.progress import progress_bar
 
 
 @torch.no_grad()
@@ -41,8 +37,9 @@ def generate_split(
             classes = batch.class_ids
             if class_ids is not None:
                 classes = torch.from_numpy(class_ids[indices]).to(device)
-            sentences += _sentences(model, batch.features, classes, vocab, beam, max_len,
-                                    length_penalty)  # fmt: skip
+            sentences += _sentences(
+                model, batch.features, classes, vocab, beam, max_len, length_penalty
+            )
             advance(len(indices))
     return sentences
 

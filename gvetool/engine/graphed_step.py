@@ -34,9 +34,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from gvetool.data.captions import CaptionBatch
 from gvetool.engine.adam import Adam
-from gvetool.models.graphed_decoding import on_side_stream, without_weight_cache
+from gvetool.kernel.batch import CaptionBatch
+from gvetool.nn.graphed_decoding import on_side_stream, without_weight_cache
 
 WARMUP_STEPS = 2  # eager steps of a shape before its capture
 LOG_EVERY = 25  # steps between the trainer's reads of a captured step's logs and flags
@@ -124,8 +124,9 @@ class GraphedStep:
         """One optimizer step on ``batch``; its logs and skip flag stay on the device and
         are overwritten by the next step of the same shape (copy them before then)."""
         if batch.tokens.shape[1] > self.width:
-            raise ValueError(f"a batch {batch.tokens.shape[1]} tokens wide; the step pads "
-                             f"to {self.width}")  # fmt: skip
+            raise ValueError(
+                f"a batch {batch.tokens.shape[1]} tokens wide; the step pads to {self.width}"
+            )
         self.model.train()  # as captured (a replay runs no Python: the flag is for readers)
         key = tuple(batch.features.shape)
         shape = self._shapes.get(key)

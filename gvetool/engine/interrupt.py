@@ -15,8 +15,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from gvetool import console
-from gvetool.errors import INTERRUPTED_EXIT, GvetoolError
+from gvetool.utils import console
+from gvetool.utils.errors import INTERRUPTED_EXIT, GvetoolError
 
 
 class Interrupted(GvetoolError):

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from gvetool.config import PRECISION_NAMES
+from gvetool.config.schema import PRECISION_NAMES
 
 # The dtype forward passes autocast to (None: no autocast) and the dtype of the weights.
 DTYPES: dict[str, torch.dtype | None] = dict(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config.resolution import resumed
+from gvetool.config.schema import TrainConfig
 from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.engine.trainer import train
-from gvetool.resolution import resumed
+from gvetool.utils import console
 
 
 def train_or_resume(config: TrainConfig, what: str = "run") -> Path:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gvetool.errors import GvetoolError
-from gvetool.io import read_json, write_json
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import read_json, write_json
 
 RUN_INFO = "run.json"
 

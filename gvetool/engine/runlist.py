@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from gvetool import console
-from gvetool.config import TrainConfig, load_saved
+from gvetool.config.resolution import Best, best_for_run
+from gvetool.config.schema import TrainConfig
+from gvetool.config.toml_files import load_saved
 from gvetool.engine.rundir import RUN_INFO
-from gvetool.errors import GvetoolError
-from gvetool.evaluation.scoring import Best, best_for_run
-from gvetool.io import read_json, write_json
-from gvetool.plugins import get_plugins
+from gvetool.kernel.manager import get_plugins
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import read_json, write_json
 
 RUNNING = ".running"
 
@@ -83,11 +84,15 @@ def summarise(run_dir: Path) -> RunSummary | None:
     else:
         state = "finished" if len(history) >= config.epochs else "interrupted"
     return RunSummary(
-        str(run_dir), info.get("model", config.model), info.get("dataset", config.dataset),
-        len(history), config.epochs, key if scores else None,
+        str(run_dir),
+        info.get("model", config.model),
+        info.get("dataset", config.dataset),
+        len(history),
+        config.epochs,
+        key if scores else None,
         choice.best_of(scores) if choice and scores else None,
         state,
-    )  # fmt: skip
+    )
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:

@@ -21,12 +21,12 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config.resolution import validation_metrics
+from gvetool.config.schema import TrainConfig
 from gvetool.data.captions import CaptionExamples
 from gvetool.data.corpus import Corpus, Split
-from gvetool.data.encoder import ExtractionOptions, build_encoder
 from gvetool.data.features import FeatureStore
+from gvetool.data.image_features import ExtractionOptions, build_encoder
 from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
@@ -37,10 +37,10 @@ from gvetool.engine.precision import WEIGHT_DTYPES
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
 from gvetool.engine.steps import LossModule
 from gvetool.engine.transfer import adapt_weights, apply_freeze, token_map, transfer_vocabulary
-from gvetool.errors import GvetoolError
-from gvetool.plugins import get_plugins
-from gvetool.resolution import validation_metrics
-from gvetool.specs import ModelSpec
+from gvetool.kernel.manager import get_plugins
+from gvetool.kernel.specs import ModelSpec
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
 
 
 @dataclass
@@ -130,8 +130,24 @@ def set_up(
         config.save(run_dir / "config.toml")
     run_dir = dist.from_main(run_dir)
     return_freed_memory()  # what loading the data parsed and dropped, before the peak
-    return Run(config, dist, device, spec, corpus, store, vocab, train_set, val_split, model,
-               optimizer, stepper, position, run_dir, sc_path, data_fingerprint)  # fmt: skip
+    return Run(
+        config,
+        dist,
+        device,
+        spec,
+        corpus,
+        store,
+        vocab,
+        train_set,
+        val_split,
+        model,
+        optimizer,
+        stepper,
+        position,
+        run_dir,
+        sc_path,
+        data_fingerprint,
+    )
 
 
 def _check_same_data(
@@ -179,9 +195,11 @@ def _vocabulary(
         return Vocabulary(tuple(previous["vocabulary"]))
     if source:
         vocab, unknown = transfer_vocabulary(
-            source["vocabulary"], corpus.vocabulary_source().tokens(), config.vocab_mode,
+            source["vocabulary"],
+            corpus.vocabulary_source().tokens(),
+            config.vocab_mode,
             config.min_count,
-        )  # fmt: skip
+        )
         console.err().print(
             f"transfer from {config.transfer_from}: {len(vocab)} words ({config.vocab_mode}); "
             f"{unknown:.1%} of the training tokens are unknown to it",
@@ -217,8 +235,13 @@ def _starting_weights(
     model.load_state_dict(previous["state_dict"])
     optimizer.load_state_dict(previous["optimizer"])
     torch.set_rng_state(previous["rng"]["torch"])
-    return Position(previous["epoch"], previous["step"], previous["global_step"],
-                    previous["metrics"], previous.get("epoch_logs") or {})  # fmt: skip
+    return Position(
+        previous["epoch"],
+        previous["step"],
+        previous["global_step"],
+        previous["metrics"],
+        previous.get("epoch_logs") or {},
+    )
 
 
 def _open_data(config: TrainConfig, dist: Distributed) -> tuple[Corpus, FeatureStore]:

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from gvetool.config import TrainConfig
+from gvetool.config.schema import TrainConfig
 from gvetool.data.captions import CaptionExamples, whole_batches
 from gvetool.engine.distributed import Distributed
 

@@ -1,7 +1,7 @@
 """Experiment trackers around a training run: started with it, told of every epoch,
 finished with its status and best checkpoint.
 
-A tracker is a plugin (:class:`gvetool.specs.TrackerSpec`); ``--tracker`` names the ones
+A tracker is a plugin (:class:`gvetool.kernel.specs.TrackerSpec`); ``--tracker`` names the ones
 a run uses beside those always on. A tracker that fails — its server is down, its disk
 is full — costs one warning line and is dropped for the rest of the run: training, and
 the other trackers, go on.
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gvetool import console
-from gvetool.config import TrainConfig
-from gvetool.errors import TrackerUnavailable
-from gvetool.plugins import get_plugins
-from gvetool.specs import TrackerSpec
+from gvetool.config.schema import TrainConfig
+from gvetool.kernel.manager import get_plugins
+from gvetool.kernel.specs import TrackerSpec
+from gvetool.utils import console
+from gvetool.utils.errors import TrackerUnavailable
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from gvetool import console
-from gvetool.config import TrainConfig
+from gvetool.config.resolution import best_for_run
+from gvetool.config.schema import TrainConfig
 from gvetool.engine.checkpoint import save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.graphed_step import LOG_EVERY, GraphedStep
@@ -34,11 +34,11 @@ from gvetool.engine.runlist import clear_running, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
 from gvetool.engine.tracking import EpochRecord, TrackedRun, Trackers, epoch_line
-from gvetool.errors import GvetoolError
-from gvetool.evaluation.scoring import best_for_run
-from gvetool.locking import exclusive
-from gvetool.models.execution import execution_for
-from gvetool.progress import progress_bar
+from gvetool.nn.execution import execution_for
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.locking import exclusive
+from gvetool.utils.progress import progress_bar
 
 
 def train(config: TrainConfig, resume: Path | None = None) -> Path:
@@ -135,30 +135,48 @@ class Trainer:
     def _tracked(self) -> TrackedRun:
         """What the trackers are told of this run as it starts or resumes."""
         run = self.run
-        return TrackedRun(run.run_dir, self.config.model, run.corpus.name,
-                          dataclasses.asdict(self.config), self.position.global_step > 0,
-                          list(self.position.history))  # fmt: skip
+        return TrackedRun(
+            run.run_dir,
+            self.config.model,
+            run.corpus.name,
+            dataclasses.asdict(self.config),
+            self.position.global_step > 0,
+            list(self.position.history),
+        )
 
     def _resuming(self) -> str:
         """Where a resumed run continues, as the Ctrl-C line said it stopped."""
         epoch, step = self.position.epoch, self.position.step
         if step == 0:
             return f"resuming at the start of epoch {epoch + 1}"
-        steps = len(epoch_batches(len(self.run.train_set), self.config.batch_size,
-                                  self.config.seed, epoch, self.run.dist.world))  # fmt: skip
+        steps = len(
+            epoch_batches(
+                len(self.run.train_set),
+                self.config.batch_size,
+                self.config.seed,
+                epoch,
+                self.run.dist.world,
+            )
+        )
         return f"resuming at epoch {epoch + 1}, after step {step} of {steps}"
 
     def epoch(self, stop: GracefulStop) -> dict[str, float]:
         """The epoch's remaining steps; returns its mean step logs."""
         run, config, position = self.run, self.config, self.position
-        batches = epoch_batches(len(run.train_set), config.batch_size, config.seed,
-                                position.epoch, run.dist.world)  # fmt: skip
+        batches = epoch_batches(
+            len(run.train_set), config.batch_size, config.seed, position.epoch, run.dist.world
+        )
         sums: dict[str, float] = dict(position.epoch_logs) if position.step else {}
         label = f"epoch {position.epoch + 1}/{config.epochs}"
         with progress_bar(len(batches), label) as advance:
             advance(position.step)
-            fetched = batches_of(run.train_set, batches[position.step :], config, run.dist,
-                                 pin=run.device.type == "cuda")  # fmt: skip
+            fetched = batches_of(
+                run.train_set,
+                batches[position.step :],
+                config,
+                run.dist,
+                pin=run.device.type == "cuda",
+            )
             while position.step < len(batches):
                 batch = next(fetched).to(run.device, non_blocking=True, dtype=self.dtype)
                 # token mean over the global batch, whichever process holds which part
@@ -203,8 +221,9 @@ class Trainer:
         flags = self.graphed.skipped_steps()
         if any(flags):
             step = self.position.step - len(flags) + flags.index(True)
-            self._stop_non_finite("the loss or a gradient became non-finite (its update was "
-                                  "skipped)", step)  # fmt: skip
+            self._stop_non_finite(
+                "the loss or a gradient became non-finite (its update was skipped)", step
+            )
 
     def step(self, batch: Any) -> dict[str, Any]:
         """One optimizer step on ``batch``; stops before anything non-finite is applied.
@@ -333,5 +352,11 @@ def _graphed_step(run: Run, forward_context: Any) -> GraphedStep:
             "--cuda-graph captures; train without --cuda-graph"
         )
     capture = execution_for(run.device).captured_steps
-    return GraphedStep(run.model, run.optimizer, run.train_set.longest_caption(),
-                       forward_context, config.grad_clip, capture)  # fmt: skip
+    return GraphedStep(
+        run.model,
+        run.optimizer,
+        run.train_set.longest_caption(),
+        forward_context,
+        config.grad_clip,
+        capture,
+    )

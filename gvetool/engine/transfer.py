@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gvetool.data.vocab import SPECIALS, Vocabulary
-from gvetool.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError
 
 FREEZE_CHOICES = ("none", "embeddings", "lstm", "all-but-output")
 VOCAB_CHOICES = ("source", "extend")
@@ -34,8 +34,10 @@ def transfer_vocabulary(
     known = set(source_words)
     if mode == "extend":
         counts = Counter(t for tokens in target_tokens for t in tokens if t not in known)
-        new = sorted((w for w, c in counts.items() if c >= min_count and w not in SPECIALS),
-                     key=lambda w: (-counts[w], w))  # fmt: skip
+        new = sorted(
+            (w for w, c in counts.items() if c >= min_count and w not in SPECIALS),
+            key=lambda w: (-counts[w], w),
+        )
         vocab = Vocabulary((*source_words, *new))
     elif mode == "source":
         vocab = Vocabulary(tuple(source_words))

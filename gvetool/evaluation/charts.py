@@ -88,31 +88,42 @@ def line_chart(
     ]
     for index, name in enumerate(series):  # the legend, above the plot
         colour, y = colour_of[name], TITLE + LEGEND_ROW * index + 10
-        parts.append(f"<line x1='{LEFT}' y1='{y - 4}' x2='{LEFT + 18}' y2='{y - 4}' "
-                     f"stroke='{colour}' stroke-width='2'/><text x='{LEFT + 24}' y='{y}' "
-                     f"font-size='11'>{html.escape(name)}</text>")  # fmt: skip
+        parts.append(
+            f"<line x1='{LEFT}' y1='{y - 4}' x2='{LEFT + 18}' y2='{y - 4}' "
+            f"stroke='{colour}' stroke-width='2'/><text x='{LEFT + 24}' y='{y}' "
+            f"font-size='11'>{html.escape(name)}</text>"
+        )
     step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
     for value in y_ticks:
         if not y0 <= value <= y1:
             continue
         _, py = at(x0, value)
-        parts.append(f"<line x1='{LEFT}' y1='{py:.1f}' x2='{WIDTH - RIGHT}' y2='{py:.1f}' "
-                     f"stroke='#eee'/><text x='{LEFT - 5}' y='{py + 3.5:.1f}' font-size='10' "
-                     f"text-anchor='end'>{tick_label(value, step)}</text>")  # fmt: skip
+        parts.append(
+            f"<line x1='{LEFT}' y1='{py:.1f}' x2='{WIDTH - RIGHT}' y2='{py:.1f}' "
+            f"stroke='#eee'/><text x='{LEFT - 5}' y='{py + 3.5:.1f}' font-size='10' "
+            f"text-anchor='end'>{tick_label(value, step)}</text>"
+        )
     for value in x_ticks:
         px, _ = at(value, y0)
-        parts.append(f"<text x='{px:.1f}' y='{top + PLOT_HEIGHT + 14}' font-size='10' "
-                     f"text-anchor='middle'>{value:g}</text>")  # fmt: skip
-    parts.append(f"<rect x='{LEFT}' y='{top}' width='{WIDTH - LEFT - RIGHT}' "
-                 f"height='{PLOT_HEIGHT}' fill='none' stroke='#bbb'/>")  # fmt: skip
-    parts.append(f"<text x='{(LEFT + WIDTH - RIGHT) / 2:.0f}' y='{height - 4}' font-size='10' "
-                 "text-anchor='middle'>epoch</text>")  # fmt: skip
+        parts.append(
+            f"<text x='{px:.1f}' y='{top + PLOT_HEIGHT + 14}' font-size='10' "
+            f"text-anchor='middle'>{value:g}</text>"
+        )
+    parts.append(
+        f"<rect x='{LEFT}' y='{top}' width='{WIDTH - LEFT - RIGHT}' "
+        f"height='{PLOT_HEIGHT}' fill='none' stroke='#bbb'/>"
+    )
+    parts.append(
+        f"<text x='{(LEFT + WIDTH - RIGHT) / 2:.0f}' y='{height - 4}' font-size='10' "
+        "text-anchor='middle'>epoch</text>"
+    )
     for name, values in series.items():
         colour = colour_of[name]
         xy = [at(x, y) for x, y in values]
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in xy)
         parts.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")
-        parts.extend(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='2.5' fill='{colour}'/>"
-                     for px, py in xy)  # fmt: skip
+        parts.extend(
+            f"<circle cx='{px:.1f}' cy='{py:.1f}' r='2.5' fill='{colour}'/>" for px, py in xy
+        )
     parts.append("</svg>")
     return "".join(parts)

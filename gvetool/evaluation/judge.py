@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gvetool import console
-from gvetool.errors import GvetoolError
-from gvetool.io import atomic_write
-from gvetool.paths import home
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import atomic_write
+from gvetool.utils.paths import home
 
 VERSION = "2"  # 2: one row per class id, absent classes included
 NGRAMS = (1, 2)
@@ -103,8 +103,13 @@ class Judge:
 
     def save(self, path: Path) -> None:
         with atomic_write(path) as handle:
-            np.savez(handle, vocabulary=self.vocabulary, idf=self.idf, coef=self.coef,
-                     intercept=self.intercept)  # fmt: skip
+            np.savez(
+                handle,
+                vocabulary=self.vocabulary,
+                idf=self.idf,
+                coef=self.coef,
+                intercept=self.intercept,
+            )
 
     @classmethod
     def load(cls, path: Path) -> Judge:

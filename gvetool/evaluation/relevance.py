@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from gvetool.progress import progress_bar
+from gvetool.utils.progress import progress_bar
 
 MAX_N = 4
 SIGMA = 6.0
@@ -127,8 +127,12 @@ def class_similarity(
                 )
                 dots = np.zeros_like(total)
                 for k in range(top_k):
-                    hits = [(i, columns[n][g]) for i, c in enumerate(block)
-                            for g, tf in c[n].items() if tf > k]  # fmt: skip
+                    hits = [
+                        (i, columns[n][g])
+                        for i, c in enumerate(block)
+                        for g, tf in c[n].items()
+                        if tf > k
+                    ]
                     if hits:
                         rows, cols = zip(*hits, strict=True)
                         indicator = sparse.csr_matrix(

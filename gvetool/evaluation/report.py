@@ -17,12 +17,12 @@ import numpy as np
 from PIL import Image
 from rich.table import Table
 
-from gvetool import console
-from gvetool.errors import GvetoolError
 from gvetool.evaluation.charts import COLOURS, line_chart
 from gvetool.evaluation.evaluate import Evaluation
 from gvetool.evaluation.scoring import meanings
-from gvetool.io import read_json, write_json, write_text
+from gvetool.utils import console
+from gvetool.utils.errors import GvetoolError
+from gvetool.utils.files import read_json, write_json, write_text
 
 GALLERY_SIZE = 24
 THUMBNAIL = 112
@@ -213,13 +213,24 @@ def _curves_html(evaluations: Sequence[Evaluation]) -> str:
     colours = {name: COLOURS[i % len(COLOURS)] for i, (name, _) in enumerate(labelled)}
     # Cross-entropy is what every captioner's loss has in common (GVE logs it as "ce"
     # beside its loss with the REINFORCE term, which gets its own chart).
-    charts = [line_chart("training cross-entropy", {
-        name: [(h["epoch"], h["train"].get("ce", h["train"].get("loss"))) for h in history
-               if "ce" in h["train"] or "loss" in h["train"]]
-        for name, history in labelled
-    }, colours)]  # fmt: skip
-    for key, title in (("loss", "training loss with REINFORCE (CE + λ·R)"),
-                       ("reward", "training reward")):  # fmt: skip
+    charts = [
+        line_chart(
+            "training cross-entropy",
+            {
+                name: [
+                    (h["epoch"], h["train"].get("ce", h["train"].get("loss")))
+                    for h in history
+                    if "ce" in h["train"] or "loss" in h["train"]
+                ]
+                for name, history in labelled
+            },
+            colours,
+        )
+    ]
+    for key, title in (
+        ("loss", "training loss with REINFORCE (CE + λ·R)"),
+        ("reward", "training reward"),
+    ):
         series = {
             name: [(h["epoch"], h["train"][key]) for h in history if key in h["train"]]
             for name, history in labelled
@@ -320,10 +331,15 @@ def _per_class_html(evaluations: Sequence[Evaluation]) -> str:
     """One table, a row per class: its image count, then each model's measures side by
     side (scrolls within the page: CUB has 200 classes)."""
     names = _names(evaluations)
-    measures = list(dict.fromkeys(
-        key for e in evaluations for row in e.per_class for key in row
-        if key not in ("class", "images")
-    ))  # fmt: skip
+    measures = list(
+        dict.fromkeys(
+            key
+            for e in evaluations
+            for row in e.per_class
+            for key in row
+            if key not in ("class", "images")
+        )
+    )
     by_class = [{row["class"]: row for row in e.per_class} for e in evaluations]
     classes = list(dict.fromkeys(row["class"] for e in evaluations for row in e.per_class))
     several = len(evaluations) > 1

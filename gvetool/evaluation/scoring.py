@@ -1,7 +1,7 @@
 """Scoring generated sentences with the registered metric plugins.
 
 Every measure ``gvetool eval``, validation, ``cv`` and ``reproduce`` report is a metric
-plugin (:class:`gvetool.specs.MetricSpec`); this module is the one place that turns a list
+plugin (:class:`gvetool.kernel.specs.MetricSpec`); this module is the one place that turns a list
 of metric names into numbers. It gives each metric what its spec ``needs`` and nothing it
 did not ask for: the references are tokenised once for all metrics (the PTB tokenizer in one
 Java start for a final evaluation, the split's cached tokens during validation); the
@@ -11,21 +11,18 @@ needs them. A metric that cannot run is skipped with one warning and the others 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from gvetool import console
-from gvetool.config import TrainConfig, names_in
+from gvetool.config.schema import names_in
 from gvetool.data.tokenize import java_available, sentence_tokens, tokenize_captions
-from gvetool.errors import MetricUnavailable
-from gvetool.plugins import get_plugins
-from gvetool.resolution import validation_metrics
-from gvetool.specs import MetricSpec
-from gvetool.tasks import Task
+from gvetool.kernel.manager import get_plugins
+from gvetool.kernel.specs import MetricSpec
+from gvetool.utils import console
+from gvetool.utils.errors import MetricUnavailable
 
 # Needs that only some datasets can meet (a dataset without classes): a metric skipped
 # for lack of them is not warned about unless it was asked for by name.
@@ -168,49 +165,6 @@ def parse_names(text: str | Sequence[str]) -> tuple[str, ...]:
     for name in names:
         metric_spec(name)
     return tuple(dict.fromkeys(names))
-
-
-class Best(NamedTuple):
-    """The validation number that picks ``best.pt`` and which way is better."""
-
-    key: str
-    higher_is_better: bool = True
-
-    def better(self, value: float, than: float | None) -> bool:
-        """Whether ``value`` improves on ``than`` (``None``: nothing yet; NaN never does)."""
-        if math.isnan(value):
-            return False
-        if than is None:
-            return True
-        return value > than if self.higher_is_better else value < than
-
-    def scores_in(self, history: Sequence[dict[str, Any]]) -> list[float]:
-        """This key's validation numbers in a run's history (``metrics.jsonl`` entries;
-        a damaged or foreign entry is passed over)."""
-        return [
-            h["val"][self.key]
-            for h in history
-            if isinstance(h.get("val"), dict) and isinstance(h["val"].get(self.key), int | float)
-        ]
-
-    def best_of(self, values: Sequence[float]) -> float | None:
-        """The best of ``values`` (``None`` for none)."""
-        best = None
-        for value in values:
-            if self.better(value, best):
-                best = value
-        return best
-
-
-def best_for_run(config: TrainConfig, task: Task) -> Best:
-    """The number that picks ``best.pt``: the task's own (a classifier's accuracy), else,
-    among the run's validation metrics that can, the one of highest priority (CIDEr, as
-    the original), the first given on a tie."""
-    if task.best is not None:
-        return Best(task.best)
-    choosers = [spec for spec in validation_metrics(config) if spec.best]
-    spec = max(choosers, key=lambda s: s.best_priority)  # max keeps the first of equals
-    return Best(str(spec.best), spec.higher_is_better)
 
 
 def table_keys(names: Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""After-epoch validation, one class per task (:mod:`gvetool.tasks` names them)."""
+"""After-epoch validation, one class per task (:mod:`gvetool.kernel.tasks` names them)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from gvetool.config import TrainConfig
-from gvetool.data.captions import CaptionExamples, ImageExamples
+from gvetool.config.resolution import validation_metrics
+from gvetool.config.schema import TrainConfig
+from gvetool.data.captions import CaptionExamples, ImageExamples, batches
 from gvetool.data.corpus import Split
 from gvetool.data.features import FeatureStore
 from gvetool.data.vocab import Vocabulary
-from gvetool.engine.generate import batches, generate_split
+from gvetool.engine.generate import generate_split
 from gvetool.evaluation.scoring import Scorer, scoring_input
-from gvetool.resolution import validation_metrics
 
 
 def score_captions(
@@ -64,8 +64,12 @@ class Validation:
         device: torch.device,
     ) -> None:
         self.config, self.split, self.vocab, self.store, self.device = (
-            config, split, vocab, store, device
-        )  # fmt: skip
+            config,
+            split,
+            vocab,
+            store,
+            device,
+        )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         raise NotImplementedError
@@ -84,8 +88,16 @@ class CaptionValidation(Validation):
         self.scorer = Scorer([spec.name for spec in validation_metrics(self.config)])
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
-        return score_captions(model, self.images, self.references, self.vocab, self.scorer,
-                              self.device, self.config.batch_size, self.config.max_len)  # fmt: skip
+        return score_captions(
+            model,
+            self.images,
+            self.references,
+            self.vocab,
+            self.scorer,
+            self.device,
+            self.config.batch_size,
+            self.config.max_len,
+        )
 
     def close(self) -> None:
         self.scorer.close()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import typer
 
-from gvetool import DatasetSpec, ModelSpec, hookimpl
+from gvetool.plugin_api import DatasetSpec, ModelSpec, hookimpl
 
 
 def toy_hello(name: str = typer.Option("world", help="Who to greet.")) -> None:

@@ -1,6 +1,6 @@
 """The gvetool plugin: registers the Karpathy-split datasets (no torch imported here)."""
 
-from gvetool.api import DatasetSpec, hookimpl
+from gvetool.plugin_api import DatasetSpec, hookimpl
 
 DATASETS = {
     "flickr8k": "Flickr8k, Karpathy split",

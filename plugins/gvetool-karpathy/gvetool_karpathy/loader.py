@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gvetool.api import Corpus, GvetoolError, Split, default_data_root, read_json
+from gvetool.plugin_api import Corpus, GvetoolError, Split, default_data_root, read_json
 
-FILES = {"flickr8k": "dataset_flickr8k.json", "flickr30k": "dataset_flickr30k.json",
-         "coco-karpathy": "dataset_coco.json"}  # fmt: skip
+FILES = {
+    "flickr8k": "dataset_flickr8k.json",
+    "flickr30k": "dataset_flickr30k.json",
+    "coco-karpathy": "dataset_coco.json",
+}
 SPLIT_OF = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 
 

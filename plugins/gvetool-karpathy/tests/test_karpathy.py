@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gvetool.api import run_cli as main
+from gvetool.plugin_api import run_cli as main
 
 WORDS = ["a", "dog", "runs", "on", "grass", "the", "man", "rides", "bike", "red", "blue", "ball"]
 
@@ -38,12 +38,25 @@ def flickr(tmp_path: Path) -> Path:
         sentences = []
         for _ in range(3):
             tokens = [WORDS[i] for i in rng.integers(0, len(WORDS), size=5)]
-            sentences.append({"tokens": tokens, "raw": " ".join(tokens).capitalize() + ".",
-                              "imgid": imgid, "sentid": sentid})  # fmt: skip
+            sentences.append(
+                {
+                    "tokens": tokens,
+                    "raw": " ".join(tokens).capitalize() + ".",
+                    "imgid": imgid,
+                    "sentid": sentid,
+                }
+            )
             sentid += 1
         sentids = [s["sentid"] for s in sentences]
-        images.append({"filename": filename, "imgid": imgid, "split": split,
-                       "sentences": sentences, "sentids": sentids})  # fmt: skip
+        images.append(
+            {
+                "filename": filename,
+                "imgid": imgid,
+                "split": split,
+                "sentences": sentences,
+                "sentids": sentids,
+            }
+        )
     (root / "dataset_flickr8k.json").write_text(
         json.dumps({"images": images, "dataset": "flickr8k"})
     )
@@ -51,8 +64,12 @@ def flickr(tmp_path: Path) -> Path:
 
 
 def test_the_plugin_is_listed_from_its_own_distribution():
-    done = subprocess.run([sys.executable, "-m", "gvetool", "plugins", "--json"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "gvetool", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plugin = next(p for p in json.loads(done.stdout) if p["name"] == "karpathy")
     assert plugin["distribution"] == "gvetool-karpathy" and plugin["status"] == "loaded"
     assert plugin["registered"] == {"dataset": ["flickr8k", "flickr30k", "coco-karpathy"]}
@@ -72,11 +89,30 @@ def test_info_counts_restval_as_train(flickr, capsys):
 
 
 def test_lrcn_trains_and_evaluates_on_images_through_an_encoder(flickr, tmp_path, capsys):
-    args = ["train", "lrcn", "--dataset", "flickr8k", "--data-root", str(flickr),
-            "--encoder", "resnet18", "--encoder-weights", "none",
-            "--out", str(tmp_path / "runs"), "--epochs", "2",
-            "--hidden-size", "8", "--embedding-size", "8", "--batch-size", "8",
-            "--val-metrics", "bleu,cider"]  # fmt: skip
+    args = [
+        "train",
+        "lrcn",
+        "--dataset",
+        "flickr8k",
+        "--data-root",
+        str(flickr),
+        "--encoder",
+        "resnet18",
+        "--encoder-weights",
+        "none",
+        "--out",
+        str(tmp_path / "runs"),
+        "--epochs",
+        "2",
+        "--hidden-size",
+        "8",
+        "--embedding-size",
+        "8",
+        "--batch-size",
+        "8",
+        "--val-metrics",
+        "bleu,cider",
+    ]
     assert main(args) == 0  # random encoder weights: no ImageNet download offline
     (run,) = (tmp_path / "runs").glob("lrcn-flickr8k-*")
     if shutil.which("java") is None:

@@ -11,7 +11,7 @@ package would:
   word for word (a captioner that copies its training set scores 0).
 """
 
-from gvetool.api import MetricSpec, hookimpl
+from gvetool.plugin_api import MetricSpec, hookimpl
 
 __version__ = "0.1.0"
 

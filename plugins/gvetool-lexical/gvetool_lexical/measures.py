@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gvetool.api import MetricResult, ScoringInput
+from gvetool.plugin_api import MetricResult, ScoringInput
 
 
 def distinct(sentences: Sequence[Sequence[str]], n: int) -> float:

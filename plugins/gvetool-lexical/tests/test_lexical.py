@@ -9,15 +9,15 @@ import pytest
 from gvetool_lexical.measures import Lexical, Novelty, distinct
 
 import gvetool
-from gvetool.api import (
+from gvetool.plugin_api import (
     ScoringInput,
     SynthOptions,
     TrainingCaptions,
     load_checkpoint,
     reset_plugins,
 )
-from gvetool.api import generate_synth as generate
-from gvetool.api import run_cli as main
+from gvetool.plugin_api import generate_synth as generate
+from gvetool.plugin_api import run_cli as main
 
 TINY = ["--hidden-size", "32", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.02"]
 
@@ -32,8 +32,17 @@ def _home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def birds(tmp_path_factory):
     root = tmp_path_factory.mktemp("birds") / "cub"
-    generate(root, SynthOptions(classes=3, images_per_class=8, captions_per_image=4,
-                                image_size=32, feature_dim=8, seed=5))  # fmt: skip
+    generate(
+        root,
+        SynthOptions(
+            classes=3,
+            images_per_class=8,
+            captions_per_image=4,
+            image_size=32,
+            feature_dim=8,
+            seed=5,
+        ),
+    )
     return root
 
 
@@ -49,8 +58,12 @@ def test_the_measures_count_words_and_bigrams():
     assert distinct(words, 1) == pytest.approx(5 / 10)
     assert distinct(words, 2) == pytest.approx(5 / 7)  # 7 bigrams, "a red" and "red bird" twice
     result = Lexical().score(ScoringInput(sentences, words))
-    assert result.totals == {"vocabulary_usage": 5.0, "distinct_1": 0.5,
-                             "distinct_2": pytest.approx(5 / 7), "mean_length": 10 / 3}  # fmt: skip
+    assert result.totals == {
+        "vocabulary_usage": 5.0,
+        "distinct_1": 0.5,
+        "distinct_2": pytest.approx(5 / 7),
+        "mean_length": 10 / 3,
+    }
     training = TrainingCaptions([[["a", "red", "bird"]], [["a", "bird"]]], None)
     novel = Novelty().score(ScoringInput(sentences, words, _training=training))
     assert novel.totals == {"novel_sentences": pytest.approx(1 / 3)}
@@ -65,8 +78,14 @@ def test_eval_writes_them_to_metrics_json_predictions_and_the_report(birds, tmp_
     run = _train(birds, tmp_path / "runs", "--epochs", "1", "--val-metrics", "cider")
     assert main(["eval", str(run / "best.pt"), "--split", "val"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())["val"]
-    assert {"vocabulary_usage", "distinct_1", "distinct_2", "mean_length",
-            "novel_sentences", "CIDEr"} <= set(metrics)  # fmt: skip
+    assert {
+        "vocabulary_usage",
+        "distinct_1",
+        "distinct_2",
+        "mean_length",
+        "novel_sentences",
+        "CIDEr",
+    } <= set(metrics)
     assert 0 <= metrics["distinct_2"] <= 1 and 0 <= metrics["novel_sentences"] <= 1
     predictions = json.loads((run / "predictions" / "val.json").read_text())
     assert all(isinstance(p["novel"], bool) and "length" in p["scores"] for p in predictions)
@@ -74,8 +93,21 @@ def test_eval_writes_them_to_metrics_json_predictions_and_the_report(birds, tmp_
     assert "distinct_2" in report and "novel_sentences" in report
     assert "share of sentences that are no training caption" in report  # the legend
     only = tmp_path / "only"
-    assert main(["eval", str(run / "best.pt"), "--split", "val", "--metrics", "cider,lexical",
-                 "--out", str(only)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                str(run / "best.pt"),
+                "--split",
+                "val",
+                "--metrics",
+                "cider,lexical",
+                "--out",
+                str(only),
+            ]
+        )
+        == 0
+    )
     chosen = json.loads((only / "metrics.json").read_text())["val"]
     assert "distinct_2" in chosen and "CIDEr" in chosen
     assert "BLEU-4" not in chosen and "novel_sentences" not in chosen
@@ -95,8 +127,18 @@ def test_val_metrics_lexical_chooses_best_pt_by_distinct_2(birds, tmp_path):
 
 def test_novelty_is_refused_as_a_validation_metric_in_one_line(birds, tmp_path, capsys):
     args = ["--epochs", "1", "--val-metrics", "cider,novelty"]
-    command = ["train", "lrcn", "--dataset", "cub", "--data-root", str(birds),
-               "--out", str(tmp_path / "runs"), *TINY, *args]  # fmt: skip
+    command = [
+        "train",
+        "lrcn",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(birds),
+        "--out",
+        str(tmp_path / "runs"),
+        *TINY,
+        *args,
+    ]
     assert main(command) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [

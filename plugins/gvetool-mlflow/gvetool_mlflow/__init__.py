@@ -8,7 +8,7 @@ beside the runs; the experiment is ``MLFLOW_EXPERIMENT_NAME``, else ``gvetool``.
 run continues the same MLflow run (its id is kept in ``<run>/mlflow.json``).
 """
 
-from gvetool.api import TrackerSpec, hookimpl
+from gvetool.plugin_api import TrackerSpec, hookimpl
 
 __version__ = "0.1.0"
 

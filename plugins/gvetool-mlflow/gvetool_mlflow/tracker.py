@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gvetool.api import TrackedRun, TrackerUnavailable, read_json, write_json
+from gvetool.plugin_api import TrackedRun, TrackerUnavailable, read_json, write_json
 
 STATE = "mlflow.json"  # in the run directory: which MLflow run a resume continues
 STATUS = {"finished": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}
@@ -58,8 +58,11 @@ class MlflowTracker:
         experiment_id = (
             experiment.experiment_id if experiment else self.client.create_experiment(name)
         )
-        tags = {"gvetool.model": run.model, "gvetool.dataset": run.dataset,
-                "gvetool.run_dir": str(run.run_dir)}  # fmt: skip
+        tags = {
+            "gvetool.model": run.model,
+            "gvetool.dataset": run.dataset,
+            "gvetool.run_dir": str(run.run_dir),
+        }
         created = self.client.create_run(experiment_id, run_name=run.run_dir.name, tags=tags)
         self.run_id = created.info.run_id
         write_json(state, {"run_id": self.run_id, "tracking_uri": uri})

@@ -9,12 +9,22 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from gvetool.api import SynthOptions, reset_plugins
-from gvetool.api import generate_synth as generate
-from gvetool.api import run_cli as main
+from gvetool.plugin_api import SynthOptions, reset_plugins
+from gvetool.plugin_api import generate_synth as generate
+from gvetool.plugin_api import run_cli as main
 
-TINY = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.01",
-        "--val-metrics", "bleu,cider"]  # fmt: skip
+TINY = [
+    "--hidden-size",
+    "16",
+    "--embedding-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--val-metrics",
+    "bleu,cider",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +39,17 @@ def _home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def birds(tmp_path_factory):
     root = tmp_path_factory.mktemp("birds") / "cub"
-    generate(root, SynthOptions(classes=3, images_per_class=6, captions_per_image=2,
-                                image_size=32, feature_dim=8, seed=2))  # fmt: skip
+    generate(
+        root,
+        SynthOptions(
+            classes=3,
+            images_per_class=6,
+            captions_per_image=2,
+            image_size=32,
+            feature_dim=8,
+            seed=2,
+        ),
+    )
     return root
 
 

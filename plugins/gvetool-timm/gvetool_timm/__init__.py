@@ -1,6 +1,6 @@
 """The gvetool plugin: registers the ``timm`` encoder family (timm is imported on use)."""
 
-from gvetool.api import EncoderSpec, hookimpl
+from gvetool.plugin_api import EncoderSpec, hookimpl
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import timm
 import torch
 from timm.data import create_transform, resolve_data_config
 
-from gvetool.api import GvetoolError, ImageEncoder
+from gvetool.plugin_api import GvetoolError, ImageEncoder
 
 
 def build(variant: str, weights: str = "pretrained") -> ImageEncoder:

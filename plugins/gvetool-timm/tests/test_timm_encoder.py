@@ -10,9 +10,9 @@ import pytest
 import timm
 import torch
 
-from gvetool.api import SynthOptions
-from gvetool.api import generate_synth as generate
-from gvetool.api import run_cli as main
+from gvetool.plugin_api import SynthOptions
+from gvetool.plugin_api import generate_synth as generate
+from gvetool.plugin_api import run_cli as main
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +24,12 @@ def _home(tmp_path, monkeypatch):
 @pytest.fixture
 def birds(tmp_path):
     root = tmp_path / "birds"
-    generate(root, SynthOptions(classes=2, images_per_class=3, captions_per_image=1,
-                                image_size=32, feature_dim=4))  # fmt: skip
+    generate(
+        root,
+        SynthOptions(
+            classes=2, images_per_class=3, captions_per_image=1, image_size=32, feature_dim=4
+        ),
+    )
     return root
 
 
@@ -34,8 +38,12 @@ def _features(root, *extra):
 
 
 def test_listed_as_an_encoder_family():
-    done = subprocess.run([sys.executable, "-m", "gvetool", "plugins", "--json"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "gvetool", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plugin = next(p for p in json.loads(done.stdout) if p["name"] == "timm")
     assert plugin["distribution"] == "gvetool-timm" and plugin["registered"] == {
         "encoder": ["timm"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gvetool.api import REWARD_DROPOUT, ModelSpec, hookimpl
+from gvetool.plugin_api import REWARD_DROPOUT, ModelSpec, hookimpl
 
 __version__ = "0.1.0"
 

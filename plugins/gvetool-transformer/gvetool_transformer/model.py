@@ -11,7 +11,7 @@ data-parallel processes equal to one). ``transformer-gve`` adds GVE's REINFORCE 
 a sentence sampled with dropout off is rewarded by the frozen sentence classifier's
 probability of the true class, and ``-(R x log p(sample))`` averaged over sentences is
 weighted by ``--reinforce-weight``. Decoding (greedy, sampled, beam) runs through
-:mod:`gvetool.decoding`: the decoder's state is the memory and the words so far.
+:mod:`gvetool.nn.decoding`: the decoder's state is the memory and the words so far.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gvetool.api import (
+from gvetool.plugin_api import (
     REWARD_DROPOUT,
     CaptionBatch,
     GvetoolError,
@@ -70,9 +70,13 @@ class TransformerCaptioner(SentenceClassifierReward, nn.Module):
         self.embed = nn.Embedding(vocab_size, hidden_size, padding_idx=Vocabulary.pad_id)
         nn.init.normal_(self.embed.weight, std=hidden_size**-0.5)
         layer = nn.TransformerDecoderLayer(
-            hidden_size, options.heads, options.feedforward or 4 * hidden_size, dropout,
-            batch_first=True, norm_first=True,
-        )  # fmt: skip
+            hidden_size,
+            options.heads,
+            options.feedforward or 4 * hidden_size,
+            dropout,
+            batch_first=True,
+            norm_first=True,
+        )
         self.decoder = nn.TransformerDecoder(layer, options.layers)
         self.norm = nn.LayerNorm(hidden_size)
         self.out = nn.Linear(hidden_size, vocab_size)
@@ -159,8 +163,17 @@ class TransformerCaptioner(SentenceClassifierReward, nn.Module):
         with _evaluating(self):
             state = self._start(self._memory(features, class_ids))
             compact = execution_for(features.device).compact_sampling
-            return decode(self._step, _select, state, len(features), features.device, max_len,
-                          greedy, generator, compact)  # fmt: skip
+            return decode(
+                self._step,
+                _select,
+                state,
+                len(features),
+                features.device,
+                max_len,
+                greedy,
+                generator,
+                compact,
+            )
 
     @torch.no_grad()
     def beam_search(
@@ -173,8 +186,16 @@ class TransformerCaptioner(SentenceClassifierReward, nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         with _evaluating(self):
             memory = self._memory(features, class_ids).repeat_interleave(beam_size, 0)
-            return beam_search(self._step, _select, self._start(memory), len(features),
-                               beam_size, features.device, max_len, length_penalty)  # fmt: skip
+            return beam_search(
+                self._step,
+                _select,
+                self._start(memory),
+                len(features),
+                beam_size,
+                features.device,
+                max_len,
+                length_penalty,
+            )
 
     def _start(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return memory, torch.zeros(len(memory), 0, dtype=torch.long, device=memory.device)
@@ -219,8 +240,13 @@ def _checked(shape: ModelShape, options: TransformerOptions) -> TransformerOptio
 
 def build_transformer(shape: ModelShape, options: TransformerOptions) -> TransformerCaptioner:
     """The ``transformer`` model: image memory, cross-entropy."""
-    return TransformerCaptioner(shape.vocab_size, shape.feature_dim, shape.hidden_size,
-                                _checked(shape, options), shape.dropout)  # fmt: skip
+    return TransformerCaptioner(
+        shape.vocab_size,
+        shape.feature_dim,
+        shape.hidden_size,
+        _checked(shape, options),
+        shape.dropout,
+    )
 
 
 def build_transformer_gve(
@@ -228,8 +254,15 @@ def build_transformer_gve(
 ) -> TransformerCaptioner:
     """The ``transformer-gve`` model: image and class memory, GVE's loss (and its reward's
     dropout schedule, ``--reward-dropout``)."""
-    model = TransformerCaptioner(shape.vocab_size, shape.feature_dim, shape.hidden_size,
-                                 _checked(shape, options), shape.dropout, shape.num_classes,
-                                 options.reinforce_weight, shape.max_len)  # fmt: skip
+    model = TransformerCaptioner(
+        shape.vocab_size,
+        shape.feature_dim,
+        shape.hidden_size,
+        _checked(shape, options),
+        shape.dropout,
+        shape.num_classes,
+        options.reinforce_weight,
+        shape.max_len,
+    )
     model.reward_dropout_from = REWARD_DROPOUT[options.reward_dropout]
     return model

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gvetool.api import (
+from gvetool.plugin_api import (
     CaptionBatch,
     SynthOptions,
     TrainConfig,
@@ -19,11 +19,21 @@ from gvetool.api import (
     load_checkpoint,
     reset_plugins,
 )
-from gvetool.api import generate_synth as generate
-from gvetool.api import run_cli as main
+from gvetool.plugin_api import generate_synth as generate
+from gvetool.plugin_api import run_cli as main
 
-TINY = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.01",
-        "--val-metrics", "bleu"]  # fmt: skip
+TINY = [
+    "--hidden-size",
+    "16",
+    "--embedding-size",
+    "16",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--val-metrics",
+    "bleu",
+]
 OPTIONS = ["--model-option", "layers=1", "--model-option", "heads=2"]
 
 
@@ -37,8 +47,17 @@ def _home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def birds(tmp_path_factory):
     root = tmp_path_factory.mktemp("birds") / "cub"
-    generate(root, SynthOptions(classes=3, images_per_class=6, captions_per_image=2,
-                                image_size=32, feature_dim=8, seed=3))  # fmt: skip
+    generate(
+        root,
+        SynthOptions(
+            classes=3,
+            images_per_class=6,
+            captions_per_image=2,
+            image_size=32,
+            feature_dim=8,
+            seed=3,
+        ),
+    )
     return root
 
 
@@ -54,20 +73,29 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_listed_with_its_models_and_options():
-    done = subprocess.run([sys.executable, "-m", "gvetool", "plugins", "--json"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "gvetool", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plugin = next(p for p in json.loads(done.stdout) if p["name"] == "transformer")
     assert plugin["distribution"] == "gvetool-transformer"
     assert plugin["registered"] == {"model": ["transformer", "transformer-gve"]}
-    listed = subprocess.run([sys.executable, "-m", "gvetool", "plugins"],
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "gvetool", "plugins"], capture_output=True, text=True, check=True
+    ).stdout
     assert "transformer: --model-option heads=... [4] attention heads" in listed
 
 
 def test_meets_the_contract_and_decodes_in_its_form():
     spec = get_plugins().models.get("transformer-gve")
-    config = TrainConfig(model="transformer-gve", dataset="cub", hidden_size=8,
-                         model_options={"layers": 1, "heads": 2, "feedforward": 0})  # fmt: skip
+    config = TrainConfig(
+        model="transformer-gve",
+        dataset="cub",
+        hidden_size=8,
+        model_options={"layers": 1, "heads": 2, "feedforward": 0},
+    )
     model = spec.build(config, 11, 5, 3).eval()
     features, classes = torch.rand(4, 5), torch.tensor([0, 1, 2, 0])
     decoded = [
@@ -83,8 +111,12 @@ def test_meets_the_contract_and_decodes_in_its_form():
 
 def test_teacher_forcing_is_causal_and_matches_step_by_step_decoding():
     spec = get_plugins().models.get("transformer")
-    config = TrainConfig(model="transformer", dataset="cub", hidden_size=8,
-                         model_options={"layers": 2, "heads": 2, "feedforward": 16})  # fmt: skip
+    config = TrainConfig(
+        model="transformer",
+        dataset="cub",
+        hidden_size=8,
+        model_options={"layers": 2, "heads": 2, "feedforward": 16},
+    )
     torch.manual_seed(0)
     model = spec.build(config, 11, 5, 0).eval()
     features, classes = torch.rand(3, 5), torch.zeros(3, dtype=torch.long)
@@ -93,8 +125,9 @@ def test_teacher_forcing_is_causal_and_matches_step_by_step_decoding():
     teacher = model._token_log_probs(features, classes, tokens)
     changed = tokens.clone()
     changed[:, -1] = 4 if int(changed[0, -1]) != 4 else 5  # the last word cannot change the rest
-    torch.testing.assert_close(model._token_log_probs(features, classes, changed)[:, :-1],
-                               teacher[:, :-1])  # fmt: skip
+    torch.testing.assert_close(
+        model._token_log_probs(features, classes, changed)[:, :-1], teacher[:, :-1]
+    )
     state = model._start(model._memory(features, classes))
     word = torch.full((3,), 1)
     for t in range(tokens.shape[1]):
@@ -106,12 +139,18 @@ def test_teacher_forcing_is_causal_and_matches_step_by_step_decoding():
 
 def test_loss_is_the_token_mean_and_gve_style_adds_the_reward(birds, tmp_path):
     spec = get_plugins().models.get("transformer-gve")
-    config = TrainConfig(model="transformer-gve", dataset="cub", hidden_size=8, dropout=0.0,
-                         model_options={"layers": 1, "heads": 2, "feedforward": 0})  # fmt: skip
+    config = TrainConfig(
+        model="transformer-gve",
+        dataset="cub",
+        hidden_size=8,
+        dropout=0.0,
+        model_options={"layers": 1, "heads": 2, "feedforward": 0},
+    )
     model = spec.build(config, 11, 5, 3)
     tokens = torch.tensor([[5, 6, 2, 0], [7, 2, 0, 0]])
-    batch = CaptionBatch(torch.rand(2, 5), tokens, torch.tensor([3, 2]), torch.tensor([0, 2]),
-                         torch.arange(2))  # fmt: skip
+    batch = CaptionBatch(
+        torch.rand(2, 5), tokens, torch.tensor([3, 2]), torch.tensor([0, 2]), torch.arange(2)
+    )
     loss, logs = model.loss(batch)
     token_lp = model._token_log_probs(batch.features, batch.class_ids, tokens)
     torch.testing.assert_close(loss, -(token_lp[0, :3].sum() + token_lp[1, :2].sum()) / 5)
@@ -136,8 +175,10 @@ def test_trains_resumes_exactly_evaluates_with_beams_and_explains(birds, tmp_pat
     for key in expected:
         torch.testing.assert_close(resumed[key], expected[key], msg=key)
     assert load_checkpoint(stopped / "last.pt")["config"]["model_options"] == {
-        "layers": 1, "heads": 2, "feedforward": 0
-    }  # fmt: skip
+        "layers": 1,
+        "heads": 2,
+        "feedforward": 0,
+    }
     assert main(["eval", str(straight), "--beam", "2"]) == 0
     metrics = json.loads((straight / "metrics.json").read_text())
     assert 0 <= metrics["test"]["BLEU-4"] <= 1
@@ -149,8 +190,9 @@ def test_trains_resumes_exactly_evaluates_with_beams_and_explains(birds, tmp_pat
 
 def test_gve_style_training_explains_counterfactuals_and_cross_validates(birds, tmp_path, capsys):
     sc = _train(birds, tmp_path, "sc", "--epochs", "1")
-    run = _train(birds, tmp_path, "transformer-gve", "--epochs", "1",
-                 "--sc-ckpt", str(sc / "best.pt"))  # fmt: skip
+    run = _train(
+        birds, tmp_path, "transformer-gve", "--epochs", "1", "--sc-ckpt", str(sc / "best.pt")
+    )
     history = load_checkpoint(run / "last.pt")["metrics"]
     assert "reward" in history[0]["train"]
     names = load_checkpoint(run / "last.pt")["class_names"]
@@ -158,9 +200,25 @@ def test_gve_style_training_explains_counterfactuals_and_cross_validates(birds, 
     image = (birds / "test.txt").read_text().split()[0]  # an image of the first class
     assert main(["explain", str(run), image, "--class", names[1], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["class"] == names[1]
-    cv_args = ["cv", "--model", "transformer", "--dataset", "cub", "--data-root", str(birds),
-               "--folds", "2", "--epochs", "1", "--out", str(tmp_path / "cv"), *TINY[:6],
-               "--val-metrics", "bleu", *OPTIONS]  # fmt: skip
+    cv_args = [
+        "cv",
+        "--model",
+        "transformer",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(birds),
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "cv"),
+        *TINY[:6],
+        "--val-metrics",
+        "bleu",
+        *OPTIONS,
+    ]
     assert main(cv_args) == 0
     summary = json.loads(next((tmp_path / "cv").glob("cv-*/cv.json")).read_text())
     assert summary["folds"] == 2 and len(summary["per_fold"]) == 2
@@ -168,8 +226,20 @@ def test_gve_style_training_explains_counterfactuals_and_cross_validates(birds, 
 
 def test_transfer_keeps_the_architecture_and_its_options(birds, tmp_path):
     source = _train(birds, tmp_path / "source", "transformer", "--epochs", "1")
-    args = ["transfer", str(source), "--dataset", "cub", "--data-root", str(birds), "--epochs",
-            "1", "--freeze", "decoder", "--out", str(tmp_path / "target")]  # fmt: skip
+    args = [
+        "transfer",
+        str(source),
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(birds),
+        "--epochs",
+        "1",
+        "--freeze",
+        "decoder",
+        "--out",
+        str(tmp_path / "target"),
+    ]
     assert main(args) == 0  # a group the Transformer names itself
     target = next((tmp_path / "target").glob("transformer-cub-*"))
     saved = load_checkpoint(target / "last.pt")
@@ -186,13 +256,35 @@ def test_two_gloo_processes_equal_one_process(birds, tmp_path):
     extra = ["--epochs", "1", "--dropout", "0", "--precision", "fp64"]
     out = tmp_path / "ddp"
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "--log-dir", str(tmp_path / "torchrun-logs"),  # else it leaves a folder in /tmp
-         "-m", "gvetool", "train", "transformer", "--dataset", "cub", "--data-root", str(birds),
-         "--out", str(out), *TINY, *OPTIONS, *extra],
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "--log-dir",
+            str(tmp_path / "torchrun-logs"),  # else it leaves a folder in /tmp
+            "-m",
+            "gvetool",
+            "train",
+            "transformer",
+            "--dataset",
+            "cub",
+            "--data-root",
+            str(birds),
+            "--out",
+            str(out),
+            *TINY,
+            *OPTIONS,
+            *extra,
+        ],
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run saved in") == 1
     single = _train(birds, tmp_path / "one", "transformer", *extra)
@@ -221,8 +313,20 @@ def _with_gradient(key: str, weight: torch.Tensor) -> torch.Tensor:
 
 
 def test_heads_must_divide_the_width(birds, tmp_path, capsys):
-    args = ["train", "transformer", "--dataset", "cub", "--data-root", str(birds),
-            "--out", str(tmp_path), "--hidden-size", "10", "--model-option", "heads=4"]  # fmt: skip
+    args = [
+        "train",
+        "transformer",
+        "--dataset",
+        "cub",
+        "--data-root",
+        str(birds),
+        "--out",
+        str(tmp_path),
+        "--hidden-size",
+        "10",
+        "--model-option",
+        "heads=4",
+    ]
     assert main(args) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: transformer: hidden_size 10 must be divisible by heads 4 (--heads N)"

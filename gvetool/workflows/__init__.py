@@ -1,0 +1,3 @@
+"""Workflows of many trainings: cross-validation, the paper's table (``reproduce``), the
+demo pipeline, and the jobs a launcher plugin runs for them.
+"""
