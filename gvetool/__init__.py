@@ -27,59 +27,13 @@ from gvetool.utils.errors import UnknownNameError as UnknownNameError
 
 __version__ = "0.2.0"
 
-# The Python API's names (gvetool.user_api.__all__, which a test keeps equal to this).
-API_NAMES = (
-    "CheckpointError",
-    "ConfigError",
-    "Counterfactual",
-    "CrossValidation",
-    "DataError",
-    "Description",
-    "Evaluation",
-    "Explainer",
-    "Explanation",
-    "FeatureStoreInfo",
-    "Fold",
-    "GvetoolError",
-    "GvetoolWarning",
-    "Interrupted",
-    "Reproduction",
-    "Run",
-    "UnknownNameError",
-    "compute_features",
-    "cross_validate",
-    "dataset_info",
-    "download_dataset",
-    "evaluate",
-    "generate_dataset",
-    "list_datasets",
-    "list_encoders",
-    "list_launchers",
-    "list_metrics",
-    "list_models",
-    "list_trackers",
-    "load",
-    "prepare_dataset",
-    "reproduce",
-    "run_demo",
-    "runs",
-    "split_classes",
-    "train",
-    "transfer",
-)
 # Plugin names this package exported before gvetool.plugin_api; they go in 0.4.
 _MOVED_TO_PLUGIN_API = ("DatasetSpec", "EncoderSpec", "ModelSpec", "hookimpl")
 
-__all__ = ["__version__", *API_NAMES]
-
 
 def __getattr__(name: str) -> Any:
-    if name in API_NAMES:
-        from gvetool import user_api
-
-        return getattr(user_api, name)
     if name in _MOVED_TO_PLUGIN_API:
-        from gvetool import plugin_api
+        import gvetool.plugin_api as plugin_api
 
         warnings.warn(
             f"gvetool.{name} is deprecated and goes in gvetool 0.4; "
@@ -88,8 +42,18 @@ def __getattr__(name: str) -> Any:
             stacklevel=2,
         )
         return getattr(plugin_api, name)
+    if name.startswith("__") and name != "__all__":  # probes by tools: no import for them
+        raise AttributeError(f"module 'gvetool' has no attribute {name!r}")
+    # The API's names are its __all__, imported on first use. Not "from gvetool import":
+    # that asks this function for the submodule first, and again, without end.
+    import gvetool.user_api as user_api
+
+    if name == "__all__":
+        return ["__version__", *user_api.__all__]
+    if name in user_api.__all__:
+        return getattr(user_api, name)
     raise AttributeError(f"module 'gvetool' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return __getattr__("__all__")

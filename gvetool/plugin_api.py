@@ -115,7 +115,7 @@ def _checkpoint() -> ModuleType:
 
 
 def _cli() -> ModuleType:
-    from gvetool import cli
+    import gvetool.cli as cli
 
     return cli
 

@@ -94,11 +94,22 @@ def test_the_old_plugin_names_still_work_with_a_deprecation_warning():
     assert sorted(old.__all__) == sorted(api.__all__)
 
 
-def test_the_user_facade_lists_exactly_the_python_api():
+def test_the_user_facade_is_exactly_the_python_api():
     import gvetool
     import gvetool.user_api
 
-    assert sorted(gvetool.API_NAMES) == sorted(gvetool.user_api.__all__)
-    assert all(
-        getattr(gvetool, name) is getattr(gvetool.user_api, name) for name in gvetool.API_NAMES
+    assert gvetool.__all__ == ["__version__", *gvetool.user_api.__all__]
+    assert dir(gvetool) == sorted(gvetool.__all__)
+    for name in gvetool.user_api.__all__:
+        assert getattr(gvetool, name) is getattr(gvetool.user_api, name)
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        gvetool.Nothing  # noqa: B018
+
+
+def test_probing_gvetool_for_dunder_names_imports_nothing():
+    code = (
+        "import sys, gvetool; print(hasattr(gvetool, '__wrapped__'), "
+        "'gvetool.user_api' in sys.modules)"
     )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
