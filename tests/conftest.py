@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,30 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDist:
         return site
 
     return make
+
+
+# Tiny sizes for the Python API's trained runs, shared by the tests that read them.
+LIBRARY_SIZES = {"epochs": 1, "hidden_size": 8, "embedding_size": 8, "batch_size": 8}
+
+
+@pytest.fixture(scope="session")
+def runs(tiny_cub_master: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """sc and gve on the tiny birds' shipped features, gve also on a random-init resnet18."""
+    out = tmp_path_factory.mktemp("library-runs")
+    common = {"dataset": "cub", "data_root": tiny_cub_master, "out": out, **LIBRARY_SIZES}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GVETOOL_HOME", str(out / "home"))
+        import gvetool
+
+        sc = gvetool.train("sc", **common)
+        return {
+            "sc": sc,
+            "gve": gvetool.train("gve", **common),
+            "cnn": gvetool.train("gve", **common, encoder="resnet18", encoder_weights="none"),
+            "home": out / "home",
+        }
+
+
+@pytest.fixture
+def home(runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GVETOOL_HOME", str(runs["home"]))  # the feature stores built above

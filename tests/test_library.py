@@ -15,29 +15,9 @@ import gvetool
 from gvetool.cli import main
 from gvetool.data.photos import encode_images
 
-SIZES = {"epochs": 1, "hidden_size": 8, "embedding_size": 8, "batch_size": 8}
+from .conftest import LIBRARY_SIZES as SIZES
+
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="the tokenizer needs Java")
-
-
-@pytest.fixture(scope="module")
-def runs(tiny_cub_master, tmp_path_factory):
-    """sc and gve on the tiny birds' shipped features, gve also on a random-init resnet18."""
-    out = tmp_path_factory.mktemp("library-runs")
-    common = {"dataset": "cub", "data_root": tiny_cub_master, "out": out, **SIZES}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GVETOOL_HOME", str(out / "home"))
-        sc = gvetool.train("sc", **common)
-        return {
-            "sc": sc,
-            "gve": gvetool.train("gve", **common),
-            "cnn": gvetool.train("gve", **common, encoder="resnet18", encoder_weights="none"),
-            "home": out / "home",
-        }
-
-
-@pytest.fixture
-def home(runs, monkeypatch):
-    monkeypatch.setenv("GVETOOL_HOME", str(runs["home"]))  # the feature stores built above
 
 
 def test_train_returns_the_run_with_its_files_and_history(runs):

@@ -9,6 +9,8 @@ batches, resuming where an interrupted run stopped.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,17 +69,63 @@ def all_images(corpus: Corpus) -> tuple[list[str], list[Path]]:
     return ids, [paths[i] for i in ids]
 
 
-def read_image(path: Path, transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+# Pillow's own guard against decompression bombs: larger images are refused in one line
+# (Pillow would warn up to twice this and raise above it, as a bug would surface).
+MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
+# A photo is shrunk by a whole factor, cheaply, while its short side stays at least this
+# (twice the 256 pixels the encoders' transforms resize to), before the transform.
+SHRINK_TO = 512
+
+
+def read_image(
+    path: Path, transform: Callable[[Image.Image], torch.Tensor], shrink: bool = False
+) -> torch.Tensor:
     """The image file at ``path`` as RGB through ``transform``; a file that is missing, a
-    folder or not an image is one line naming it."""
+    folder, not an image or above :data:`MAX_PIXELS` is one line naming it.
+
+    ``shrink`` (photos, never a dataset's images, whose features must be the store's):
+    first reduce a large image by a whole factor, at decode time for a JPEG, so that a
+    camera's photo costs the memory of a small one.
+    """
     with reading(path, "image file", DataError):
         try:
-            with Image.open(path) as image:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(path)  # reads the header; decoding waits
+            with image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise _too_large(path, image.width * image.height)
+                if shrink:
+                    image = shrunk(image)
                 return transform(image.convert("RGB"))
+        except Image.DecompressionBombError as exc:  # beyond what Pillow opens at all
+            claimed = re.search(r"\((\d+) pixels\)", str(exc))
+            raise _too_large(path, int(claimed.group(1)) if claimed else 2 * MAX_PIXELS) from None
         except UnidentifiedImageError:
             raise DataError(f"cannot read image {path}: not an image Pillow can read") from None
         except ValueError as exc:
             raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+def _too_large(path: Path, pixels: int) -> DataError:
+    return DataError(
+        f"image {path} has {pixels / 1e6:.0f} megapixels, more than the "
+        f"{MAX_PIXELS / 1e6:.0f} megapixels gvetool reads; downscale it first"
+    )
+
+
+def shrunk(image: Image.Image) -> Image.Image:
+    """``image`` reduced by the largest whole factor that keeps its short side at least
+    :data:`SHRINK_TO` (a JPEG decodes at that scale directly); small images as they are."""
+    factor = min(image.size) // SHRINK_TO
+    if factor < 2:
+        return image
+    if image.format == "JPEG":
+        image.draft("RGB", (image.width // factor, image.height // factor))
+        if min(image.size) // SHRINK_TO < 2:  # the decoder's own scale was enough
+            return image
+        factor = min(image.size) // SHRINK_TO
+    return image.reduce(factor)
 
 
 class _ImageFiles(Dataset[torch.Tensor]):

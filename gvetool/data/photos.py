@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from gvetool.data.captions import batches
-from gvetool.data.image_features import FeatureProvider, ImageEncoder, read_image
+from gvetool.data.image_features import FeatureProvider, ImageEncoder, read_image, shrunk
 from gvetool.utils.errors import DataError, GvetoolError
 from gvetool.utils.progress import progress_bar
 
@@ -28,6 +28,12 @@ def label_of(image: ImageInput, index: int) -> str:
     if isinstance(image, (str, Path)):
         return str(image)
     return f"<{type(image).__name__} {index}>"
+
+
+def looks_like_a_file(text: str) -> bool:
+    """Whether ``text`` reads as a path to an image file: an image suffix, or a folder."""
+    path = Path(text)
+    return path.suffix.lower() in Image.registered_extensions() or len(path.parts) > 1
 
 
 def photo_encoder(provider: FeatureProvider, encoder_name: str, model: str) -> ImageEncoder:
@@ -50,9 +56,9 @@ def _as_tensor(image: ImageInput, index: int, encoder: ImageEncoder) -> torch.Te
             )
         return image.float()
     if isinstance(image, Image.Image):
-        return encoder.transform(image.convert("RGB"))
+        return encoder.transform(shrunk(image).convert("RGB"))
     if isinstance(image, (str, Path)):
-        return read_image(Path(image), encoder.transform)
+        return read_image(Path(image), encoder.transform, shrink=True)
     raise DataError(
         f"image {index} is a {type(image).__name__}; give a file path, a PIL image or a tensor"
     )

@@ -21,7 +21,13 @@ import numpy as np
 import torch
 
 from gvetool.data.image_features import ImageEncoder, build_encoder
-from gvetool.data.photos import ImageInput, encode_images, label_of, photo_encoder
+from gvetool.data.photos import (
+    ImageInput,
+    encode_images,
+    label_of,
+    looks_like_a_file,
+    photo_encoder,
+)
 from gvetool.engine.generate import generate_from_features
 from gvetool.evaluation.trained import (
     Loaded,
@@ -295,9 +301,14 @@ class Explainer:
         return self._classes_of
 
     def _true_classes(self, image_ids: Sequence[str]) -> np.ndarray:
-        classes = self._image_classes()
+        try:
+            classes = self._image_classes()
+        except DataError:  # no dataset here: a path-like id is a photo that is not there
+            self._refuse_missing_files(image_ids)
+            raise
         unknown = [i for i in image_ids if i not in classes]
         if unknown:
+            self._refuse_missing_files(unknown)
             some = "1 image id is" if len(unknown) == 1 else f"{len(unknown)} image ids are"
             example = next(iter(classes), "?")
             raise DataError(
@@ -306,6 +317,15 @@ class Explainer:
                 "(all of a split's are in predictions/<split>.json after gvetool eval)"
             )
         return np.array([classes[i] for i in image_ids], dtype=np.int64)
+
+    def _refuse_missing_files(self, image_ids: Sequence[str]) -> None:
+        """A given id that no image has and that looks like a file path (an image suffix,
+        a folder) is a mistyped photo, said as such."""
+        for image_id in image_ids:
+            if looks_like_a_file(image_id) and not Path(image_id).exists():
+                raise DataError(
+                    f"missing image file {image_id} (nor is it an image id of '{self.dataset}')"
+                )
 
     def _class_ids(self, classes: str | Sequence[str], count: int) -> np.ndarray:
         names = [classes] * count if isinstance(classes, str) else list(classes)
