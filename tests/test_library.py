@@ -256,3 +256,48 @@ def test_data_commands_from_python(tiny_cub_master, tmp_path):
     assert isinstance(store, gvetool.FeatureStoreInfo) and store.images == 20 and store.dim == 512
     with pytest.raises(gvetool.GvetoolError, match="has no prepare step"):
         gvetool.prepare_dataset("synth", tmp_path)
+
+
+def test_sigterm_stops_training_as_ctrl_c_does_and_exits_143(tiny_cub_master, tmp_path, capsys):
+    """Schedulers (SLURM preemption, Kubernetes, ``timeout``) stop a job with SIGTERM: the
+    step finishes, ``last.pt`` is saved and the exit says how to resume."""
+    import signal
+
+    from gvetool.engine.trainer import Trainer
+
+    real_step = Trainer.step
+    calls = []
+
+    def terminated_step(self, batch):
+        calls.append(1)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGTERM)
+        return real_step(self, batch)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    args += ["--out", str(tmp_path), "--epochs", "1", "--hidden-size", "8"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "step", terminated_step)
+        assert main([*args, "--embedding-size", "8", "--batch-size", "8"]) == 143
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: stopped at epoch 1, step 1") and "Traceback" not in err
+    run_dir = Path(err.split("continue with: gvetool train --resume ")[1])
+    assert (run_dir / "last.pt").is_file()
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert gvetool.train(resume=run_dir).state == "finished"
+
+
+def test_a_sigterm_ignored_by_the_launcher_stays_ignored_during_training():
+    import signal
+
+    from gvetool.engine.interrupt import GracefulStop
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with GracefulStop(enabled=True):
+            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGINT) != signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -198,7 +198,8 @@ class Trainer:
                     raise Interrupted(
                         f"stopped at epoch {position.epoch + 1}, step {position.step} of "
                         f"{len(batches)}; saved {run.run_dir / 'last.pt'}; continue with: "
-                        f"gvetool train --resume {run.run_dir}"
+                        f"gvetool train --resume {run.run_dir}",
+                        stop.signum,
                     )
         self._check_skipped()
         position.epoch, position.step, position.epoch_logs = position.epoch + 1, 0, {}
