@@ -208,3 +208,14 @@ def test_a_fold_whose_training_lacks_classes_is_cross_validated(tmp_path, capsys
     assert "the judge never predicts them" in err
     summary = json.loads((tmp_path / "cv" / "cv-lrcn-cub-2fold-seed0" / "cv.json").read_text())
     assert all(0.0 <= f["val"]["judge_top1"] <= 1.0 for f in summary["per_fold"])
+
+
+def test_one_finished_value_has_no_spread_not_a_zero_one(capsys):
+    from gvetool.utils.console import mean_and_spread
+    from gvetool.workflows.cv import _mean_and_std
+
+    summary = _mean_and_std({"CIDEr": np.array([0.5]), "BLEU-4": np.array([0.2, 0.4])})
+    assert summary["std"]["CIDEr"] is None
+    assert summary["std"]["BLEU-4"] == pytest.approx(0.1414, abs=1e-3)
+    assert mean_and_spread(0.5, None) == "0.500 (n = 1)"
+    assert mean_and_spread(0.3, 0.1414) == "0.300 ± 0.141"

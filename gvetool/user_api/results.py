@@ -79,7 +79,7 @@ class CrossValidation:
     dataset: str
     folds: list[Fold]
     mean: dict[str, float]
-    std: dict[str, float]
+    std: dict[str, float | None]  # None: one value, no spread measured
     per_seed: list[CrossValidation] = field(default_factory=list)
 
 

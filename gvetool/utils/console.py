@@ -118,3 +118,9 @@ def warn(message: str) -> None:
 def error(message: str) -> None:
     """One error line on stderr; the message is shown literally, never as markup."""
     err().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def mean_and_spread(mean: float, std: float | None) -> str:
+    """``"0.512 ± 0.034"``, or ``"0.512 (n = 1)"`` where one value was measured: a
+    spread that was not measured is never shown as ``± 0.000``."""
+    return f"{mean:.3f} (n = 1)" if std is None else f"{mean:.3f} ± {std:.3f}"

@@ -207,11 +207,12 @@ def _summarise(
     }
 
 
-def _mean_and_std(table: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Each metric's mean and standard deviation (``ddof=1``; 0 for a single value)."""
+def _mean_and_std(table: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """Each metric's mean and standard deviation (``ddof=1``; ``None`` for a single value,
+    whose spread was not measured)."""
     return {
         "mean": {m: float(v.mean()) for m, v in table.items()},
-        "std": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in table.items()},
+        "std": {m: float(v.std(ddof=1)) if len(v) > 1 else None for m, v in table.items()},
     }
 
 
@@ -257,7 +258,7 @@ def _print(summary: dict[str, Any], directory: Path) -> None:
             f"{r['val'][metric]:.3f}" if r["status"] == FINISHED else "-"
             for r in summary["per_fold"]
         ]
-        table.add_row(metric, *values, f"{mean:.3f} ± {summary['std'][metric]:.3f}")
+        table.add_row(metric, *values, console.mean_and_spread(mean, summary["std"][metric]))
     console.out().print(table)
     for result in summary["per_fold"]:
         if result["status"] != FINISHED:
@@ -281,6 +282,6 @@ def _print_seeds(summary: dict[str, Any], directory: Path) -> None:
         values = [
             f"{e['mean'][metric]:.3f}" if metric in e["mean"] else "-" for e in summary["per_seed"]
         ]
-        table.add_row(metric, *values, f"{mean:.3f} ± {summary['std'][metric]:.3f}")
+        table.add_row(metric, *values, console.mean_and_spread(mean, summary["std"][metric]))
     console.out().print(table)
     console.out().print(f"cv.json: {directory}", highlight=False)

@@ -252,7 +252,7 @@ def _cells(row: dict[str, Any], columns: list[str]) -> list[str]:
     if "mean" not in row:
         return [_cell(row[c]) for c in columns]
     return [
-        _cell(row["mean"][c]) + ("" if row["std"][c] is None else f" ± {row['std'][c]:.3f}")
+        "-" if row["mean"][c] is None else console.mean_and_spread(row["mean"][c], row["std"][c])
         for c in columns
     ]
 
