@@ -14,6 +14,7 @@ from gvetool.engine.checkpoint import load_checkpoint
 from gvetool.evaluation.scoring import Scorer, scoring_input
 from gvetool.kernel.manager import DISABLE_ENV, get_plugins, reset_plugins
 from gvetool.kernel.specs import MetricSpec
+from gvetool.utils.errors import GvetoolError
 
 ROOT = Path(__file__).parents[1]
 SMALL = ["--hidden-size", "16", "--embedding-size", "16", "--batch-size", "8", "--lr", "0.02"]
@@ -145,3 +146,71 @@ def test_a_lower_is_better_plugin_metric_picks_best_pt(fake_dist, tiny_cub_maste
     words = [h["val"]["mean_words"] for h in history]
     assert load_checkpoint(run / "best.pt")["epoch"] - 1 == words.index(min(words))
     assert 'val_metrics = "shortest,bleu"' in (run / "config.toml").read_text()
+
+
+FAULTY = """
+from gvetool.plugin_api import MetricResult, MetricSpec, hookimpl
+
+class NoClose:  # the docs ask only for score()
+    def score(self, scoring):
+        return MetricResult({"words": float(len(scoring.words))})
+
+class Boom:
+    def score(self, scoring):
+        raise RuntimeError("boom in my metric")
+
+class Extra:
+    def score(self, scoring):
+        return MetricResult({"declared": 1.0, "undeclared": 2.0})
+
+@hookimpl
+def gvetool_register_metrics(register):
+    register(MetricSpec(name="noclose", description="no close", target=NoClose,
+                        needs=frozenset(), keys=("words",), best="words"))
+    register(MetricSpec(name="boom", description="raises", target=Boom,
+                        needs=frozenset(), keys=("bang",), best="bang"))
+    register(MetricSpec(name="extra", description="more keys", target=Extra,
+                        needs=frozenset(), keys=("declared",)))
+"""
+
+
+def _scored(names: list[str]) -> dict[str, float]:
+    scorer = Scorer(names)
+    try:
+        return scorer.score(scoring_input(["a bird"], None, False, scorer.needs)).totals
+    finally:
+        scorer.close()
+
+
+def test_a_metric_without_close_works(fake_dist):
+    fake_dist("gvetool-faulty", "faulty_metrics", FAULTY)
+    assert _scored(["noclose"]) == {"words": 1.0}
+
+
+def test_a_failing_metric_is_named_with_its_package(fake_dist):
+    fake_dist("gvetool-faulty", "faulty_metrics", FAULTY)
+    with pytest.raises(GvetoolError) as failed:
+        _scored(["boom"])
+    assert str(failed.value) == (
+        "metric 'boom' from package 'gvetool-faulty' failed: RuntimeError: boom in my metric"
+    )
+
+
+def test_keys_a_metric_does_not_declare_are_refused(fake_dist):
+    fake_dist("gvetool-faulty", "faulty_metrics", FAULTY)
+    with pytest.raises(GvetoolError, match="metric 'extra' from package 'gvetool-faulty' "):
+        _scored(["extra"])
+    with pytest.raises(GvetoolError, match=re.escape("'undeclared', which its MetricSpec.keys")):
+        _scored(["extra"])
+
+
+def test_the_cli_says_a_failing_metric_in_one_line_and_exit_1(fake_dist, tiny_cub, capsys):
+    fake_dist("gvetool-faulty", "faulty_metrics", FAULTY)
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub)]
+    args += ["--out", str(tiny_cub.parent / "runs"), "--epochs", "1", "--val-metrics", "boom"]
+    assert main([*args, *SMALL]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "error: metric 'boom' from package 'gvetool-faulty' failed: RuntimeError: boom in my metric"
+    )
+    assert not (tiny_cub.parent / "runs").exists()  # checked before any run folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from gvetool.builtins.datasets.synth import SynthOptions, generate
+from gvetool.builtins.metrics.captions import spice_models
 from gvetool.cli import main
 from gvetool.config.resolution import resolve
 from gvetool.config.schema import TrainConfig
@@ -680,3 +682,37 @@ def test_gve_options_from_toml_as_plain_keys_or_a_table_and_a_resume_may_change_
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--epochs", "4", "--baseline", "none"]) == 1
     assert "--baseline cannot change when resuming" in _one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--baseline", "foo"], "model 'lrcn' has no option 'baseline'"),
+        (["--val-metrics", ","], "val_metrics ',' names no metric"),
+    ],
+)
+def test_an_option_that_cannot_take_effect_is_refused_before_any_folder(
+    extra, message, tiny_cub_master, tmp_path, capsys
+):
+    out = tmp_path / "runs"
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--out", str(out), *SMALL, *extra]) == 1
+    assert message in _one_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(spice_models() is None, reason="SPICE can run here")
+def test_a_validation_metric_that_cannot_run_here_is_refused_before_any_folder(
+    tiny_cub_master, tmp_path, capsys
+):
+    out = tmp_path / "runs"
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--out", str(out), *SMALL, "--val-metrics", "spice"]) == 1
+    line = _one_line(capsys)
+    assert line.startswith("error: val_metrics: nothing left to pick best.pt (spice skipped: ")
+    assert not out.exists()
+
+
+def test_an_older_runs_gve_keys_still_load_for_lrcn():
+    saved = TrainConfig.from_saved({"model": "lrcn", "dataset": "cub", "baseline": "none"})
+    assert resolve(None, {**dataclasses.asdict(saved)}, saved=True).model_options == {}

@@ -25,15 +25,20 @@ from gvetool.utils.errors import ConfigError
 
 
 def resolve(
-    config_file: Path | None, overrides: dict[str, Any], source: str = "command line"
+    config_file: Path | None,
+    overrides: dict[str, Any],
+    source: str = "command line",
+    saved: bool = False,
 ) -> TrainConfig:
     """Defaults, then the config file, then the values given; the model's options filled
     in from its spec's defaults and checked. A model's option may be given as a plain
     key (``reinforce_weight``); without a model (``reproduce`` trains several), each
-    option must be one some model declares, and :func:`for_model` gives each its own."""
+    option must be one some model declares, and :func:`for_model` gives each its own.
+    ``saved``: the values are a saved run's (resume, transfer), which may hold an earlier
+    release's GVE keys whatever the model; given anew, an option the model lacks is refused."""
     config = merged(config_file, overrides, source, model_option_names())
     if config.model:
-        config = for_model(config, config.model)
+        config = for_model(config, config.model, legacy=saved)
     else:
         unknown = sorted(set(config.model_options) - model_option_names())
         if unknown:
@@ -50,15 +55,20 @@ def model_option_names() -> frozenset[str]:
     return frozenset(f.name for name in models.names() for f in option_fields(models.get(name)))
 
 
-def for_model(config: TrainConfig, model: str, shared: bool = False) -> TrainConfig:
+def for_model(
+    config: TrainConfig, model: str, shared: bool = False, legacy: bool = True
+) -> TrainConfig:
     """``config`` for training ``model``: its own options checked and completed with its
-    defaults. An earlier release's GVE keys (in every run's saved config) are left out of
-    a model that does not declare them; so, with ``shared`` (one config for several
-    models: ``reproduce``, a cv fold's sentence classifier), are other models' options.
-    Any other option the model does not declare is refused."""
+    defaults. With ``legacy`` (a saved config), an earlier release's GVE keys (in every
+    run's saved config) are left out of a model that does not declare them; so, with
+    ``shared`` (one config for several models: ``reproduce``, a cv fold's sentence
+    classifier), are other models' options. Any other option the model does not declare
+    is refused."""
     spec = get_plugins().models.get(model)
     declared = {f.name for f in option_fields(spec)}
-    dropped = set(MOVED_TO_MODEL_OPTIONS) | (model_option_names() if shared else set())
+    dropped = (set(MOVED_TO_MODEL_OPTIONS) if legacy else set()) | (
+        model_option_names() if shared else set()
+    )
     given = {k: v for k, v in config.model_options.items() if k in declared or k not in dropped}
     options = resolve_model_options(spec, given)
     return dataclasses.replace(config, model=model, model_options=options)
@@ -79,6 +89,11 @@ def validation_metrics(config: TrainConfig) -> list[MetricSpec]:
     refused with one line if one cannot be computed after an epoch or none can pick
     ``best.pt``."""
     metrics = get_plugins().metrics
+    if config.val_metrics.strip() and not config.metric_names():
+        raise ConfigError(
+            f"val_metrics {config.val_metrics!r} names no metric; give names such as "
+            "bleu,cider (or leave it out for the defaults)"
+        )
     names = config.metric_names() or default_validation_metrics()
     specs = [metrics.get(name) for name in dict.fromkeys(names)]
     for spec in specs:
@@ -107,7 +122,7 @@ def resumed(saved: dict[str, Any], given: dict[str, Any], run_dir: Path) -> Trai
     if frozen:
         allowed = ", ".join(flag(key) for key in (*RESUMABLE, *sorted(options)))
         raise ConfigError(f"{flag(frozen[0])} cannot change when resuming; only {allowed} can")
-    return resolve(None, {**asdict(config), **given})
+    return resolve(None, {**asdict(config), **given}, saved=True)
 
 
 def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
@@ -118,7 +133,7 @@ def transferred(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
         for k, v in asdict(TrainConfig.from_saved(saved)).items()
         if not (k in KEYS and KEYS[k].metadata.get("location"))
     }
-    return resolve(None, {**inherited, **given})
+    return resolve(None, {**inherited, **given}, saved=True)
 
 
 class Best(NamedTuple):

@@ -74,6 +74,7 @@ class Run:
     run_dir: Path
     sc_path: Path | None
     data_fingerprint: dict[str, Any]  # the training split's, checked when resuming
+    validation: Any = None  # the task's after-epoch validation, on the main process
 
 
 def set_up(
@@ -121,14 +122,24 @@ def set_up(
     position = _starting_weights(config, model, optimizer, previous, source, store, corpus, vocab)
     stepper = DistributedDataParallel(LossModule(model)) if dist.world > 1 else LossModule(model)
 
-    run_dir = resume
-    if run_dir is None and dist.is_main:
-        run_dir = new_run_dir(Path(config.out), config.model, config.dataset)
-        config.save(run_dir / "config.toml")
-        write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
-    elif dist.is_main:  # how the run continues (epochs, device, paths after a move)
-        config.save(run_dir / "config.toml")
-    run_dir = dist.from_main(run_dir)
+    # Built (and rehearsed: a validation metric that fails, fails now) before the run's
+    # folder exists, so that a run that could not validate leaves nothing behind.
+    validation = None
+    if dist.is_main:
+        validation = spec.task.make_validation(config, val_split, vocab, store, device)
+    try:
+        run_dir = resume
+        if run_dir is None and dist.is_main:
+            run_dir = new_run_dir(Path(config.out), config.model, config.dataset)
+            config.save(run_dir / "config.toml")
+            write_run_info(run_dir, config.model, config.dataset, corpus.class_names, vocab.words)
+        elif dist.is_main:  # how the run continues (epochs, device, paths after a move)
+            config.save(run_dir / "config.toml")
+        run_dir = dist.from_main(run_dir)
+    except BaseException:
+        if validation is not None:
+            validation.close()
+        raise
     return_freed_memory()  # what loading the data parsed and dropped, before the peak
     return Run(
         config,
@@ -147,6 +158,7 @@ def set_up(
         run_dir,
         sc_path,
         data_fingerprint,
+        validation,
     )
 
 

@@ -51,6 +51,8 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
             if resume is not None and dist.is_main:
                 locks.enter_context(_one_writer(resume))
             run = set_up(config, resume, dist, device)
+            if run.validation is not None:  # also when the trainer refuses to start
+                locks.callback(run.validation.close)
             if resume is None and dist.is_main:
                 locks.enter_context(_one_writer(run.run_dir))
             Trainer(run).fit()
@@ -91,9 +93,7 @@ class Trainer:
         status = "failed"
         if self.main:
             mark_running(run.run_dir)
-            validate = run.spec.task.make_validation(
-                config, run.val_split, run.vocab, run.store, run.device
-            )
+            validate = run.validation
             console.err().print(
                 f"training {config.model} on {run.corpus.name}: {len(run.train_set)} captions, "
                 f"{len(run.vocab)} words, {run.store.dim}-d features, "

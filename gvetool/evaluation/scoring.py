@@ -22,7 +22,7 @@ from gvetool.data.tokenize import java_available, sentence_tokens, tokenize_capt
 from gvetool.kernel.manager import get_plugins
 from gvetool.kernel.specs import MetricSpec
 from gvetool.utils import console
-from gvetool.utils.errors import MetricUnavailable
+from gvetool.utils.errors import GvetoolError, MetricUnavailable
 
 # Needs that only some datasets can meet (a dataset without classes): a metric skipped
 # for lack of them is not warned about unless it was asked for by name.
@@ -205,6 +205,8 @@ class Scorer:
                 self._metrics[spec.name] = spec.load()()
             except MetricUnavailable as exc:
                 self._skip(spec.name, str(exc))
+            except Exception as exc:
+                raise metric_failed(spec.name, exc) from exc
 
     @property
     def needs(self) -> set[str]:
@@ -230,17 +232,49 @@ class Scorer:
                 self._skip(spec.name, scoring.why_missing(unmet[0]), quiet)
                 continue
             try:
-                scores.add(metric.score(scoring))
+                result = metric.score(scoring)
             except MetricUnavailable as exc:
                 self._skip(spec.name, str(exc))
+                continue
+            except Exception as exc:
+                raise metric_failed(spec.name, exc) from exc
+            scores.add(_declared(spec, result))
         scores.skipped = dict(self.skipped)
         return scores
 
     def close(self) -> None:
-        """Release what the metrics hold (METEOR's Java process)."""
-        for metric in self._metrics.values():
-            metric.close()
-        self._metrics.clear()
+        """Release what the metrics hold (METEOR's Java process); ``close`` is optional."""
+        metrics, self._metrics = self._metrics, {}
+        for name, metric in metrics.items():
+            close = getattr(metric, "close", None)
+            try:
+                if close is not None:
+                    close()
+            except Exception as exc:  # its results are already in; say so, go on
+                console.warn(f"{metric_failed(name, exc)} while closing")
+
+
+def metric_failed(name: str, exc: BaseException) -> GvetoolError:
+    """One line blaming the metric's own package, not gvetool, for what it raised."""
+    distribution = get_plugins().metrics.provider(name).distribution
+    return GvetoolError(
+        f"metric '{name}' from package '{distribution}' failed: {type(exc).__name__}: {exc}"
+    )
+
+
+def _declared(spec: MetricSpec, result: MetricResult) -> MetricResult:
+    """``result``, refused where its totals (the numbers of ``metrics.json``) name a key its
+    spec does not declare: it would be written where no table, legend or ``best.pt``
+    choice knows it. Per-image and per-class values are the metric's own to name."""
+    unknown = sorted(set(result.totals) - set(spec.keys))
+    if unknown:
+        distribution = get_plugins().metrics.provider(spec.name).distribution
+        raise GvetoolError(
+            f"metric '{spec.name}' from package '{distribution}' returned '{unknown[0]}', "
+            f"which its MetricSpec.keys do not declare ({', '.join(spec.keys)}); "
+            "add it there or leave it out"
+        )
+    return result
 
 
 def scoring_input(

@@ -15,6 +15,7 @@ from gvetool.data.features import FeatureStore
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.generate import generate_split
 from gvetool.evaluation.scoring import Scorer, scoring_input
+from gvetool.utils.errors import ConfigError
 
 
 def score_captions(
@@ -86,6 +87,26 @@ class CaptionValidation(Validation):
         self.images = ImageExamples(self.split, self.store)
         self.references = self.split.tokens_by_image()  # grouped once, read every epoch
         self.scorer = Scorer([spec.name for spec in validation_metrics(self.config)])
+        try:
+            self._rehearse()
+        except BaseException:
+            self.scorer.close()
+            raise
+
+    def _rehearse(self) -> None:
+        """Score two images' first references against their own, before the first step:
+        a metric that raises, or cannot run here, says so now and not after an epoch (and,
+        in ``train``, before the run's folder is made). One that picks ``best.pt`` must run."""
+        sample = self.references[:2]
+        candidates = [" ".join(references[0]) for references in sample]
+        self.scorer.score(scoring_input(candidates, sample, False, self.scorer.needs))
+        specs = validation_metrics(self.config)
+        if not any(spec.best and spec.name not in self.scorer.skipped for spec in specs):
+            reasons = "; ".join(self.scorer.skipped.values())
+            raise ConfigError(
+                f"val_metrics: nothing left to pick best.pt ({reasons}); choose metrics that "
+                "run here with --val-metrics, e.g. bleu or cider"
+            )
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         return score_captions(
