@@ -247,8 +247,12 @@ def test_explain_true_and_other_class(trained, tiny_cub_master, capsys):
     assert main(["explain", str(trained["lrcn"]), image, "--class", other]) == 1
     assert "--class needs a class-conditioned model" in _one_line(capsys)
     assert main(["explain", str(trained["gve"]), "nope.jpg"]) == 1
+    assert (
+        _one_line(capsys) == "error: missing image file nope.jpg (nor is it an image id of 'cub')"
+    )
+    assert main(["explain", str(trained["gve"]), "nope"]) == 1
     line = _one_line(capsys)
-    assert line.startswith("error: 1 image id is not in 'cub' (nope.jpg); ids look like '0")
+    assert line.startswith("error: 1 image id is not in 'cub' (nope); ids look like '0")
 
 
 def test_eval_of_several_checkpoints_compares_them_side_by_side(trained, tmp_path, capsys):
@@ -402,3 +406,23 @@ def test_unreadable_images_leave_a_report_without_their_pictures(
     assert "the report shows no picture of" in capsys.readouterr().err
     report = (out / "report.html").read_text()
     assert "data:image/jpeg;base64," not in report and (out / "metrics.json").is_file()
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
+def test_an_eval_of_some_metrics_merges_into_the_earlier_results(trained, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["eval", str(trained["gve"]), "--out", str(out)]) == 0
+    full = json.loads((out / "metrics.json").read_text())["test"]
+    capsys.readouterr()
+    assert main(["eval", str(trained["gve"]), "--out", str(out), "--metrics", "repetition"]) == 0
+    merged = json.loads((out / "metrics.json").read_text())["test"]
+    for key in ("CIDEr", "BLEU-4", "judge_top1", "repeated_trigram_share"):
+        assert merged[key] == full[key]  # kept, or computed again the same
+    err = capsys.readouterr().err
+    assert f"merged into {out / 'metrics.json'}" in err
+    assert "replaced distinct_sentences, repeated_trigram_share; kept the rest" in err
+    predictions = json.loads((out / "predictions" / "test.json").read_text())
+    assert "CIDEr" in predictions[0]["scores"]  # the earlier per-image scores are kept too
+    # another checkpoint's results are never mixed with these: they replace them
+    assert main(["eval", str(trained["lrcn"]), "--out", str(out), "--metrics", "repetition"]) == 0
+    assert "CIDEr" not in json.loads((out / "metrics.json").read_text())["test"]

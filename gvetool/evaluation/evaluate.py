@@ -121,7 +121,18 @@ def evaluate(
     evaluation.metrics["images"] = len(sentences)
     evaluation.metrics["seconds"] = round(time.perf_counter() - started, 2)
     evaluation.metrics["decoding"] = decoded  # type: ignore[assignment]
+    evaluation.metrics["checkpoint"] = checkpoint_identity(path, loaded.checkpoint)  # type: ignore[assignment]
     return evaluation
+
+
+def checkpoint_identity(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Which weights an evaluation scored: the file and how far its run had trained (a
+    ``last.pt`` written again later is another checkpoint)."""
+    return {
+        "path": str(path.absolute()),
+        "epoch": checkpoint.get("epoch"),
+        "global_step": checkpoint.get("global_step"),
+    }
 
 
 def decoding(beam: int, max_len: int, length_penalty: float) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from gvetool.evaluation.charts import COLOURS, line_chart
 from gvetool.evaluation.evaluate import Evaluation
-from gvetool.evaluation.scoring import meanings
+from gvetool.evaluation.scoring import meanings, metric_spec, metric_specs
 from gvetool.utils import console
 from gvetool.utils.errors import GvetoolError
 from gvetool.utils.files import read_json, write_json, write_text
@@ -31,18 +31,78 @@ THUMBNAIL = 112
 def write_outputs(evaluation: Evaluation, out: Path, title: str) -> Path:
     """Write the three outputs into ``out``; returns the report's path.
 
-    Everything is computed before the first file is written, so a failure (an image the
-    report cannot read, say) leaves the previous outputs as they were, not half replaced.
+    Results of the same checkpoint and decoding already there for the split are merged
+    with, not replaced: an evaluation of some metrics (``--metrics``) adds to what an
+    earlier one computed, and says which numbers it replaced. Everything is computed
+    before the first file is written, so a failure (an image the report cannot read, say)
+    leaves the previous outputs as they were, not half replaced.
     """
     metrics_path = out / "metrics.json"
+    predictions_path = out / "predictions" / f"{evaluation.split}.json"
     metrics = read_json(metrics_path) if metrics_path.is_file() else {}
+    previous = metrics.get(evaluation.split)
+    if _same_results(previous, evaluation) and predictions_path.is_file():
+        _merge(evaluation, previous, read_json(predictions_path), metrics_path)
     metrics[evaluation.split] = {**evaluation.metrics, "skipped": evaluation.skipped}
     page = render_html([evaluation], title)
     write_json(metrics_path, metrics, indent=2)
-    write_json(out / "predictions" / f"{evaluation.split}.json", evaluation.predictions, indent=1)
+    write_json(predictions_path, evaluation.predictions, indent=1)
     report = out / "report.html"
     write_text(report, page)
     return report
+
+
+def _same_results(previous: Any, evaluation: Evaluation) -> bool:
+    """Whether ``previous`` (a split's entry of ``metrics.json``) scored the sentences
+    ``evaluation`` scored: the same checkpoint, decoded the same way."""
+    return (
+        isinstance(previous, dict)
+        and previous.get("checkpoint") == evaluation.metrics.get("checkpoint")
+        and previous.get("decoding") == evaluation.metrics.get("decoding")
+    )
+
+
+def _merge(
+    evaluation: Evaluation,
+    previous: dict[str, Any],
+    predictions: list[dict[str, Any]],
+    metrics_path: Path,
+) -> None:
+    """Fold the earlier results of the same sentences into ``evaluation``."""
+    skipped = previous.get("skipped") if isinstance(previous.get("skipped"), dict) else {}
+    numbers = {key for spec in metric_specs() for key in spec.keys}
+    replaced = sorted(k for k in evaluation.metrics if k in previous and k in numbers)
+    evaluation.metrics = {
+        **{k: v for k, v in previous.items() if k != "skipped"},
+        **evaluation.metrics,
+    }
+    evaluation.skipped = {
+        **{k: v for k, v in skipped.items() if not _computed_now(k, evaluation)},
+        **evaluation.skipped,
+    }
+    earlier = {p.get("image_id"): p for p in predictions if isinstance(p, dict)}
+    for prediction in evaluation.predictions:
+        before = earlier.get(prediction["image_id"])
+        if before and before.get("caption") == prediction["caption"]:
+            scores = before.get("scores") if isinstance(before.get("scores"), dict) else {}
+            prediction["scores"] = {**scores, **prediction["scores"]}
+            for key, value in before.items():
+                prediction.setdefault(key, value)
+    console.err().print(
+        f"merged into {metrics_path} (the same checkpoint and decoding): replaced "
+        f"{', '.join(replaced) or 'nothing'}; kept the rest",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _computed_now(metric: str, evaluation: Evaluation) -> bool:
+    """Whether the metric called ``metric`` ran in ``evaluation`` (so an earlier note that it
+    was skipped no longer holds)."""
+    try:
+        return any(key in evaluation.metrics for key in metric_spec(metric).keys)
+    except GvetoolError:  # a metric no longer installed: keep what was said of it
+        return False
 
 
 def refuse_other_settings(
