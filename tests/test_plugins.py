@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from gvetool.kernel.manager import load_plugins
@@ -178,3 +182,35 @@ def test_string_target_is_imported_only_on_use_and_failures_are_clear():
 def test_spec_names_are_validated(name):
     with pytest.raises(ValueError, match="must be lowercase"):
         DatasetSpec(name=name, description="d", target="m:f")
+
+
+CLASHING_MODEL = """
+from gvetool.plugin_api import ModelSpec, hookimpl
+
+@hookimpl
+def gvetool_register_models(register):
+    register(ModelSpec(name="lrcn", description="another lrcn", target="nowhere:build"))
+"""
+
+
+def test_a_name_a_built_in_has_disables_that_name_only(fake_dist, tiny_cub_master):
+    """A clash must not take the tool down: the CLI builds every model's options when it
+    starts, so it is run here as a user runs it, in a process of its own."""
+    site = fake_dist("lrcn-again", "lrcn_again", CLASHING_MODEL)
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def gvetool(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "gvetool", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+    info = gvetool("data", "info", "--dataset", "cub", "--data-root", str(tiny_cub_master))
+    assert info.returncode == 0, info.stderr
+    assert "model 'lrcn' is registered twice" in info.stderr  # the warning, once
+    assert "Traceback" not in info.stderr
+    listed = gvetool("plugins")
+    assert listed.returncode == 0 and "lrcn_again" in listed.stdout
+    train = gvetool("train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master))
+    assert train.returncode == 1
+    assert (
+        train.stderr.strip().splitlines()[-1].startswith("error: model 'lrcn' is registered twice")
+    )

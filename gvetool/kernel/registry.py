@@ -84,8 +84,8 @@ class Registry(Generic[S]):
         try:
             return self._specs[name]
         except KeyError:
-            known = ", ".join(sorted(self._specs)) or "none (is gvetool installed correctly?)"
-            close = difflib.get_close_matches(name, list(self._specs), n=1)
+            known = ", ".join(self.names()) or "none (is gvetool installed correctly?)"
+            close = difflib.get_close_matches(name, self.names(), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise UnknownNameError(
                 f"unknown {self.kind} '{name}'; known {self.kind}s: {known}.{hint}"
@@ -96,7 +96,10 @@ class Registry(Generic[S]):
         return self._providers[name]
 
     def names(self) -> list[str]:
-        return sorted(self._specs)
+        """The usable names, sorted: a name two plugins registered is left out (it is
+        refused when used, and ``gvetool plugins`` shows the clash), so that code listing
+        a kind never trips over it."""
+        return sorted(name for name in self._specs if name not in self._clashes)
 
     def in_order(self) -> list[S]:
         """The usable specs in the order registered (built-ins first): the order a
