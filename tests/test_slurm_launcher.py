@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import gvetool
 from gvetool.cli import main
 from gvetool.utils.errors import GvetoolError
 
@@ -237,3 +238,24 @@ def test_a_job_with_several_gpus_trains_with_ddp_under_torchrun(tmp_path, fake_s
     assert launcher.argv(job) == [*torchrun, "-m", "gvetool.workflows.jobs", str(job.file)]
     assert launcher.executor(tmp_path).parameters["gpus_per_node"] == 2
     assert Slurm(SlurmOptions(gpus_per_job=1)).argv(job) == job.argv()
+
+
+def test_slurm_without_a_cluster_is_one_line_before_anything_is_written(
+    tiny_cub_master, tmp_path, monkeypatch, capsys
+):
+    empty = tmp_path / "no-slurm-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # submitit installed, no sbatch or srun
+    out = tmp_path / "runs"
+    args = ["cv", "--model", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    assert main([*args, "--out", str(out), "--folds", "2", "--launcher", "slurm"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: the slurm launcher submits through SLURM's sbatch and srun, which are not "
+        "on PATH here; run it on a cluster's login node, or use --launcher local"
+    )
+    assert not out.exists()
+    with pytest.raises(GvetoolError, match="the slurm launcher submits through SLURM's"):
+        gvetool.cross_validate(
+            "lrcn", dataset="cub", data_root=tiny_cub_master, out=out, folds=2, launcher="slurm"
+        )
+    assert not out.exists()

@@ -18,6 +18,7 @@ what is missing.
 from __future__ import annotations
 
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,13 @@ class Slurm:
             raise GvetoolError(
                 "the slurm launcher needs submitit: pip install submitit (or gvetool[slurm])"
             ) from None
+        # Checked here, when the launcher is chosen, before any job file or run folder is
+        # written: submitit would find out only at the first submission.
+        if any(shutil.which(tool) is None for tool in ("sbatch", "srun")):
+            raise GvetoolError(
+                "the slurm launcher submits through SLURM's sbatch and srun, which are not "
+                "on PATH here; run it on a cluster's login node, or use --launcher local"
+            )
 
     def executor(self, folder: Path) -> Any:
         """A submitit executor with these options; ``sbatch`` flags are passed through."""
