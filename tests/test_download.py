@@ -6,6 +6,8 @@ import dataclasses
 import hashlib
 import http.server
 import io
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -391,7 +393,7 @@ def test_a_server_that_trickles_is_given_up_on(tmp_path, monkeypatch):
     assert (tmp_path / "f.bin.partial").is_file()  # kept for the next try
 
 
-@pytest.mark.parametrize("mirror", ["not a url", "ftp//x", "http://"])
+@pytest.mark.parametrize("mirror", ["not a url", "ftp//x", "http://", "http://[::1"])
 def test_a_malformed_mirror_is_one_line(mirror):
     with pytest.raises(GvetoolError, match=r"--mirror .* is not a URL"):
         with_mirror("https://example.org/a/b.tgz", mirror)
@@ -405,3 +407,38 @@ def test_two_downloads_into_one_root_do_not_race(tmp_path):
     busy = r"another gvetool data download is writing to "
     with exclusive(root, "held by this test"), pytest.raises(GvetoolError, match=busy):
         download_all([Resource("http://127.0.0.1:9/none.bin")], root)  # as a 2nd process
+
+
+def test_a_file_size_limit_hit_while_downloading_is_one_line_naming_the_file(server, tmp_path):
+    """Under ``ulimit -f`` (or a quota) a write fails with EFBIG; the partial download is
+    named and kept for a resume."""
+    (server.root / "big.bin").write_bytes(b"x" * 300_000)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        "from gvetool.data.download import fetch\n"
+        "from gvetool.utils.errors import GvetoolError\n"
+        "try:\n"
+        f"    fetch({server.url + '/big.bin'!r}, {str(tmp_path / 'big.bin')!r})\n"
+        "except GvetoolError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    partial = tmp_path / "big.bin.partial"
+    assert done.stdout.strip().startswith(f"cannot write {partial}: File too large (")
+    assert partial.is_file()
+
+
+def test_every_file_system_fault_with_a_path_is_one_line():
+    import errno
+
+    from gvetool.utils.errors import filesystem_fault
+
+    too_large = filesystem_fault(OSError(errno.EFBIG, "File too large", "/data/out.npy"))
+    assert too_large is not None and too_large.startswith(
+        "cannot use /data/out.npy: File too large ("
+    )
+    odd = filesystem_fault(OSError(errno.EIO, "Input/output error", "/data/x"))
+    assert odd == "cannot use /data/x: Input/output error"
+    assert filesystem_fault(OSError(errno.EIO, "Input/output error")) is None  # no path: a bug

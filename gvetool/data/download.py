@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from gvetool.utils.archives import safe_extract
-from gvetool.utils.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError, advice_for
 from gvetool.utils.files import file_digest
 from gvetool.utils.locking import exclusive
 from gvetool.utils.progress import progress_bar
@@ -71,11 +71,15 @@ def with_mirror(url: str, mirror: str | None) -> str:
     """``url`` served from ``mirror`` (scheme, host and path prefix), for local mirrors."""
     if not mirror:
         return url
-    base = urlsplit(mirror)
+    malformed = GvetoolError(
+        f"--mirror {mirror!r} is not a URL like https://host/path (or file:///folder)"
+    )
+    try:
+        base = urlsplit(mirror)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise malformed from None
     if base.scheme not in ("http", "https", "file") or (base.scheme != "file" and not base.netloc):
-        raise GvetoolError(
-            f"--mirror {mirror!r} is not a URL like https://host/path (or file:///folder)"
-        )
+        raise malformed
     parts = urlsplit(url)
     path = base.path.rstrip("/") + parts.path
     return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
@@ -154,11 +158,11 @@ def _stream(response: Any, handle: Any, advance: Any, url: str) -> int:
             chunk = response.read1(CHUNK)
         except IncompleteRead as exc:  # hung up early: keep what came
             chunk = exc.partial
-            handle.write(chunk)
+            _write(handle, chunk)
             return copied + len(chunk)
         if not chunk:
             return copied
-        handle.write(chunk)
+        _write(handle, chunk)
         copied += len(chunk)
         window_bytes += len(chunk)
         advance(len(chunk))
@@ -171,6 +175,18 @@ def _stream(response: Any, handle: Any, advance: Any, url: str) -> int:
                     "again to resume it (or use --mirror)"
                 )
             window_start, window_bytes = now, 0
+
+
+def _write(handle: Any, chunk: bytes) -> None:
+    """Append ``chunk`` to the partial download; a disk that refuses it (full, a file-size
+    limit or quota) is one line naming the file, which is kept for a resume."""
+    try:
+        handle.write(chunk)
+    except OSError as exc:
+        raise GvetoolError(
+            f"cannot write {handle.name}: {exc.strerror or exc} ({advice_for(exc)}); the "
+            "partial download is kept: run the command again to resume it"
+        ) from None
 
 
 def _open_file(url: str, have: int, destination: Path, resource: Resource | None) -> Any:

@@ -32,7 +32,7 @@ from gvetool.data.features import (
     is_complete,
     store_directory,
 )
-from gvetool.utils.errors import DataError, GvetoolError
+from gvetool.utils.errors import DataError, GvetoolError, advice_for
 from gvetool.utils.files import read_json, reading, write_json
 from gvetool.utils.progress import progress_bar
 
@@ -198,12 +198,7 @@ def extract_features(
             vectors = module(batch.to(device)).float().cpu().numpy()
             check_finite(vectors, ids[done : done + len(vectors)], f"encoder {encoder.name}")
             if rows is None:
-                rows = np.lib.format.open_memmap(
-                    directory / PARTIAL_FILE,
-                    mode="w+",
-                    dtype=np.float32,
-                    shape=(len(ids), vectors.shape[1]),
-                )
+                rows = _new_store_file(directory / PARTIAL_FILE, (len(ids), vectors.shape[1]))
             rows[done : done + len(vectors)] = vectors
             rows.flush()
             done += len(vectors)
@@ -218,6 +213,19 @@ def extract_features(
     )
     (directory / PROGRESS_FILE).unlink(missing_ok=True)
     return FeatureStore(directory)
+
+
+def _new_store_file(path: Path, shape: tuple[int, int]) -> np.memmap:
+    """The partial feature file, its full size claimed at once: a disk or file-size limit
+    that cannot hold it says so now, naming it, not after hours of encoding."""
+    try:
+        return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write {path} ({shape[0]} x {shape[1]} features, "
+            f"{4 * shape[0] * shape[1] / 2**20:.0f} MiB): {exc.strerror or exc} "
+            f"({advice_for(exc)})"
+        ) from None
 
 
 def _resume_point(directory: Path, fingerprint: str, count: int) -> tuple[int, Any]:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gvetool.utils import console
-from gvetool.utils.errors import GvetoolError
+from gvetool.utils.errors import GvetoolError, advice_for
 from gvetool.utils.files import write_text
 from gvetool.utils.paths import home
 
@@ -100,7 +100,13 @@ def ptb_tokens(texts: Sequence[str]) -> list[list[str]]:
     lines = "\n".join(_LINE_BREAKS.sub(" ", text) for text in texts)
     with tempfile.TemporaryDirectory(prefix="gvetool-ptb-") as folder:
         source = Path(folder) / "captions.txt"
-        source.write_text(lines, encoding="utf-8")
+        try:
+            source.write_text(lines, encoding="utf-8")
+        except OSError as exc:  # the temporary folder is full or limited
+            raise GvetoolError(
+                f"cannot write {source} for the PTB tokenizer: {exc.strerror or exc} "
+                f"({advice_for(exc)}; TMPDIR chooses the folder)"
+            ) from None
         command = [
             "java",
             "-Dfile.encoding=UTF-8",

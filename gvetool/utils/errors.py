@@ -54,17 +54,26 @@ _ADVICE = {
     errno.EROFS: "choose a writable folder",
     errno.ENOSPC: "free some space, or point TMPDIR or --out elsewhere",
     errno.EDQUOT: "free some space, or point TMPDIR or --out elsewhere",
+    errno.EFBIG: "larger than the file system, a quota or `ulimit -f` allows; raise the limit "
+    "or write elsewhere",
     errno.ENAMETOOLONG: "choose a shorter path",
     errno.ELOOP: "the path is a loop of symbolic links",
 }
 
 
+def advice_for(exc: OSError) -> str:
+    """What to do about a filesystem fault (a generic word where none is known)."""
+    return _ADVICE.get(exc.errno or -1, "check the path and the disk")
+
+
 def filesystem_fault(exc: OSError) -> str | None:
     """One line for an ``OSError`` that the user's filesystem caused (a full disk, a
-    read-only or missing folder, a file in the way), naming the path and the cause;
-    ``None`` for any other ``OSError``, which stays a bug."""
+    read-only or missing folder, a file in the way, a file-size limit), naming the path and
+    the cause; also any other ``OSError`` on a named path. ``None`` for one with neither a
+    known cause nor a path, which stays a bug."""
     advice = _ADVICE.get(exc.errno or -1)
-    if advice is None:
+    if advice is None and exc.filename is None:
         return None
     where = exc.filename if exc.filename is not None else "a file"
-    return f"cannot use {where}: {exc.strerror or exc} ({advice})"
+    cause = f"cannot use {where}: {exc.strerror or exc}"
+    return cause if advice is None else f"{cause} ({advice})"
