@@ -149,3 +149,26 @@ def test_synth_dataset_is_generated_on_first_use(tmp_path):
     assert corpus.root == tmp_path / "gvetool-home" / "data" / "synth"
     assert len(corpus.class_names) == 20
     assert sum(len(s.image_ids) for s in corpus.splits.values()) == 600
+
+
+def test_a_mistyped_data_root_is_refused_not_filled_with_a_new_dataset(tmp_path, capsys):
+    from gvetool.cli import main
+
+    typo = tmp_path / "nowhere"
+    args = ["train", "lrcn", "--dataset", "synth", "--data-root", str(typo), "--out", str(tmp_path)]
+    assert main(args) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: no synth dataset at {typo}; make one there with: gvetool data synth {typo} "
+        "(or leave out --data-root for the default one, made on first use)"
+    )
+    assert not typo.exists()
+
+
+def test_the_default_synth_root_is_still_made_on_first_use(tmp_path, monkeypatch):
+    monkeypatch.setenv("GVETOOL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(
+        "gvetool.builtins.datasets.synth.SynthOptions",
+        lambda: SynthOptions(classes=2, images_per_class=3, captions_per_image=1, feature_dim=4),
+    )
+    corpus = open_synth(None)
+    assert corpus.name == "synth" and (tmp_path / "home" / "data" / "synth").is_dir()

@@ -29,7 +29,7 @@ from gvetool.builtins.datasets.synth_birds import (
 )
 from gvetool.data.corpus import Corpus
 from gvetool.utils import console
-from gvetool.utils.errors import GvetoolError
+from gvetool.utils.errors import DataError, GvetoolError
 from gvetool.utils.files import atomic_write, write_json, write_text
 from gvetool.utils.paths import default_data_root
 from gvetool.utils.progress import progress_bar
@@ -235,7 +235,16 @@ def _write_coco(root: Path, images: dict[str, list[_Image]]) -> None:
 
 
 def open_synth(data_root: Path | None = None) -> Corpus:
-    """The synth dataset at ``data_root``; generated with the defaults on first use."""
+    """The synth dataset at ``data_root``; the default one is generated on first use.
+
+    A ``--data-root`` that does not exist is refused rather than filled: a mistyped path
+    would otherwise get a new dataset and a run at the original's sizes on it, silently.
+    """
+    if data_root and not Path(data_root).exists():
+        raise DataError(
+            f"no synth dataset at {data_root}; make one there with: gvetool data synth "
+            f"{data_root} (or leave out --data-root for the default one, made on first use)"
+        )
     root = Path(data_root) if data_root else default_data_root("synth")
     if not root.exists():
         console.err().print(f"generating the synthetic dataset in {root} (first use)")
