@@ -54,7 +54,7 @@ def test_imagenet_offline_names_the_file_and_where_to_put_it(tmp_path, monkeypat
     message = str(excinfo.value)
     assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in message
     assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in message
-    assert "--weights none|PATH" in message
+    assert "--encoder-weights none|PATH" in message
 
 
 def test_imagenet_weights_placed_by_hand_are_used(tmp_path, monkeypatch):

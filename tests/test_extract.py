@@ -93,7 +93,7 @@ def test_cli_precomputed_encoder_takes_no_weights(tiny_cub, capsys):
     assert main([*args, "--encoder", "precomputed"]) == 0
     assert "20 images, 16-d features" in capsys.readouterr().out
     assert main([*args, "--encoder", "precomputed", "--weights", "none"]) == 1
-    assert "takes no options (got --weights)" in capsys.readouterr().err
+    assert "takes no options (got --encoder-weights)" in capsys.readouterr().err
 
 
 def test_cli_unknown_encoder(capsys):

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import gvetool
+from gvetool.builtins.metrics.captions import spice_models
 from gvetool.cli import main
 from gvetool.data.photos import encode_images
 
@@ -301,3 +302,31 @@ def test_a_sigterm_ignored_by_the_launcher_stays_ignored_during_training():
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_explainer_says_what_it_holds(runs, home):
+    explainer = gvetool.load(runs["gve"].best)
+    assert repr(explainer) == (
+        f"Explainer(run={str(runs['gve'].directory)!r}, model='gve', dataset='cub', "
+        f"classes={len(explainer.class_names)})"
+    )
+
+
+def test_an_unknown_class_is_an_unknown_name_with_the_closest_ones(runs, home, tiny_cub_master):
+    from gvetool.builtins.datasets.cub import open_cub
+
+    image = open_cub(tiny_cub_master).split("test").image_ids[0]
+    explainer = gvetool.load(runs["gve"].best)
+    name = explainer.class_names[1]
+    with pytest.raises(gvetool.UnknownNameError, match=f"did you mean {name!r}"):
+        explainer.explain([image], classes=name[4:-1])
+
+
+@pytest.mark.skipif(spice_models() is None, reason="SPICE runs here: nothing to warn about")
+def test_a_warning_from_the_api_points_at_the_callers_line(runs, home, tmp_path):
+    """Python warnings name the user's file and line, not gvetool's console module."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gvetool.evaluate(runs["gve"].best, metrics="spice", write=False)  # no SPICE models here
+    spice = [w for w in caught if "spice" in str(w.message)]
+    assert spice and all(Path(w.filename) == Path(__file__) for w in spice)

@@ -29,6 +29,7 @@ from gvetool.data.photos import (
     photo_encoder,
 )
 from gvetool.engine.generate import generate_from_features
+from gvetool.engine.rundir import run_dir_of
 from gvetool.evaluation.trained import (
     Loaded,
     Trained,
@@ -38,7 +39,7 @@ from gvetool.evaluation.trained import (
     with_data,
 )
 from gvetool.utils.console import quiet_unless_asked
-from gvetool.utils.errors import DataError, GvetoolError
+from gvetool.utils.errors import DataError, GvetoolError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ class Explainer:
         self._loaded: Loaded | None = None
         self._classes_of: dict[str, int] | None = None
         self._encoder: ImageEncoder | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Explainer(run={str(run_dir_of(self._trained.path))!r}, model={self.model!r}, "
+            f"dataset={self.dataset!r}, classes={len(self.class_names)})"
+        )
 
     @property
     def model(self) -> str:
@@ -399,4 +406,4 @@ def class_index(name: str, names: list[str]) -> int:
         if names
         else ""
     )
-    raise GvetoolError(f"unknown class {name!r}{hint}")
+    raise UnknownNameError(f"unknown class {name!r}{hint}")

@@ -11,9 +11,11 @@ caller asks for progress: nothing is printed, and warnings become Python warning
 import functools
 import io
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -110,9 +112,19 @@ def live(console: Console) -> Iterator[None]:
 def warn(message: str) -> None:
     """One warning line on stderr; the message is shown literally, never as markup."""
     if silenced():
-        warnings.warn(message, GvetoolWarning, stacklevel=2)
+        warnings.warn(message, GvetoolWarning, stacklevel=_first_frame_outside_gvetool())
         return
     err().print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def _first_frame_outside_gvetool() -> int:
+    """The ``stacklevel`` that makes a warning name the caller's own line (a script's,
+    a notebook cell's), not the gvetool function that noticed the problem."""
+    package = str(Path(__file__).resolve().parents[1])
+    level, frame = 1, sys._getframe(1)  # the caller of this function is stacklevel 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def error(message: str) -> None:

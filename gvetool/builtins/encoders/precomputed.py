@@ -17,7 +17,7 @@ class PrecomputedFeatures:
 
     def __init__(self, **options: object) -> None:
         if options:
-            given = ", ".join(f"--{k.replace('_', '-')}" for k in options)
+            given = ", ".join(f"--encoder-{k.replace('_', '-')}" for k in options)
             raise GvetoolError(f"the precomputed encoder takes no options (got {given})")
 
     def open_store(

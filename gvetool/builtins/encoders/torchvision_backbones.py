@@ -60,7 +60,7 @@ def _imagenet_state(arch: str) -> tuple[dict[str, torch.Tensor], str]:
         fetch(weights.url, destination)
     except GvetoolError as exc:
         raise GvetoolError(
-            f"ImageNet weights for {arch}: {exc}; or use --weights none|PATH"
+            f"ImageNet weights for {arch}: {exc}; or use --encoder-weights none|PATH"
         ) from None
     state = torch.load(destination, map_location="cpu", weights_only=True)
     return state, str(weights)
@@ -68,7 +68,7 @@ def _imagenet_state(arch: str) -> tuple[dict[str, torch.Tensor], str]:
 
 def _file_state(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     if not path.is_file():
-        raise GvetoolError(f"--weights: no such file {path} (use imagenet, none or a .pth path)")
+        raise GvetoolError(f"--encoder-weights: no such file {path} (use imagenet, none or a .pth path)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -96,7 +96,7 @@ def build_backbone(arch: str, weights: str = "imagenet", remove_last: int = 1) -
             model.load_state_dict(state)
         except RuntimeError as exc:
             first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-            raise GvetoolError(f"--weights {weights} do not fit {arch}: {first}") from None
+            raise GvetoolError(f"--encoder-weights {weights} do not fit {arch}: {first}") from None
     layers = layers_of(model)
     if not 0 <= remove_last < len(layers):
         raise GvetoolError(f"--remove-last must be between 0 and {len(layers) - 1} for {arch}")
