@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -330,3 +331,27 @@ def test_a_warning_from_the_api_points_at_the_callers_line(runs, home, tmp_path)
         gvetool.evaluate(runs["gve"].best, metrics="spice", write=False)  # no SPICE models here
     spice = [w for w in caught if "spice" in str(w.message)]
     assert spice and all(Path(w.filename) == Path(__file__) for w in spice)
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_is_listed_as_failed_with_why(
+    tiny_cub_master, tmp_path, capsys
+):
+    from gvetool.engine.trainer import Trainer
+
+    def broken_step(self, batch):
+        raise RuntimeError("the GPU fell off the bus")
+
+    args = ["train", "lrcn", "--dataset", "cub", "--data-root", str(tiny_cub_master)]
+    args += ["--out", str(tmp_path), "--epochs", "1", "--hidden-size", "8", "--embedding-size", "8"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Trainer, "step", broken_step)
+        assert main(args) == 70
+    (run,) = gvetool.runs(tmp_path)
+    assert run.state == "failed"
+    capsys.readouterr()
+    assert main(["runs", "--out", str(tmp_path), "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["state"] == "failed"
+    assert listed["detail"] == "RuntimeError: the GPU fell off the bus"
+    assert main(["runs", "--out", str(tmp_path)]) == 0
+    assert "failed" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from rich.table import Table
 from gvetool.utils import console
 from gvetool.utils.errors import GvetoolError
 
-STATE_STYLE = {"finished": "green", "interrupted": "yellow", "running": "cyan"}
+STATE_STYLE = {"finished": "green", "interrupted": "yellow", "running": "cyan", "failed": "red"}
 
 
 def runs(
@@ -20,7 +20,7 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """List training runs: model, dataset, epochs done/planned, best validation score,
-    state (finished, interrupted — resume it — or running) and folder."""
+    state (finished, interrupted — resume it —, running, or failed, with why) and folder."""
     from gvetool.engine.runlist import as_dicts, list_runs
 
     if not out.is_dir():
@@ -45,7 +45,8 @@ def runs(
             escape(run.dataset),
             f"{run.epochs_done}/{run.epochs_planned}",
             best,
-            f"[{STATE_STYLE[run.state]}]{run.state}[/]",
+            f"[{STATE_STYLE[run.state]}]{run.state}[/]"
+            + (f": {escape(run.detail)}" if run.detail else ""),
             escape(str(Path(run.path).relative_to(out))),
         )
     console.out().print(table)

@@ -26,6 +26,7 @@ from gvetool.utils.errors import GvetoolError
 from gvetool.utils.files import read_json, write_json
 
 RUNNING = ".running"
+FAILED = "failed.json"  # why the run's training process stopped with an error
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class RunSummary:
     epochs_planned: int
     best_metric: str | None
     best: float | None
-    state: str  # finished | interrupted | running
+    state: str  # finished | interrupted | running | failed
+    detail: str | None = None  # why a failed run failed
 
 
 def mark_running(run_dir: Path) -> None:
@@ -51,6 +53,27 @@ def mark_running(run_dir: Path) -> None:
 
 def clear_running(run_dir: Path) -> None:
     (run_dir / RUNNING).unlink(missing_ok=True)
+
+
+def mark_failed(run_dir: Path, error: BaseException) -> None:
+    """Best effort: record why training stopped with an error, for ``gvetool runs``
+    (a resume that starts again removes it)."""
+    try:
+        write_json(run_dir / FAILED, {"error": f"{type(error).__name__}: {error}"})
+    except GvetoolError as exc:
+        console.warn(f"{exc}; `gvetool runs` will not show why this run failed")
+
+
+def clear_failed(run_dir: Path) -> None:
+    (run_dir / FAILED).unlink(missing_ok=True)
+
+
+def _failure(run_dir: Path) -> str | None:
+    try:
+        recorded = read_json(run_dir / FAILED)
+    except GvetoolError:
+        return None
+    return str(recorded.get("error")) if isinstance(recorded, dict) else None
 
 
 def _alive(marker: Path) -> bool:
@@ -79,8 +102,11 @@ def summarise(run_dir: Path) -> RunSummary | None:
     choice = _best_choice(config) if history else None
     key = choice.key if choice else None
     scores = choice.scores_in(history) if choice else []
+    detail = None
     if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
         state = "running"
+    elif (detail := _failure(run_dir) if (run_dir / FAILED).is_file() else None) is not None:
+        state = "failed"
     else:
         state = "finished" if len(history) >= config.epochs else "interrupted"
     return RunSummary(
@@ -92,6 +118,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
         key if scores else None,
         choice.best_of(scores) if choice and scores else None,
         state,
+        detail,
     )
 
 

@@ -30,7 +30,7 @@ from gvetool.engine.distributed import Distributed
 from gvetool.engine.graphed_step import LOG_EVERY, GraphedStep
 from gvetool.engine.interrupt import GracefulStop, Interrupted
 from gvetool.engine.precision import WEIGHT_DTYPES, autocast, cuda_products
-from gvetool.engine.runlist import clear_running, mark_running
+from gvetool.engine.runlist import clear_failed, clear_running, mark_failed, mark_running
 from gvetool.engine.setup import Run, set_up
 from gvetool.engine.steps import backward_terms, batches_of, epoch_batches
 from gvetool.engine.tracking import EpochRecord, TrackedRun, Trackers, epoch_line
@@ -55,7 +55,14 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
                 locks.callback(run.validation.close)
             if resume is None and dist.is_main:
                 locks.enter_context(_one_writer(run.run_dir))
-            Trainer(run).fit()
+            try:
+                Trainer(run).fit()
+            except Interrupted:
+                raise
+            except Exception as exc:  # said where the run is listed, then reported as ever
+                if dist.is_main:
+                    mark_failed(run.run_dir, exc)
+                raise
             return run.run_dir
     finally:
         dist.stop()
@@ -92,6 +99,7 @@ class Trainer:
         validate = trackers = None
         status = "failed"
         if self.main:
+            clear_failed(run.run_dir)  # a resume starts again
             mark_running(run.run_dir)
             validate = run.validation
             console.err().print(

@@ -68,7 +68,9 @@ def _imagenet_state(arch: str) -> tuple[dict[str, torch.Tensor], str]:
 
 def _file_state(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     if not path.is_file():
-        raise GvetoolError(f"--encoder-weights: no such file {path} (use imagenet, none or a .pth path)")
+        raise GvetoolError(
+            f"--encoder-weights: no such file {path} (use imagenet, none or a .pth path)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
