@@ -128,7 +128,9 @@ class SentenceLengths(nn.Linear):
         if len(x) > self.batch:
             return logits
         others = logits.detach().index_fill(1, self.end, float("-inf")).logsumexp(1, keepdim=True)
-        odds = self.log_odds[self.step.clamp(max=len(self.log_odds) - 1)]
+        # index_select with a 1-element index, never a 0-dim tensor as an index, which
+        # PyTorch reads on the host (.item()): that raises inside a captured graph
+        odds = self.log_odds.index_select(0, self.step.clamp(max=len(self.log_odds) - 1).view(1))
         self.step += 1
         return logits.index_copy(1, self.end, (others + odds).to(logits.dtype))
 

@@ -10,6 +10,8 @@ capture itself needs a GPU (``tests/test_execution.py``'s CUDA tests, and
 from __future__ import annotations
 
 import contextlib
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -529,6 +531,8 @@ class _HostReads(TorchFunctionMode):
             index = args[1] if isinstance(args[1], tuple) else (args[1],)
             if any(isinstance(i, Tensor) and i.dtype == torch.bool for i in index):
                 self.seen.append("a boolean mask's rows")
+            if any(isinstance(i, Tensor) and i.dim() == 0 for i in index):
+                self.seen.append("a 0-dim tensor as an index")  # read as a Python int
         return func(*args, **(kwargs or {}))
 
 
@@ -573,3 +577,21 @@ def test_the_fixed_shape_step_never_synchronises_on_cuda():
         step(batch)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_the_benchmarks_length_fixture_never_makes_the_host_wait(monkeypatch):
+    """benchmarks/train_step.py's fixture runs inside captured decoding graphs on CUDA,
+    where a read of a device value (a 0-dim tensor used as an index) raises."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "train_step.py"
+    spec = importlib.util.spec_from_file_location("train_step_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look it up
+    monkeypatch.syspath_prepend(str(path.parent))  # its sibling modules
+    spec.loader.exec_module(bench)
+    layer = bench.SentenceLengths(torch.nn.Linear(4, 10), batch=3)
+    with _HostReads() as reads:
+        first, second = layer(torch.randn(3, 4)), layer(torch.randn(3, 4))
+    assert reads.seen == []
+    assert int(layer.step) == 2 and first.shape == second.shape == (3, 10)
