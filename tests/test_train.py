@@ -716,3 +716,25 @@ def test_a_validation_metric_that_cannot_run_here_is_refused_before_any_folder(
 def test_an_older_runs_gve_keys_still_load_for_lrcn():
     saved = TrainConfig.from_saved({"model": "lrcn", "dataset": "cub", "baseline": "none"})
     assert resolve(None, {**dataclasses.asdict(saved)}, saved=True).model_options == {}
+
+
+def test_a_checkpoint_keeps_every_cuda_generator_and_a_cuda_resume_restores_them(monkeypatch):
+    """Dropout and sampling on a GPU draw from CUDA's generators, which manual_seed resets
+    at resume: an exact resume needs their states saved and given back (CUDA faked)."""
+    from gvetool.engine.checkpoint import restore_rng_states, rng_states
+
+    states = [torch.tensor([1, 2], dtype=torch.uint8), torch.tensor([3], dtype=torch.uint8)]
+    given_back = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", given_back.append)
+    saved = rng_states()
+    assert set(saved) == {"torch", "cuda"} and saved["cuda"] == states
+    restore_rng_states(saved, "cpu")  # a CPU resume leaves CUDA alone
+    assert given_back == []
+    restore_rng_states(saved, "cuda")
+    assert given_back == [states]
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert set(rng_states()) == {"torch"}  # a CPU run never starts CUDA to save it

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gvetool.utils import console
 from gvetool.utils.errors import CheckpointError, GvetoolError
 from gvetool.utils.files import atomic_write
 
@@ -73,6 +74,33 @@ def _refused_content(error: Exception) -> str:
         if "GLOBAL" in line or "Unsupported operand" in line:
             return f"objects other than tensors and plain values ({line.strip().rstrip('.')})"
     return "objects other than tensors and plain values"
+
+
+def rng_states() -> dict[str, Any]:
+    """Every random generator a run draws from: the CPU's, and each CUDA device's where
+    CUDA is in use (dropout and sampling on a GPU draw from those; a CPU run never starts
+    CUDA to read them)."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = list(torch.cuda.get_rng_state_all())
+    return states
+
+
+def restore_rng_states(saved: dict[str, Any], device: str) -> None:
+    """Give a resumed run the generators it had, CUDA's too when it resumes on CUDA with
+    the same number of devices (else they start from the seed, and a warning says so)."""
+    torch.set_rng_state(saved["torch"])
+    cuda = saved.get("cuda")
+    if not cuda or not str(device).startswith("cuda"):
+        return
+    if len(cuda) != torch.cuda.device_count():
+        console.warn(
+            f"the run saved {len(cuda)} CUDA generators and this machine has "
+            f"{torch.cuda.device_count()} devices; they start from the seed, so the resumed "
+            "run's dropout and samples differ from an uninterrupted one"
+        )
+        return
+    torch.cuda.set_rng_state_all(cuda)
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from gvetool.data.open import open_configured
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
 from gvetool.engine.allocator import return_freed_memory, return_large_blocks_promptly
-from gvetool.engine.checkpoint import load_checkpoint
+from gvetool.engine.checkpoint import load_checkpoint, restore_rng_states
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.precision import WEIGHT_DTYPES
 from gvetool.engine.rundir import find_runs, new_run_dir, write_run_info
@@ -246,7 +246,7 @@ def _starting_weights(
         return Position()
     model.load_state_dict(previous["state_dict"])
     optimizer.load_state_dict(previous["optimizer"])
-    torch.set_rng_state(previous["rng"]["torch"])
+    restore_rng_states(previous["rng"], config.device)
     return Position(
         previous["epoch"],
         previous["step"],

@@ -25,7 +25,7 @@ from torch import nn
 
 from gvetool.config.resolution import best_for_run
 from gvetool.config.schema import TrainConfig
-from gvetool.engine.checkpoint import save_checkpoint
+from gvetool.engine.checkpoint import rng_states, save_checkpoint
 from gvetool.engine.distributed import Distributed
 from gvetool.engine.graphed_step import LOG_EVERY, GraphedStep
 from gvetool.engine.interrupt import GracefulStop, Interrupted
@@ -299,7 +299,7 @@ class Trainer:
             "epoch": position.epoch,
             "step": position.step,
             "global_step": position.global_step,
-            "rng": {"torch": torch.get_rng_state()},
+            "rng": rng_states(),
             "metrics": position.history,
             "epoch_logs": position.epoch_logs,  # sums of the epoch's step logs (mid-epoch)
             "sentence_classifier": str(run.sc_path) if run.sc_path else None,
