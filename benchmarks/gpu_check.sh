@@ -19,8 +19,8 @@ $python -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name())"
 $python -m pip install --quiet --no-deps --no-build-isolation --no-index -e . \
     || echo "gvetool could not be installed: tests needing its entry points will fail"
-$python -m pytest -q -p no:cacheprovider -rs tests/test_execution.py tests/test_models.py tests/test_adam.py \
-    tests/test_fixed_shape_step.py 2>&1 | tee "$out/tests.log" | tail -15
+$python -m pytest -q -p no:cacheprovider -rs -m cuda tests \
+    2>&1 | tee "$out/tests.log" | tail -15
 $python -m gvetool demo --help >/dev/null 2>&1 || true
 small=(--dataset synth --epochs 1 --hidden-size 256 --embedding-size 256 --device cuda --out "$out/runs")
 $python -m gvetool train sc "${small[@]}" --precision bf16 2>&1 | tail -4

@@ -117,3 +117,28 @@ def runs(tiny_cub_master: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 @pytest.fixture
 def home(runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GVETOOL_HOME", str(runs["home"]))  # the feature stores built above
+
+
+@pytest.fixture
+def float32_products() -> Iterator[None]:
+    """CUDA's float32 products in float32: PyTorch leaves cuDNN's TF32 on by default, and
+    on an Ampere or Hopper card a cuDNN LSTM then differs from the CPU's at about 1e-3,
+    beyond what a CPU-against-CUDA comparison allows. No effect on a CPU."""
+    from gvetool.engine.precision import cuda_products
+
+    with cuda_products("fp32"):
+        yield
+
+
+def needs_cuda(test: Callable[..., Any]) -> Callable[..., Any]:
+    """A test that runs only on a CUDA device (``-m cuda`` selects them all), with
+    float32 products."""
+    import torch
+
+    for mark in (
+        pytest.mark.cuda,
+        pytest.mark.usefixtures("float32_products"),
+        pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+    ):
+        test = mark(test)
+    return test

@@ -12,6 +12,8 @@ import torch
 from gvetool.engine.adam import Adam
 from gvetool.nn.execution import forced
 
+from .conftest import needs_cuda
+
 
 def _model(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
@@ -62,7 +64,7 @@ def test_the_foreach_update_equals_the_single_tensor_update(weight_decay):
     assert [float(s["step"]) for s in optimizer.state.values()] == [6.0, 6.0, 6.0, 5.0]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_cuda
 def test_on_cuda_adam_updates_all_parameters_at_once_as_the_single_tensor_update_does():
     single, batched = _model().cuda(), _model().cuda()
     with forced(fused_recurrence=True, compact_sampling=False, foreach_adam=False):

@@ -29,6 +29,8 @@ from gvetool.nn.lstm import PackedLSTM, Packing
 from gvetool.nn.sampling import draw_words
 from gvetool.utils.errors import GvetoolError
 
+from .conftest import needs_cuda
+
 V, D, C, E, H = 14, 6, 3, 5, 8
 CUDA_PATH = {"fused_recurrence": True, "compact_sampling": False}
 CUDA_CHOICES = {
@@ -251,9 +253,6 @@ def test_cuda_training_pins_batches_for_asynchronous_copies(monkeypatch, tiny_cu
     assert len(pinned) == 3
 
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
 def _gve_on(device: str, dropout: float = 0.0) -> GVE:
     model = _gve(dropout).to(device)
     assert model.sentence_classifier is not None
@@ -437,3 +436,8 @@ def test_a_decoding_state_flattens_to_its_tensors_and_back():
     assert [t is s for t, s in zip(tensors, (h, c, c, h, offset), strict=True)] == [True] * 5
     rebuilt = unflatten(state, [t + 1 for t in tensors])
     assert isinstance(rebuilt[0], tuple) and torch.equal(rebuilt[2], offset + 1)
+
+
+def test_the_cuda_tests_compare_without_tf32(float32_products):
+    assert not torch.backends.cuda.matmul.allow_tf32
+    assert not torch.backends.cudnn.allow_tf32

@@ -33,6 +33,7 @@ from gvetool.nn.decoding import decode
 from gvetool.nn.execution import forced
 from gvetool.nn.lstm import PackedLSTM, Packing, lstm_cell
 
+from .conftest import needs_cuda
 from .test_execution import CUDA_PATH, C, D, E, H, V, _batch, _gve
 
 
@@ -416,9 +417,6 @@ def test_cuda_graphs_on_a_cpu_are_refused_in_one_line(tmp_path, capsys):
         "error: --cuda-graph captures training steps as CUDA graphs, which need "
         "a GPU: give --device cuda, or train without --cuda-graph"
     )
-
-
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 def _on_cuda(batch: CaptionBatch) -> CaptionBatch:
