@@ -593,3 +593,23 @@ def test_the_benchmarks_length_fixture_never_makes_the_host_wait(monkeypatch):
         first, second = layer(torch.randn(3, 4)), layer(torch.randn(3, 4))
     assert reads.seen == []
     assert int(layer.step) == 2 and first.shape == second.shape == (3, 10)
+
+
+def test_the_captured_steps_autocast_is_the_one_it_is_entered_in(monkeypatch):
+    """GraphedStep builds the cache-free autocast before it enters --precision's autocast:
+    read at construction, it would turn bf16 off for every replay (issue 36, item 1).
+    CUDA's autocast flags are thread-local state, settable without a GPU."""
+    from gvetool.nn.graphed_decoding import without_weight_cache
+
+    monkeypatch.setattr("torch.cuda.amp.common.amp_definitely_not_available", lambda: False)
+    built_outside = without_weight_cache()
+    before = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
+    torch.set_autocast_enabled("cuda", True)
+    torch.set_autocast_dtype("cuda", torch.float16)
+    try:
+        with built_outside:
+            inside = torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda")
+    finally:
+        torch.set_autocast_enabled("cuda", before[0])
+        torch.set_autocast_dtype("cuda", before[1])
+    assert inside == (True, torch.float16)

@@ -24,7 +24,7 @@ in PyTorch). Uncaptured it runs anywhere, which is how the CPU tests check it ag
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import torch
@@ -121,11 +121,15 @@ def decode_every_step(
     return fixed.tokens, fixed.lengths
 
 
-def without_weight_cache() -> contextlib.AbstractContextManager[Any]:
-    """Autocast as it is now, with its cache of cast weights off: a graph must not capture
-    casts that a later replay would skip."""
+@contextlib.contextmanager
+def without_weight_cache() -> Iterator[None]:
+    """Autocast as it is where the block is entered, with its cache of cast weights off: a
+    graph must not capture casts that a later replay would skip. The state is read on
+    entering, not when this is called, so it may be built before ``--precision``'s
+    autocast is entered and still keep it."""
     dtype, enabled = torch.get_autocast_dtype("cuda"), torch.is_autocast_enabled("cuda")
-    return torch.autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=False)
+    with torch.autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=False):
+        yield
 
 
 def on_side_stream(work: Callable[[], T], device: torch.device) -> T:
