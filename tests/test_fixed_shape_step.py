@@ -26,7 +26,7 @@ from gvetool.cli import main
 from gvetool.config.schema import TrainConfig
 from gvetool.data.vocab import Vocabulary
 from gvetool.engine.adam import Adam
-from gvetool.engine.graphed_step import GraphedStep
+from gvetool.engine.graphed_step import WARMUP_STEPS, GraphedStep
 from gvetool.engine.steps import LossModule, backward_terms
 from gvetool.kernel.batch import CaptionBatch
 from gvetool.nn.decoding import decode
@@ -613,3 +613,77 @@ def test_the_captured_steps_autocast_is_the_one_it_is_entered_in(monkeypatch):
         torch.set_autocast_enabled("cuda", before[0])
         torch.set_autocast_dtype("cuda", before[1])
     assert inside == (True, torch.float16)
+
+
+class _FakeCuda:
+    """Stand-ins for the CUDA calls a captured decoding makes, recording the device current
+    at each capture and replay and how each capture was asked for."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.current: torch.device | None = None  # no guard entered: the process's own
+        self.captures: list[tuple[torch.device | None, str]] = []
+        self.replays: list[torch.device | None] = []
+        fake = self
+
+        class Device(contextlib.AbstractContextManager):
+            def __init__(self, device) -> None:
+                self.device = torch.device(device)
+
+            def __enter__(self):
+                self.before, fake.current = fake.current, self.device
+
+            def __exit__(self, *exc):
+                fake.current = self.before
+
+        class Graph:
+            def replay(self) -> None:
+                fake.replays.append(fake.current)
+
+        @contextlib.contextmanager
+        def graph(cuda_graph, capture_error_mode="global", **kwargs):
+            fake.captures.append((fake.current, capture_error_mode))
+            yield
+
+        class Stream:
+            def __init__(self, *args, **kwargs) -> None:
+                pass
+
+            def wait_stream(self, other) -> None:
+                pass
+
+        monkeypatch.setattr(torch.cuda, "device", Device)
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+        monkeypatch.setattr(torch.cuda, "graph", graph)
+        monkeypatch.setattr(torch.cuda, "Stream", Stream)
+        monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+        monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+
+
+def test_decoding_graphs_capture_and_replay_under_their_tensors_device(monkeypatch):
+    """On a host of several GPUs, a graph of cuda:1's tensors must be captured and
+    replayed with cuda:1 current, whichever device the process's current one is (issue 36,
+    item 3), and a capture must err only for its own thread's CUDA calls, not a DataLoader
+    pin thread's (item 4). CUDA is stood in for: the guard must name the tensors' device."""
+    from gvetool.nn.graphed_decoding import DecodingGraphs
+
+    cuda = _FakeCuda(monkeypatch)
+
+    def step(state, words):
+        return state, torch.zeros(len(words), 8).index_fill(1, torch.tensor([2]), 1.0)
+
+    state = torch.zeros(3, 4)
+    DecodingGraphs().generate(step, state, 5, True, (0,))
+    assert cuda.captures == [(state.device, "thread_local")]
+    assert cuda.replays and set(cuda.replays) == {state.device} and cuda.current is None
+
+
+def test_the_captured_training_step_is_captured_per_thread_under_its_device(monkeypatch):
+    cuda = _FakeCuda(monkeypatch)
+    model = _gve()
+    step = GraphedStep(model, Adam(model.parameters(), lr=0.01), 9, contextlib.nullcontext)
+    batch = _batch()
+    batch.ce_tokens = float(batch.lengths.sum())
+    for _ in range(WARMUP_STEPS + 2):  # warm-ups, the capture, a replay
+        step(batch)
+    assert cuda.captures[-1] == (batch.features.device, "thread_local")
+    assert cuda.replays and set(cuda.replays) == {batch.features.device}

@@ -179,6 +179,7 @@ class GraphedStep:
         graph's own memory."""
         graph = torch.cuda.CUDAGraph()
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.cuda.graph(graph):
+        # thread_local: a DataLoader's pin-memory thread must not invalidate the capture
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             output = self._step(buffers, capturing=True)
         return graph, output

@@ -145,6 +145,11 @@ def on_side_stream(work: Callable[[], T], device: torch.device) -> T:
 
 
 class _Graph:
+    """A decoding step captured once and replayed per token, both under its tensors'
+    device: ``torch.cuda.graph``'s capture stream is made on the current device, so a
+    model on ``cuda:1`` in a process whose current device is ``cuda:0`` would otherwise
+    record nothing and replay nothing."""
+
     def __init__(self, step: FixedBatchStep) -> None:
         self.step = step
 
@@ -156,18 +161,22 @@ class _Graph:
             for _ in range(WARMUP_STEPS):
                 captured()
 
-        on_side_stream(warm_up, step.word.device)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            captured()
+        with torch.cuda.device(step.word.device):
+            on_side_stream(warm_up, step.word.device)
+            self.graph = torch.cuda.CUDAGraph()
+            # thread_local: a DataLoader's pin-memory thread, calling CUDA's host allocator
+            # meanwhile, must not invalidate the capture (GVE captures mid-epoch)
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+                captured()
 
     def run(self, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         step = self.step
         step.reset(state)
-        for t in range(step.max_len):
-            self.graph.replay()
-            if (t + 1) % SYNC_EVERY == 0 and not bool(step.running.any()):
-                break
+        with torch.cuda.device(step.word.device):
+            for t in range(step.max_len):
+                self.graph.replay()
+                if (t + 1) % SYNC_EVERY == 0 and not bool(step.running.any()):
+                    break
         return step.result()
 
 
