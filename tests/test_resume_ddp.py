@@ -267,3 +267,32 @@ def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(
         process.kill()
         process.wait()
     assert main(["train", "--resume", str(runs[0]), "--epochs", "1"]) == 0  # a dead lock holder
+
+
+def test_the_process_group_waits_as_long_as_the_run_allows(monkeypatch):
+    """A COCO-size feature store outlasts NCCL's 10-minute default at rank 0's barrier."""
+    from datetime import timedelta
+
+    import torch.distributed
+
+    from gvetool.engine.distributed import Distributed
+
+    joined = {}
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(
+        torch.distributed, "init_process_group", lambda backend, **kw: joined.update(kw)
+    )
+    Distributed(rank=1, world=2).start(torch.device("cpu"), timeout_min=240)
+    assert joined == {"timeout": timedelta(minutes=240)}
+
+
+@pytest.mark.parametrize(("device", "made_current"), [("cuda:1", ["cuda:1"]), ("cuda", [])])
+def test_a_run_on_cuda_n_makes_it_the_current_device_outside_torchrun_too(
+    device, made_current, monkeypatch
+):
+    from gvetool.engine.distributed import Distributed
+
+    current = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: current.append(str(d)))
+    Distributed().start(torch.device(device))
+    assert current == made_current

@@ -137,6 +137,12 @@ class TrainConfig:
     )
     num_workers: int = opt(0, "Data-loading processes.", resumable=True)
     threads: int = opt(0, "Torch intra-op threads (0: torch's default).", resumable=True)
+    dist_timeout_min: float = opt(
+        180.0,
+        "Under torchrun: minutes a process waits for the others before giving up (rank 0 "
+        "builds the feature store and validates meanwhile; NCCL's own default is 10).",
+        resumable=True,
+    )
     # The model's own options (its spec's ``options`` dataclass), all of them once resolved;
     # a ``[model_options]`` table in TOML, ``--model-option KEY=VALUE`` on the command line.
     model_options: dict[str, Any] = field(
@@ -168,6 +174,8 @@ class TrainConfig:
             raise ConfigError(f"seed must be between 0 and {2**32 - 1}, got {self.seed}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not self.dist_timeout_min > 0:
+            raise ConfigError(f"dist_timeout_min must be > 0, got {self.dist_timeout_min}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.folds == 1 or self.folds < 0:

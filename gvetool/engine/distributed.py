@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -41,12 +42,17 @@ class Distributed:
             return torch.device(f"cuda:{self.local_rank}")
         return checked
 
-    def start(self, device: torch.device) -> None:
+    def start(self, device: torch.device, timeout_min: float = 180.0) -> None:
+        """Join the process group (under torchrun). ``timeout_min`` bounds every wait for
+        the other processes: long enough for rank 0 to build a COCO-size feature store
+        while the others wait at a barrier, which NCCL's 10-minute default is not. The
+        current CUDA device is the run's in every case, so that whatever is made on "the
+        current device" (a graph's capture stream) is made on it."""
+        if device.type == "cuda" and device.index is not None:  # "cuda" alone: already so
+            torch.cuda.set_device(device)
         if self.world > 1 and not dist.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
-            if device.type == "cuda":
-                torch.cuda.set_device(device)
-            dist.init_process_group(backend)
+            dist.init_process_group(backend, timeout=timedelta(minutes=timeout_min))
 
     def stop(self) -> None:
         if self.world > 1 and dist.is_initialized():

@@ -45,7 +45,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
     """Train ``config.model`` on ``config.dataset``; returns the run directory."""
     dist = Distributed.from_env()
     device = dist.device(config.device)
-    dist.start(device)
+    dist.start(device, config.dist_timeout_min)
     try:
         with contextlib.ExitStack() as locks:  # rank 0 writes, so rank 0 holds the lock
             if resume is not None and dist.is_main:
