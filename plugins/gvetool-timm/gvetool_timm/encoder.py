@@ -53,12 +53,16 @@ def _quiet_hub() -> Iterator[None]:
 
 def _load_file(model: torch.nn.Module, path: Path) -> str:
     if not path.is_file():
-        raise GvetoolError(f"--encoder-weights: no such file {path} (use pretrained, none or a path)")
+        raise GvetoolError(
+            f"--encoder-weights: no such file {path} (use pretrained, none or a path)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # whatever torch.load trips over, the file holds no state dict
         raise GvetoolError(f"{path} is not a loadable state dict ({type(exc).__name__})") from None
     missing, _ = model.load_state_dict(state, strict=False)  # the classifier is gone: extra keys
     if missing:
-        raise GvetoolError(f"--encoder-weights {path} do not fit this model (missing {missing[0]}, ...)")
+        raise GvetoolError(
+            f"--encoder-weights {path} do not fit this model (missing {missing[0]}, ...)"
+        )
     return "file:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -73,7 +73,9 @@ def test_pretrained_without_the_hub_is_one_line(birds, capsys, monkeypatch):
     monkeypatch.setattr(timm, "create_model", offline)
     assert main(_features(birds, "--encoder", "timm:resnet18")) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Hugging Face hub" in err[0] and "--encoder-weights none|PATH" in err[0]
+    assert (
+        len(err) == 1 and "Hugging Face hub" in err[0] and "--encoder-weights none|PATH" in err[0]
+    )
 
 
 def test_unknown_model_and_plain_name(birds, capsys):
