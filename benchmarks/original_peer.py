@@ -1,6 +1,6 @@
 """The original code as a live peer: gvetool and salaniz/pytorch-gve-lrcn, same data, same settings.
 
-    python benchmarks/original_peer.py --original PATH [--dataset reef|synth]
+    python benchmarks/original_peer.py --original PATH [--dataset reef|synth|moths]
         [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
         [--device cpu|cuda] [--sampler inverse-cdf|categorical] [--sides original,gvetool]
 
@@ -51,6 +51,15 @@ if TYPE_CHECKING:
     import torch
 
 HERE = Path(__file__).resolve().parent
+# The test measures printed for both sides, each as mean ± std over seeds and per seed.
+MEASURES = (
+    "CIDEr",
+    "judge_top1",
+    "repeated_trigram_share",
+    "distinct_sentences",
+    "mean_sentence_length",
+)
+HEADERS = ("CIDEr", "judge top-1", "repeats", "distinct", "length")
 MODELS = ("sc", "lrcn", "gve")
 DEPENDENCIES = (
     "torch",
@@ -142,7 +151,7 @@ runpy.run_path(os.path.join(os.environ["PEER_ORIGINAL"], "main.py"), run_name="_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--original", type=Path, required=True)
-    parser.add_argument("--dataset", choices=("reef", "synth"), default="reef")
+    parser.add_argument("--dataset", choices=("reef", "synth", "moths"), default="reef")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--hidden-size", type=int, default=1000)
@@ -252,11 +261,10 @@ def _dataset(name: str, root: Path) -> Path:
     """``root/cub``: the dataset, as both read it (the original wants ``<path>/cub``)."""
     folder = root / "cub"
     if not (folder / "classes.txt").is_file():
-        if name == "reef":
+        if name in ("reef", "moths"):
             sys.path.insert(0, str(HERE))
-            import reef
-
-            reef.write(folder, 20, 30, 10, 512, seed=0)
+            generator = __import__(name)
+            generator.write(folder, 20, 30, 10, 512, seed=0)
         else:
             from gvetool.builtins.datasets.synth import SynthOptions, generate
 
@@ -501,8 +509,7 @@ def _scores(root: Path, sentences: dict[str, str]) -> dict[str, float]:
         totals = scorer.score(scoring).totals
     finally:
         scorer.close()
-    keys = ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
-    return {key: totals[key] for key in keys}
+    return {key: totals[key] for key in MEASURES}
 
 
 def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> None:
@@ -523,15 +530,15 @@ def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> N
             cells = "".join(f"{spread([row[e] for row in rows]):>26}" for e in range(args.epochs))
             print(f"{side:18}{cells}")
     for key, label in (("test", "test (best.pt)"), ("test_last", "test (last epoch)")):
-        print(f"\n{label:22}{'CIDEr':>18}{'judge top-1':>18}{'repeats':>18}{'distinct':>18}")
+        print(f"\n{label:22}" + "".join(f"{header:>18}" for header in HEADERS))
         for side in sides:
             for model in ("lrcn", "gve"):
                 scored = [_scores(root, r[side][model][key]) for r in results]
-                cells = "".join(
-                    f"{spread([s[k] for s in scored]):>18}"
-                    for k in ("CIDEr", "judge_top1", "repeated_trigram_share", "distinct_sentences")
-                )
+                cells = "".join(f"{spread([s[k] for s in scored]):>18}" for k in MEASURES)
                 print(f"{side + ' ' + model:22}{cells}")
+                for seed, scores in zip(args.seeds.split(","), scored, strict=True):
+                    cells = "".join(f"{scores[k]:>18.3f}" for k in MEASURES)
+                    print(f"{'  seed ' + seed:22}{cells}")
 
 
 if __name__ == "__main__":

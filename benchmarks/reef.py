@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from cub_layout import SPLITS, split_of, write_cub_layout
 
 BODY = ("silver", "gold", "blue", "orange", "black", "white", "yellow", "grey")
 SHAPES = ("round", "slender", "flat", "long")
@@ -127,9 +127,6 @@ def features(fishes: list[Fish], dim: int, rng: np.random.Generator) -> np.ndarr
 
 def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed: int) -> None:
     """The dataset in CUB's release layout (the files gvetool and the original read)."""
-    from gvetool.builtins.datasets.captions_json import write_captions
-    from gvetool.utils.files import atomic_write, write_text
-
     rng = np.random.default_rng(seed)
     kinds = species(classes, rng)
     names = [
@@ -137,36 +134,20 @@ def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed
         f"{k.body.title()}fish"
         for c, k in enumerate(kinds)
     ]
-    splits: dict[str, list[tuple[str, int, Fish, list[str]]]] = {"train": [], "val": [], "test": []}
+    items: dict[str, list[tuple[str, int, list[str]]]] = {split: [] for split in SPLITS}
+    fishes: list[tuple[str, Fish]] = []
     for c, kind in enumerate(kinds):
         order = rng.permutation(per_class)
-        n_train, n_val = round(per_class * 0.6), round(per_class * 0.2)
         for i in range(per_class):
-            split = (
-                "train" if order[i] < n_train else "val" if order[i] < n_train + n_val else "test"
-            )
             fish = one_fish(kind, rng)
             image_id = f"{names[c]}/{names[c].split('.', 1)[1]}_{i + 1:04d}.jpg"
             texts = [describe(fish, rng) for _ in range(captions)]
-            splits[split].append((image_id, c, fish, texts))
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "classes.txt", "".join(f"{c + 1} {name}\n" for c, name in enumerate(names)))
-    everything = [item for split in ("train", "val", "test") for item in splits[split]]
-    for split, items in splits.items():
-        ids = [image_id for image_id, *_ in items]
-        write_text(out / f"{split}.txt", "".join(f"{i}\n" for i in ids))
-        write_captions(
-            out / f"descriptions_bird.{split}.fg.json",
-            ids,
-            [texts for *_, texts in items],
-            ids,
-            f"reef fish ({split})",
-        )
-    vectors = features([fish for _, _, fish, _ in everything], dim, rng)
-    with atomic_write(out / "CUB_label_dict.p") as handle:
-        pickle.dump({i: c + 1 for i, c, _, _ in everything}, handle, protocol=2)
-    with atomic_write(out / "CUB_feature_dict.p") as handle:
-        pickle.dump({item[0]: vectors[n] for n, item in enumerate(everything)}, handle, protocol=2)
+            items[split_of(order[i], per_class)].append((image_id, c, texts))
+            fishes.append((image_id, fish))
+    ordered = [image_id for split in SPLITS for image_id, _, _ in items[split]]
+    by_id = dict(fishes)
+    vectors = features([by_id[i] for i in ordered], dim, rng)
+    write_cub_layout(out, names, items, dict(zip(ordered, vectors, strict=True)), "reef fish")
 
 
 def main() -> None:

@@ -420,7 +420,10 @@ def test_an_eval_of_some_metrics_merges_into_the_earlier_results(trained, tmp_pa
         assert merged[key] == full[key]  # kept, or computed again the same
     err = capsys.readouterr().err
     assert f"merged into {out / 'metrics.json'}" in err
-    assert "replaced distinct_sentences, repeated_trigram_share; kept the rest" in err
+    assert (
+        "replaced distinct_sentences, mean_sentence_length, repeated_trigram_share; kept the rest"
+        in err
+    )
     predictions = json.loads((out / "predictions" / "test.json").read_text())
     assert "CIDEr" in predictions[0]["scores"]  # the earlier per-image scores are kept too
     # another checkpoint's results are never mixed with these: they replace them

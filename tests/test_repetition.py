@@ -27,8 +27,13 @@ def test_a_repeated_trigram_is_found_and_shares_are_per_sentence():
     assert repetition(sentences) == {
         "repeated_trigram_share": pytest.approx(2 / 5),
         "distinct_sentences": pytest.approx(4 / 5),
+        "mean_sentence_length": pytest.approx((14 + 14 + 4 + 0 + 2) / 5),
     }
-    assert repetition([]) == {"repeated_trigram_share": 0.0, "distinct_sentences": 0.0}
+    assert repetition([]) == {
+        "repeated_trigram_share": 0.0,
+        "distinct_sentences": 0.0,
+        "mean_sentence_length": 0.0,
+    }
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="the PTB tokenizer needs Java")
@@ -41,6 +46,8 @@ def test_eval_reports_repetition_in_metrics_predictions_and_the_report(tiny_cub_
     assert metrics["repeated_trigram_share"] == pytest.approx(share)
     distinct = len({p["caption"] for p in predictions}) / len(predictions)
     assert metrics["distinct_sentences"] == pytest.approx(distinct)
+    words = [len(p["caption"].split()) for p in predictions]
+    assert metrics["mean_sentence_length"] == pytest.approx(sum(words) / len(words))
     report = (tmp_path / "eval" / "report.html").read_text()
     assert "repeated_trigram_share" in report and "distinct sentences per image" in report
     assert ("repeats a phrase</span>" in report) == any(p["repeats"] for p in predictions)

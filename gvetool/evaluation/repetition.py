@@ -7,7 +7,9 @@ sentence. Two numbers show it beside the caption metrics:
 
 * ``repeated_trigram_share``: the share of sentences in which some word trigram occurs
   more than once;
-* ``distinct_sentences``: distinct sentences per image (1.0: every image its own).
+* ``distinct_sentences``: distinct sentences per image (1.0: every image its own);
+* ``mean_sentence_length``: words per sentence (the end token not counted), the first
+  sign of a model that runs on where references stop.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ def repeats_a_phrase(tokens: Sequence[str], n: int = REPEAT_N) -> bool:
 
 
 def repetition(sentences: Sequence[Sequence[str]]) -> dict[str, float]:
-    """The two repetition measures of tokenised ``sentences`` (one per image)."""
+    """The repetition measures and the mean length of tokenised ``sentences`` (one per
+    image)."""
     if not sentences:
-        return {"repeated_trigram_share": 0.0, "distinct_sentences": 0.0}
+        return {
+            "repeated_trigram_share": 0.0,
+            "distinct_sentences": 0.0,
+            "mean_sentence_length": 0.0,
+        }
     repeated = sum(repeats_a_phrase(tokens) for tokens in sentences)
     distinct = len({tuple(tokens) for tokens in sentences})
     return {
         "repeated_trigram_share": repeated / len(sentences),
         "distinct_sentences": distinct / len(sentences),
+        "mean_sentence_length": sum(len(tokens) for tokens in sentences) / len(sentences),
     }

@@ -121,10 +121,10 @@ def gvetool_register_metrics(register):
     register(
         MetricSpec(
             name="repetition",
-            description="sentences that repeat a phrase; distinct sentences",
+            description="sentences that repeat a phrase; distinct sentences; mean length",
             target=f"{CLASSES}:Repetition",
             needs=frozenset(),
-            keys=("repeated_trigram_share", "distinct_sentences"),
+            keys=("repeated_trigram_share", "distinct_sentences", "mean_sentence_length"),
             table=("repeated_trigram_share", "distinct_sentences"),
             headers={"repeated_trigram_share": "repeats", "distinct_sentences": "distinct"},
             meanings={
@@ -132,6 +132,7 @@ def gvetool_register_metrics(register):
                 "(degenerate REINFORCE repeats a phrase the classifier likes; marked 'repeats' "
                 "in the examples)",
                 "distinct_sentences": "distinct sentences per image (1: every image its own)",
+                "mean_sentence_length": "words per sentence (the end token not counted)",
             },
         )
     )

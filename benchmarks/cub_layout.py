@@ -1,0 +1,54 @@
+"""Writing a generated dataset in the CUB release layout, which both gvetool (``--dataset
+cub``) and the original code read: descriptions JSON per split, split lists, classes.txt,
+and the feature and label pickles (no images).
+
+Shared by the benchmark generators (``reef.py``, ``moths.py``), which differ in what they
+describe, not in how it is laid out.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def split_of(order: int, per_class: int) -> str:
+    """The split of an image by its place in its class's shuffled order (60/20/20)."""
+    n_train, n_val = round(per_class * 0.6), round(per_class * 0.2)
+    return "train" if order < n_train else "val" if order < n_train + n_val else "test"
+
+
+def write_cub_layout(
+    out: Path,
+    class_names: Sequence[str],
+    items: dict[str, list[tuple[str, int, list[str]]]],
+    vectors: dict[str, np.ndarray],
+    title: str,
+) -> None:
+    """``items[split]``: ``(image_id, class index, descriptions)``; ``vectors``: each
+    image's feature vector."""
+    from gvetool.builtins.datasets.captions_json import write_captions
+    from gvetool.utils.files import atomic_write, write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    lines = "".join(f"{c + 1} {name}\n" for c, name in enumerate(class_names))
+    write_text(out / "classes.txt", lines)
+    for split in SPLITS:
+        ids = [image_id for image_id, _, _ in items[split]]
+        write_text(out / f"{split}.txt", "".join(f"{i}\n" for i in ids))
+        texts = [descriptions for _, _, descriptions in items[split]]
+        write_captions(
+            out / f"descriptions_bird.{split}.fg.json", ids, texts, ids, f"{title} ({split})"
+        )
+    everything = [item for split in SPLITS for item in items[split]]
+    with atomic_write(out / "CUB_label_dict.p") as handle:
+        pickle.dump({image_id: c + 1 for image_id, c, _ in everything}, handle, protocol=2)
+    with atomic_write(out / "CUB_feature_dict.p") as handle:
+        pickle.dump(
+            {image_id: vectors[image_id] for image_id, _, _ in everything}, handle, protocol=2
+        )
