@@ -69,6 +69,7 @@ def clear_failed(run_dir: Path) -> None:
 
 
 def _failure(run_dir: Path) -> str | None:
+    """What ``failed.json`` says, or ``None`` where there is none (or it is unreadable)."""
     try:
         recorded = read_json(run_dir / FAILED)
     except GvetoolError:
@@ -105,7 +106,7 @@ def summarise(run_dir: Path) -> RunSummary | None:
     detail = None
     if (run_dir / RUNNING).is_file() and _alive(run_dir / RUNNING):
         state = "running"
-    elif (detail := _failure(run_dir) if (run_dir / FAILED).is_file() else None) is not None:
+    elif (detail := _failure(run_dir)) is not None:
         state = "failed"
     else:
         state = "finished" if len(history) >= config.epochs else "interrupted"
