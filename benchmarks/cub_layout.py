@@ -8,8 +8,9 @@ describe, not in how it is laid out.
 
 from __future__ import annotations
 
+import argparse
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,19 @@ def write_cub_layout(
         pickle.dump(
             {image_id: vectors[image_id] for image_id, _, _ in everything}, handle, protocol=2
         )
+
+
+def command_line(write: Callable[..., None], description: str, what: str) -> None:
+    """A generator's command line: ``OUT [--classes N] [--images-per-class N]
+    [--captions-per-image N] [--feature-dim N] [--seed N]``, passed to ``write``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--classes", type=int, default=20)
+    parser.add_argument("--images-per-class", type=int, default=30)
+    parser.add_argument("--captions-per-image", type=int, default=10)
+    parser.add_argument("--feature-dim", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    sizes = (args.classes, args.images_per_class, args.captions_per_image, args.feature_dim)
+    write(args.out, *sizes, args.seed)
+    print(f"wrote {args.classes} {what} classes to {args.out}")

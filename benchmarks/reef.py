@@ -25,13 +25,12 @@ read it.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cub_layout import SPLITS, split_of, write_cub_layout
+from cub_layout import SPLITS, command_line, split_of, write_cub_layout
 
 BODY = ("silver", "gold", "blue", "orange", "black", "white", "yellow", "grey")
 SHAPES = ("round", "slender", "flat", "long")
@@ -150,25 +149,5 @@ def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed
     write_cub_layout(out, names, items, dict(zip(ordered, vectors, strict=True)), "reef fish")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--classes", type=int, default=20)
-    parser.add_argument("--images-per-class", type=int, default=30)
-    parser.add_argument("--captions-per-image", type=int, default=10)
-    parser.add_argument("--feature-dim", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    write(
-        args.out,
-        args.classes,
-        args.images_per_class,
-        args.captions_per_image,
-        args.feature_dim,
-        args.seed,
-    )
-    print(f"wrote {args.classes} reef-fish classes to {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    command_line(write, __doc__.splitlines()[0], "reef-fish")
