@@ -51,7 +51,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
             if resume is not None and dist.is_main:
                 locks.enter_context(_one_writer(resume))
             run = set_up(config, resume, dist, device)
-            if run.validation is not None:  # also when the trainer refuses to start
+            if run.validation is not None:  # closed however training ends, or never starts
                 locks.callback(run.validation.close)
             if resume is None and dist.is_main:
                 locks.enter_context(_one_writer(run.run_dir))
@@ -134,8 +134,6 @@ class Trainer:
             finally:
                 if self.main:
                     clear_running(run.run_dir)
-                if validate is not None:
-                    validate.close()
                 if trackers is not None:
                     best = run.run_dir / "best.pt"
                     trackers.finish(status, best if best.is_file() else None)

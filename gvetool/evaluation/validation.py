@@ -100,7 +100,7 @@ class CaptionValidation(Validation):
         sample = self.references[:2]
         candidates = [" ".join(references[0]) for references in sample]
         self.scorer.score(scoring_input(candidates, sample, False, self.scorer.needs))
-        specs = validation_metrics(self.config)
+        specs = self.scorer.specs
         if not any(spec.best and spec.name not in self.scorer.skipped for spec in specs):
             reasons = "; ".join(self.scorer.skipped.values())
             raise ConfigError(
