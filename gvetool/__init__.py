@@ -31,6 +31,10 @@ __version__ = "0.2.0"
 _MOVED_TO_PLUGIN_API = ("DatasetSpec", "EncoderSpec", "ModelSpec", "hookimpl")
 
 
+# gvetool.serve(...) and gvetool.study.make/score, from the packages above user_api.
+_APPS = {"serve": "gvetool.explorer", "study": "gvetool.study"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _MOVED_TO_PLUGIN_API:
         import gvetool.plugin_api as plugin_api
@@ -42,6 +46,11 @@ def __getattr__(name: str) -> Any:
             stacklevel=2,
         )
         return getattr(plugin_api, name)
+    if name in _APPS:  # the explorer and the study kit sit above the API they are built on
+        import importlib
+
+        module = importlib.import_module(_APPS[name])
+        return getattr(module, name) if name == "serve" else module
     if name.startswith("__") and name != "__all__":  # probes by tools: no import for them
         raise AttributeError(f"module 'gvetool' has no attribute {name!r}")
     # The API's names are its __all__, imported on first use. Not "from gvetool import":
@@ -49,7 +58,7 @@ def __getattr__(name: str) -> Any:
     import gvetool.user_api as user_api
 
     if name == "__all__":
-        return ["__version__", *user_api.__all__]
+        return ["__version__", *user_api.__all__, *_APPS]
     if name in user_api.__all__:
         return getattr(user_api, name)
     raise AttributeError(f"module 'gvetool' has no attribute {name!r}")

@@ -96,12 +96,18 @@ def test_the_old_plugin_names_still_work_with_a_deprecation_warning():
 
 def test_the_user_facade_is_exactly_the_python_api():
     import gvetool
+    import gvetool.explorer
+    import gvetool.study
     import gvetool.user_api
 
-    assert gvetool.__all__ == ["__version__", *gvetool.user_api.__all__]
+    assert gvetool.__all__ == ["__version__", *gvetool.user_api.__all__, "serve", "study"]
     assert dir(gvetool) == sorted(gvetool.__all__)
     for name in gvetool.user_api.__all__:
         assert getattr(gvetool, name) is getattr(gvetool.user_api, name)
+    # The explorer and the study kit are built on the API, so they live above it.
+    assert gvetool.serve is gvetool.explorer.serve
+    assert gvetool.study is sys.modules["gvetool.study"]
+    assert callable(gvetool.study.make) and callable(gvetool.study.score)
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         gvetool.Nothing  # noqa: B018
 

@@ -63,7 +63,8 @@ def test_the_readmes_links_lead_to_files():
 
 def test_the_python_api_reference_lists_every_name():
     page = (ROOT / "docs" / "reference" / "python-api.md").read_text()
-    assert [n for n in gvetool.user_api.__all__ if f'heading: "gvetool.{n}"' not in page] == []
+    names = [*gvetool.user_api.__all__, "serve", "study.make", "study.score"]
+    assert [n for n in names if f'heading: "gvetool.{n}"' not in page] == []
 
 
 def test_the_plugin_api_reference_lists_every_name():

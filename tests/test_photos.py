@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import struct
 import warnings
-import zlib
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,22 +10,7 @@ from PIL import Image
 import gvetool
 from gvetool.cli import main
 from gvetool.data.image_features import MAX_PIXELS, read_image
-
-
-def _png_header(path: Path, width: int, height: int) -> Path:
-    """A PNG that claims ``width`` x ``height`` pixels: Pillow reads the size from its
-    header alone, so a 20000 x 20000 image costs a few bytes to test."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
-    )
-    return path
+from tests.hostile import png_header as _png_header
 
 
 @pytest.mark.parametrize("side", [20000, 10000])

@@ -26,7 +26,9 @@ from gvetool.cli import explain as explain_cli
 from gvetool.cli import plugins as plugins_cli
 from gvetool.cli import reproduce as reproduce_cli
 from gvetool.cli import runs as runs_cli
+from gvetool.cli import serve as serve_cli
 from gvetool.cli import split as split_cli
+from gvetool.cli import study as study_cli
 from gvetool.cli import train as train_cli
 from gvetool.cli import transfer as transfer_cli
 from gvetool.cli.plugin_commands import add_plugin_commands
@@ -78,6 +80,8 @@ def build_app() -> typer.Typer:
     app.command("cv")(cv_cli.cv)
     app.command("transfer")(transfer_cli.transfer)
     app.command("explain")(explain_cli.explain_command)
+    app.command("serve")(serve_cli.serve_command)
+    app.add_typer(study_cli.app, name="study")
     app.command("reproduce")(reproduce_cli.reproduce)
     app.command("runs")(runs_cli.runs)
     app.command("demo")(demo_cli.demo)

@@ -99,12 +99,17 @@ def read_image(
                     image = shrunk(image)
                 return transform(image.convert("RGB"))
         except Image.DecompressionBombError as exc:  # beyond what Pillow opens at all
-            claimed = re.search(r"\((\d+) pixels\)", str(exc))
-            raise _too_large(path, int(claimed.group(1)) if claimed else 2 * MAX_PIXELS) from None
+            raise _too_large(path, bomb_pixels(exc)) from None
         except UnidentifiedImageError:
             raise DataError(f"cannot read image {path}: not an image Pillow can read") from None
         except ValueError as exc:
             raise DataError(f"cannot read image {path}: {exc}") from None
+
+
+def bomb_pixels(error: Image.DecompressionBombError) -> int:
+    """The pixels an image Pillow refused to open claims, from Pillow's message."""
+    claimed = re.search(r"\((\d+) pixels\)", str(error))
+    return int(claimed.group(1)) if claimed else 2 * MAX_PIXELS
 
 
 def _too_large(path: Path, pixels: int) -> DataError:

@@ -26,7 +26,14 @@ from gvetool.user_api.datasets import (
 )
 from gvetool.user_api.evaluating import evaluate
 from gvetool.user_api.experiments import cross_validate, reproduce, run_demo
-from gvetool.user_api.explainer import Counterfactual, Description, Explainer, Explanation, load
+from gvetool.user_api.explainer import (
+    Counterfactual,
+    Description,
+    Explainer,
+    Explanation,
+    PhotoExplanation,
+    load,
+)
 from gvetool.user_api.listings import (
     list_datasets,
     list_encoders,
@@ -61,6 +68,7 @@ __all__ = [
     "GvetoolError",
     "GvetoolWarning",
     "Interrupted",
+    "PhotoExplanation",
     "Reproduction",
     "Run",
     "UnknownNameError",

@@ -69,6 +69,24 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class PhotoExplanation:
+    """A photo explained as one class, with the class ranking and, for a class-conditioned
+    model, the counterfactual (``counter_class``: the runner-up in the first explanation).
+
+    ``explained_class`` is the class chosen, else the top of ``ranking``; ``ranking`` lists
+    every class with its probability, best first (empty where no sentence classifier was
+    found); the counter fields are ``None`` for a model that reads no class.
+    """
+
+    image: str
+    explained_class: str | None
+    explanation: str
+    counter_class: str | None
+    counterfactual: str | None
+    ranking: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
 class Counterfactual:
     """An image explained as its own class and as another one (the paper's
     counterfactual explanations: what would have to be seen for the other class)."""
@@ -124,11 +142,16 @@ class Explainer:
     @property
     def encodes_photos(self) -> bool:
         """Whether this run's features can be computed for a photo (an image encoder)."""
+        return self.why_no_photos is None
+
+    @property
+    def why_no_photos(self) -> str | None:
+        """Why this run cannot explain a photo, in one line (``None``: it can)."""
         try:
             self._photo_encoder()
-        except GvetoolError:
-            return False
-        return True
+        except GvetoolError as exc:
+            return str(exc)
+        return None
 
     def has_image(self, image_id: str) -> bool:
         """Whether ``image_id`` is an image of the run's dataset (opens the dataset)."""
@@ -225,6 +248,82 @@ class Explainer:
             Counterfactual(label, _name(names, true[i]), sentences[i], names[counter[i]], others[i])
             for i, label in enumerate(labels)
         ]
+
+    @quiet_unless_asked
+    def rank_classes(
+        self, image_ids: Sequence[str] = (), *, images: Sequence[ImageInput] = (), max_len: int = 50
+    ) -> list[list[tuple[str, float]]]:
+        """Each image's classes, most likely first, with probabilities, as the run's sentence
+        classifier reads the run's own sentences about the image.
+
+        An unconditioned model (LRCN) writes one description, which the classifier reads.
+        A class-conditioned model (GVE) explains the image as every class; the classifier's
+        probabilities, averaged over those explanations, cancel what each explanation says
+        because of its class and keep what the image makes every one of them say. No image
+        classifier is involved: a run ranks classes with what it learnt, and nothing else.
+        """
+        found = self._classifier_path
+        if found is None:
+            raise GvetoolError(
+                "no sentence classifier found to rank the classes; pass sc_ckpt=... to "
+                "gvetool.load (or --sc-ckpt), or name the class"
+            )
+        if isinstance(image_ids, str):
+            image_ids = [image_ids]
+        if isinstance(images, (str, Path)) or not isinstance(images, Sequence):
+            images = [images]
+        if images:
+            self._photo_encoder()
+        features = self._features(image_ids, images)
+        names = self.class_names
+        rankings = []
+        for row in features:
+            if self.class_conditioned:
+                rows, classes = row.expand(len(names), *row.shape), np.arange(len(names))
+            else:
+                rows, classes = row.unsqueeze(0), np.zeros(1, dtype=np.int64)
+            sentences = generate_from_features(
+                self._trained.model,
+                rows,
+                classes,
+                self._trained.vocab,
+                self._batch_size,
+                max_len,
+                label="ranking classes",
+            )
+            probabilities = _softmax(classify(found, sentences)).mean(axis=0)
+            order = np.argsort(-probabilities, kind="stable")
+            rankings.append([(names[i], float(probabilities[i])) for i in order])
+        return rankings
+
+    @quiet_unless_asked
+    def explain_photo(
+        self, image: ImageInput, class_name: str | None = None, max_len: int = 50
+    ) -> PhotoExplanation:
+        """One photo explained as ``class_name`` (default: the top of its ranking, see
+        :meth:`rank_classes`), with the ranking and the counterfactual: what the explorer
+        (``gvetool serve``) shows for an uploaded photo."""
+        self._photo_encoder()  # a run that cannot encode photos says so before any work
+        if class_name is not None and self.class_conditioned:
+            class_name = self.class_names[class_index(class_name, self.class_names)]
+        elif class_name is not None:
+            raise GvetoolError(f"a class needs a class-conditioned model; '{self.model}' is not")
+        ranking: list[tuple[str, float]] = []
+        if self._classifier_path is not None or class_name is None:  # None: says what to do
+            ranking = self.rank_classes(images=[image], max_len=max_len)[0]
+        label = label_of(image, 0)
+        if not self.class_conditioned:
+            (described,) = self.describe(images=[image], max_len=max_len)
+            top = ranking[0][0] if ranking else None
+            return PhotoExplanation(label, top, described.sentence, None, None, ranking)
+        chosen = class_name or ranking[0][0]
+        if self._classifier_path is None:
+            (explained,) = self.explain(images=[image], classes=chosen, max_len=max_len)
+            return PhotoExplanation(label, chosen, explained.sentence, None, None, ranking)
+        (pair,) = self.counterfactual(images=[image], classes=chosen, max_len=max_len)
+        return PhotoExplanation(
+            label, chosen, pair.explanation, pair.counter_class, pair.counterfactual, ranking
+        )
 
     def _generate(
         self,
@@ -370,6 +469,11 @@ def load(
     """
     trained = load_trained(Path(path), Path(data_root) if data_root else None, device)
     return Explainer(trained, Path(sc_ckpt) if sc_ckpt else None, batch_size)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _name(names: list[str], index: int) -> str | None:
