@@ -1,0 +1,175 @@
+"""The original's LRCN and gvetool's in lockstep: same weights, same batches, its own code.
+
+    python benchmarks/original_lockstep.py --work /tmp/gvetool-peer [--dataset moths]
+        [--steps 30] [--size 64]
+
+Run after ``benchmarks/original_peer.py`` (same ``--work``): it uses the copy of the
+original made there (its ``models/lrcn.py``, imported from ``--work``, never from the
+project tree), the dataset in the original's files (its tokens and vocabulary pickles,
+its feature dictionary) and the original's trained checkpoints. Two checks that separate
+what the models compute from what their random draws happen to be:
+
+* **training**: an original ``LRCN`` and a gvetool captioner start from the same weights
+  (copied across, the vocabulary ids being the original's), dropout off, and take
+  ``--steps`` Adam steps on the same random batches of the original's training captions
+  (its own ``nn.CrossEntropyLoss`` over its packed targets, ``torch.optim.Adam``; gvetool's
+  ``loss`` and its Adam). Prints both losses and the largest parameter difference;
+* **decoding**: each seed's best original LRCN checkpoint, its weights loaded into a
+  gvetool captioner, describes the test images with gvetool's greedy decoder; prints how
+  many sentences are the original's own, word for word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from gvetool.builtins.models.captioner import Captioner
+from gvetool.data.vocab import SPECIALS, Vocabulary
+from gvetool.engine.adam import Adam
+from gvetool.kernel.batch import CaptionBatch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gvetool-peer"))
+    parser.add_argument("--dataset", default="moths")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--size", type=int, default=64, help="embedding and hidden size")
+    args = parser.parse_args()
+    work = args.work / args.dataset
+    sys.path.insert(0, str(work / "original"))  # the original's modules, from its copy
+    data = work / "data" / args.dataset / "cub"
+    original_vocab = _unpickle(data / "cub_vocab.pkl")
+    features = _unpickle(data / "CUB_feature_dict.p")
+    lockstep(data, original_vocab, features, args.steps, args.size)
+    for done in sorted((work / "runs" / args.dataset).glob("seed*/original/lrcn/done.json")):
+        decode_original(done, original_vocab, features)
+
+
+def _unpickle(path: Path) -> Any:
+    """The original's own pickles, written by its code on this machine (trusted here)."""
+    with path.open("rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def _copy_into_original(ours: Captioner, original: nn.Module) -> None:
+    hidden = ours.lstm2.hidden_size
+    with torch.no_grad():
+        original.word_embed.weight.copy_(ours.embed.weight)
+        original.linear1.weight.copy_(ours.image.weight)
+        original.linear1.bias.copy_(ours.image.bias)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(original.lstm1, f"{name}_l0").copy_(getattr(ours.lstm1, name))
+        original.lstm2.weight_ih_l0[:, :hidden].copy_(ours.lstm2_image.weight)
+        original.lstm2.weight_ih_l0[:, hidden:].copy_(ours.lstm2.weight_ih)
+        for name in ("weight_hh", "bias_ih", "bias_hh"):
+            getattr(original.lstm2, f"{name}_l0").copy_(getattr(ours.lstm2, name))
+        original.linear2.weight.copy_(ours.out.weight)
+        original.linear2.bias.copy_(ours.out.bias)
+
+
+def _copy_from_original(state: dict[str, torch.Tensor], ours: Captioner) -> None:
+    hidden = ours.lstm2.hidden_size
+    with torch.no_grad():
+        ours.embed.weight.copy_(state["word_embed.weight"])
+        ours.image.weight.copy_(state["linear1.weight"])
+        ours.image.bias.copy_(state["linear1.bias"])
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ours.lstm1, name).copy_(state[f"lstm1.{name}_l0"])
+        ours.lstm2_image.weight.copy_(state["lstm2.weight_ih_l0"][:, :hidden])
+        ours.lstm2.weight_ih.copy_(state["lstm2.weight_ih_l0"][:, hidden:])
+        for name in ("weight_hh", "bias_ih", "bias_hh"):
+            getattr(ours.lstm2, name).copy_(state[f"lstm2.{name}_l0"])
+        ours.out.weight.copy_(state["linear2.weight"])
+        ours.out.bias.copy_(state["linear2.bias"])
+
+
+def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> None:
+    from models.lrcn import LRCN  # the original's class, from its copy under --work
+
+    tokens = _unpickle(data / "cub_tokens_train.pkl")
+    annotations = json.loads((data / "descriptions_bird.train.fg.json").read_text())
+    image_of = {a["id"]: a["image_id"] for a in annotations["annotations"]}
+    keys = list(tokens)
+    torch.manual_seed(0)
+    dim = len(next(iter(features.values())))
+    ours = Captioner(len(vocab.word2idx), dim, size, size, dropout=0.0)
+    original = LRCN(dim, size, size, len(vocab.word2idx), dropout_prob=0.0)
+    _copy_into_original(ours, original)
+    ours.train()
+    original.train()
+    ours_adam = Adam(list(ours.parameters()), lr=1e-3)
+    original_adam = torch.optim.Adam(original.parameters(), lr=1e-3)
+    criterion = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    end, start = vocab(vocab.end_token), vocab(vocab.start_token)
+    print(f"lockstep, dropout off, size {size}: step, original loss, gvetool loss, max |dW|")
+    for step in range(steps):
+        chosen = [keys[i] for i in rng.choice(len(keys), 128, replace=False)]
+        sentences = [[vocab(w) for w in tokens[k]] + [end] for k in chosen]
+        x = torch.tensor(np.stack([features[image_of[k]] for k in chosen]), dtype=torch.float32)
+        lengths = torch.tensor([len(s) for s in sentences])
+        padded = torch.zeros(len(sentences), int(lengths.max()), dtype=torch.long)
+        for row, sentence in enumerate(sentences):
+            padded[row, : len(sentence)] = torch.tensor(sentence)
+        ours_adam.zero_grad()
+        batch = CaptionBatch(x, padded, lengths, torch.zeros_like(lengths), torch.arange(128))
+        ours_loss, _ = ours.loss(batch)
+        ours_loss.backward()
+        ours_adam.step()
+        order = torch.argsort(lengths, descending=True, stable=True)
+        inputs = torch.cat([torch.full((128, 1), start), padded[order][:, :-1]], dim=1)
+        targets = pack_padded_sequence(padded[order], lengths[order].tolist(), batch_first=True)
+        original_adam.zero_grad()
+        outputs = original(x[order], inputs, lengths[order].tolist())
+        original_loss = criterion(outputs, targets[0])
+        original_loss.backward()
+        original_adam.step()
+        copy = Captioner(len(vocab.word2idx), dim, size, size)
+        _copy_from_original(original.state_dict(), copy)
+        with torch.no_grad():
+            pairs = zip(copy.parameters(), ours.parameters(), strict=True)
+            difference = max(float((a - b).abs().max()) for a, b in pairs)
+        if step < 3 or (step + 1) % 10 == 0:
+            print(
+                f"  {step + 1:3d}  {original_loss.item():.6f}  {ours_loss.item():.6f}  "
+                f"{difference:.1e}"
+            )
+
+
+def decode_original(done_path: Path, vocab: Any, features: dict) -> None:
+    """The original's best LRCN decoded by gvetool: the same sentences?"""
+    done = json.loads(done_path.read_text())
+    state = torch.load(done["best"], weights_only=True, map_location="cpu")
+    words = [vocab.idx2word[i] for i in range(len(vocab.idx2word))]
+    ours_vocab = Vocabulary((*SPECIALS, *words[len(SPECIALS) :]))
+    hidden, dim = state["linear1.weight"].shape
+    model = Captioner(len(words), dim, state["word_embed.weight"].shape[1], hidden)
+    _copy_from_original(state, model)
+    model.eval()
+    test = done["test"]
+    x = torch.tensor(np.stack([features[i] for i in test]), dtype=torch.float32)
+    with torch.no_grad():
+        tokens, _ = model.generate(x, torch.zeros(len(test), dtype=torch.long), 50, greedy=True)
+    ours = [ours_vocab.decode(row) for row in tokens.tolist()]
+    same = sum(a == b for a, b in zip(ours, test.values(), strict=True))
+    length = statistics.mean(len(s.split()) for s in ours)
+    print(
+        f"{done_path.parent.parent.parent.name}: the original's best LRCN decoded by gvetool: "
+        f"{same}/{len(test)} sentences identical, mean length {length:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
