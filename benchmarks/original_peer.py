@@ -3,6 +3,7 @@
     python benchmarks/original_peer.py --original PATH [--dataset reef|synth|moths]
         [--seeds 0,1,2] [--epochs 5] [--hidden-size 1000] [--work /tmp/gvetool-peer]
         [--device cpu|cuda] [--sampler inverse-cdf|categorical] [--sides original,gvetool]
+        [--models sc,lrcn,gve]
 
 ``PATH`` is a snapshot of the original repository (a checkout, or the git directory that
 the search tool's ``fetch`` brings). Everything the original needs lives under ``--work``,
@@ -172,6 +173,12 @@ def main() -> None:
         help="both sides on this device (cuda: the original's sizes in minutes)",
     )
     parser.add_argument(
+        "--models",
+        default="sc,lrcn,gve",
+        help="the models to train, in order (gve needs sc; lrcn alone needs neither: "
+        "more seeds of the describer for less time)",
+    )
+    parser.add_argument(
         "--sides",
         default="original,gvetool",
         help="the implementations to run and print (one side at a time where a run takes "
@@ -181,6 +188,9 @@ def main() -> None:
     sides = [side for side in args.sides.split(",") if side]
     if not sides or set(sides) - {"original", "gvetool"}:
         raise SystemExit("--sides takes original, gvetool or both, comma-separated")
+    args.models = [m for m in MODELS if m in args.models.split(",")]
+    if "gve" in args.models and "sc" not in args.models:
+        raise SystemExit("--models gve needs sc (its reward)")
     work = args.work.resolve()
     if HERE.parent in (work, *work.parents):
         raise SystemExit("--work must be outside the project tree")
@@ -206,7 +216,14 @@ def main() -> None:
         result: dict = {"seed": seed}
         if "original" in sides:
             result["original"] = _run_original(
-                python, original, work / "harness.py", data, run / "original", settings, seed
+                python,
+                original,
+                work / "harness.py",
+                data,
+                run / "original",
+                settings,
+                seed,
+                args.models,
             )
         if "gvetool" in sides:
             folder = _gvetool_folder(run, args.sampler)
@@ -280,8 +297,10 @@ def _run_original(
     run: Path,
     settings: list[str],
     seed: int,
+    models: list[str],
 ) -> dict:
-    """Train sc, LRCN and GVE with the original; its per-epoch numbers and test sentences."""
+    """Train ``models`` (sc, LRCN, GVE) with the original; its per-epoch numbers and test
+    sentences."""
     out: dict = {}
     sc = None
 
@@ -311,7 +330,7 @@ def _run_original(
         ]
         return [*common, "--sc-ckpt", str(sc)] if model == "gve" else common
 
-    for model in MODELS:
+    for model in models:
         folder = run / model
         done = folder / "done.json"
         if done.is_file():
@@ -430,7 +449,7 @@ def _run_gvetool(root: Path, out: Path, args: argparse.Namespace, seed: int) -> 
         args.device,
     ]
     result: dict = {}
-    for model in MODELS:
+    for model in args.models:
         folder = out / model
         runs = sorted(folder.glob(f"{model}-cub-*"))
         if not runs or not _trained(runs[-1], args.epochs):
@@ -523,7 +542,10 @@ def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> N
         f"\n{args.dataset}, {len(results)} seeds, {args.epochs} epochs, hidden "
         f"{args.hidden_size}: mean ± std over seeds"
     )
+    captioners = [m for m in ("lrcn", "gve") if m in args.models]
     for key, label in (("reward", "GVE train reward"), ("val_cider", "GVE val CIDEr")):
+        if "gve" not in captioners:
+            break
         print(f"\n{label:18}" + "".join(f"{'epoch ' + str(e + 1):>26}" for e in range(args.epochs)))
         for side in sides:
             rows = [r[side]["gve"][key] for r in results]
@@ -532,7 +554,7 @@ def _print(results: list[dict], args: argparse.Namespace, sides: list[str]) -> N
     for key, label in (("test", "test (best.pt)"), ("test_last", "test (last epoch)")):
         print(f"\n{label:22}" + "".join(f"{header:>18}" for header in HEADERS))
         for side in sides:
-            for model in ("lrcn", "gve"):
+            for model in captioners:
                 scored = [_scores(root, r[side][model][key]) for r in results]
                 cells = "".join(f"{spread([s[k] for s in scored]):>18}" for k in MEASURES)
                 print(f"{side + ' ' + model:22}{cells}")

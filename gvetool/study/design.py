@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from gvetool.evaluation.side_by_side import SideBySide
+from gvetool.evaluation.side_by_side import Image, SideBySide
 from gvetool.utils.errors import GvetoolError
 
 PAIR, CHECK = "pair", "check"
@@ -82,19 +82,27 @@ def design(shown: SideBySide, pairs: int, checks: int, seed: int) -> Design:
 
 def _pair(shown: SideBySide, index: int, rng: np.random.Generator) -> Question:
     image = shown.images[index]
-    sides = [("A", image.sentences[0].text), ("B", image.sentences[1].text)]
+    a, b = ("A", image.sentences[0].text), ("B", image.sentences[1].text)
+    return _question(PAIR, index, image, a, b, rng)
+
+
+def _question(
+    kind: str,
+    index: int,
+    image: Image,
+    first: tuple[str, str],
+    second: tuple[str, str],
+    rng: np.random.Generator,
+) -> Question:
+    """A question of two ``(what, sentence)`` sides, on sides drawn at random; a check's
+    expected answer is the side of the image's own reference."""
+    sides = [first, second]
     if rng.random() < 0.5:
         sides.reverse()
+    expected = None if kind == PAIR else ("left" if sides[0][0] == "reference" else "right")
+    (left_is, left), (right_is, right) = sides
     return Question(
-        "",
-        PAIR,
-        index,
-        image.id,
-        str(image.class_name),
-        sides[0][1],
-        sides[1][1],
-        sides[0][0],
-        sides[1][0],
+        "", kind, index, image.id, str(image.class_name), left, right, left_is, right_is, expected
     )
 
 
@@ -113,22 +121,7 @@ def _checks(shown: SideBySide, count: int, rng: np.random.Generator) -> list[Que
         other = images[int(rng.choice(others))]
         own = image.references[int(rng.integers(len(image.references)))]
         foreign = other.references[int(rng.integers(len(other.references)))]
-        sides = [("reference", own), ("other class", foreign)]
-        if rng.random() < 0.5:
-            sides.reverse()
-        expected = "left" if sides[0][0] == "reference" else "right"
         checks.append(
-            Question(
-                "",
-                CHECK,
-                int(n),
-                image.id,
-                str(image.class_name),
-                sides[0][1],
-                sides[1][1],
-                sides[0][0],
-                sides[1][0],
-                expected,
-            )
+            _question(CHECK, int(n), image, ("reference", own), ("other class", foreign), rng)
         )
     return checks
