@@ -9,7 +9,9 @@ project tree), the dataset in the original's files (its tokens and vocabulary pi
 its feature dictionary) and the original's trained checkpoints. Two checks that separate
 what the models compute from what their random draws happen to be:
 
-* **training**: an original ``LRCN`` and a gvetool captioner start from the same weights
+* **training**: an original ``LRCN`` (then ``GVE``, on its cross-entropy: REINFORCE draws
+  words at random, which two codes never draw alike) and a gvetool captioner start from
+  the same weights
   (copied across, the vocabulary ids being the original's), dropout off, and take
   ``--steps`` Adam steps on the same random batches of the original's training captions
   (its own ``nn.CrossEntropyLoss`` over its packed targets, ``torch.optim.Adam``; gvetool's
@@ -52,9 +54,14 @@ def main() -> None:
     data = work / "data" / args.dataset / "cub"
     original_vocab = _unpickle(data / "cub_vocab.pkl")
     features = _unpickle(data / "CUB_feature_dict.p")
-    lockstep(data, original_vocab, features, args.steps, args.size)
-    for done in sorted((work / "runs" / args.dataset).glob("seed*/original/lrcn/done.json")):
-        decode_original(done, original_vocab, features)
+    labels = _unpickle(data / "CUB_label_dict.p")
+    for gve in (False, True):
+        lockstep(data, original_vocab, features, labels, args.steps, args.size, gve)
+    for model in ("lrcn", "gve"):
+        for done in sorted(
+            (work / "runs" / args.dataset).glob(f"seed*/original/{model}/done.json")
+        ):
+            decode_original(done, original_vocab, features, labels, model)
 
 
 def _unpickle(path: Path) -> Any:
@@ -64,15 +71,14 @@ def _unpickle(path: Path) -> Any:
 
 
 def _copy_into_original(ours: Captioner, original: nn.Module) -> None:
-    hidden = ours.lstm2.hidden_size
     with torch.no_grad():
         original.word_embed.weight.copy_(ours.embed.weight)
         original.linear1.weight.copy_(ours.image.weight)
         original.linear1.bias.copy_(ours.image.bias)
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(original.lstm1, f"{name}_l0").copy_(getattr(ours.lstm1, name))
-        original.lstm2.weight_ih_l0[:, :hidden].copy_(ours.lstm2_image.weight)
-        original.lstm2.weight_ih_l0[:, hidden:].copy_(ours.lstm2.weight_ih)
+        # LSTM 2 reads [image vector, class one-hot (GVE), LSTM 1 output] in both.
+        original.lstm2.weight_ih_l0.copy_(ours.lstm2_weight_ih())
         for name in ("weight_hh", "bias_ih", "bias_hh"):
             getattr(original.lstm2, f"{name}_l0").copy_(getattr(ours.lstm2, name))
         original.linear2.weight.copy_(ours.out.weight)
@@ -81,6 +87,7 @@ def _copy_into_original(ours: Captioner, original: nn.Module) -> None:
 
 def _copy_from_original(state: dict[str, torch.Tensor], ours: Captioner) -> None:
     hidden = ours.lstm2.hidden_size
+    classes = 0 if ours.lstm2_class is None else ours.lstm2_class.num_embeddings
     with torch.no_grad():
         ours.embed.weight.copy_(state["word_embed.weight"])
         ours.image.weight.copy_(state["linear1.weight"])
@@ -88,15 +95,24 @@ def _copy_from_original(state: dict[str, torch.Tensor], ours: Captioner) -> None
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(ours.lstm1, name).copy_(state[f"lstm1.{name}_l0"])
         ours.lstm2_image.weight.copy_(state["lstm2.weight_ih_l0"][:, :hidden])
-        ours.lstm2.weight_ih.copy_(state["lstm2.weight_ih_l0"][:, hidden:])
+        if classes:
+            ours.lstm2_class.weight.copy_(
+                state["lstm2.weight_ih_l0"][:, hidden : hidden + classes].T
+            )
+        ours.lstm2.weight_ih.copy_(state["lstm2.weight_ih_l0"][:, hidden + classes :])
         for name in ("weight_hh", "bias_ih", "bias_hh"):
             getattr(ours.lstm2, name).copy_(state[f"lstm2.{name}_l0"])
         ours.out.weight.copy_(state["linear2.weight"])
         ours.out.bias.copy_(state["linear2.bias"])
 
 
-def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> None:
-    from models.lrcn import LRCN  # the original's class, from its copy under --work
+def lockstep(
+    data: Path, vocab: Any, features: dict, labels: dict, steps: int, size: int, gve: bool
+) -> None:
+    """``gve``: the original's GVE class and gvetool's class-conditioned captioner, on the
+    cross-entropy (REINFORCE samples words at random, which no two codes draw alike)."""
+    from models.gve import GVE  # the original's classes, from its copy under --work
+    from models.lrcn import LRCN
 
     tokens = _unpickle(data / "cub_tokens_train.pkl")
     annotations = json.loads((data / "descriptions_bird.train.fg.json").read_text())
@@ -104,8 +120,13 @@ def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> N
     keys = list(tokens)
     torch.manual_seed(0)
     dim = len(next(iter(features.values())))
-    ours = Captioner(len(vocab.word2idx), dim, size, size, dropout=0.0)
-    original = LRCN(dim, size, size, len(vocab.word2idx), dropout_prob=0.0)
+    classes = len(set(labels.values())) if gve else 0
+    ours = Captioner(len(vocab.word2idx), dim, size, size, dropout=0.0, num_classes=classes)
+    original = (
+        GVE(dim, size, size, len(vocab.word2idx), None, classes, dropout_prob=0.0)
+        if gve
+        else LRCN(dim, size, size, len(vocab.word2idx), dropout_prob=0.0)
+    )
     _copy_into_original(ours, original)
     ours.train()
     original.train()
@@ -114,7 +135,8 @@ def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> N
     criterion = nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
     end, start = vocab(vocab.end_token), vocab(vocab.start_token)
-    print(f"lockstep, dropout off, size {size}: step, original loss, gvetool loss, max |dW|")
+    what = "GVE's cross-entropy" if gve else "LRCN"
+    print(f"{what} in lockstep, dropout off, size {size}: step, losses, max |dW|")
     for step in range(steps):
         chosen = [keys[i] for i in rng.choice(len(keys), 128, replace=False)]
         sentences = [[vocab(w) for w in tokens[k]] + [end] for k in chosen]
@@ -123,8 +145,9 @@ def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> N
         padded = torch.zeros(len(sentences), int(lengths.max()), dtype=torch.long)
         for row, sentence in enumerate(sentences):
             padded[row, : len(sentence)] = torch.tensor(sentence)
+        class_ids = torch.tensor([int(labels[image_of[k]]) - 1 for k in chosen])
         ours_adam.zero_grad()
-        batch = CaptionBatch(x, padded, lengths, torch.zeros_like(lengths), torch.arange(128))
+        batch = CaptionBatch(x, padded, lengths, class_ids, torch.arange(128))
         ours_loss, _ = ours.loss(batch)
         ours_loss.backward()
         ours_adam.step()
@@ -132,11 +155,12 @@ def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> N
         inputs = torch.cat([torch.full((128, 1), start), padded[order][:, :-1]], dim=1)
         targets = pack_padded_sequence(padded[order], lengths[order].tolist(), batch_first=True)
         original_adam.zero_grad()
-        outputs = original(x[order], inputs, lengths[order].tolist())
+        extra = (class_ids[order],) if gve else ()
+        outputs = original(x[order], inputs, lengths[order].tolist(), *extra)
         original_loss = criterion(outputs, targets[0])
         original_loss.backward()
         original_adam.step()
-        copy = Captioner(len(vocab.word2idx), dim, size, size)
+        copy = Captioner(len(vocab.word2idx), dim, size, size, num_classes=classes)
         _copy_from_original(original.state_dict(), copy)
         with torch.no_grad():
             pairs = zip(copy.parameters(), ours.parameters(), strict=True)
@@ -148,25 +172,32 @@ def lockstep(data: Path, vocab: Any, features: dict, steps: int, size: int) -> N
             )
 
 
-def decode_original(done_path: Path, vocab: Any, features: dict) -> None:
-    """The original's best LRCN decoded by gvetool: the same sentences?"""
+def decode_original(done_path: Path, vocab: Any, features: dict, labels: dict, model: str) -> None:
+    """The original's best LRCN or GVE decoded by gvetool (GVE explaining each image's true
+    class, as the original's test does): the same sentences?"""
     done = json.loads(done_path.read_text())
     state = torch.load(done["best"], weights_only=True, map_location="cpu")
     words = [vocab.idx2word[i] for i in range(len(vocab.idx2word))]
     ours_vocab = Vocabulary((*SPECIALS, *words[len(SPECIALS) :]))
+    state = {k: v for k, v in state.items() if not k.startswith("sentence_classifier.")}
     hidden, dim = state["linear1.weight"].shape
-    model = Captioner(len(words), dim, state["word_embed.weight"].shape[1], hidden)
-    _copy_from_original(state, model)
-    model.eval()
+    classes = state["lstm2.weight_ih_l0"].shape[1] - 2 * hidden
+    captioner = Captioner(
+        len(words), dim, state["word_embed.weight"].shape[1], hidden, num_classes=classes
+    )
+    _copy_from_original(state, captioner)
+    captioner.eval()
     test = done["test"]
     x = torch.tensor(np.stack([features[i] for i in test]), dtype=torch.float32)
+    truth = [int(labels[i]) - 1 if classes else 0 for i in test]
     with torch.no_grad():
-        tokens, _ = model.generate(x, torch.zeros(len(test), dtype=torch.long), 50, greedy=True)
+        tokens, _ = captioner.generate(x, torch.tensor(truth), 50, greedy=True)
     ours = [ours_vocab.decode(row) for row in tokens.tolist()]
     same = sum(a == b for a, b in zip(ours, test.values(), strict=True))
     length = statistics.mean(len(s.split()) for s in ours)
     print(
-        f"{done_path.parent.parent.parent.name}: the original's best LRCN decoded by gvetool: "
+        f"{done_path.parent.parent.parent.name}: the original's best {model.upper()} decoded by "
+        "gvetool: "
         f"{same}/{len(test)} sentences identical, mean length {length:.2f}"
     )
 
