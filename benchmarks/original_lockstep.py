@@ -1,7 +1,7 @@
 """The original's LRCN and gvetool's in lockstep: same weights, same batches, its own code.
 
     python benchmarks/original_lockstep.py --work /tmp/gvetool-peer [--dataset moths]
-        [--steps 30] [--size 64]
+        [--steps 30] [--size 64] [--draws 300]
 
 Run after ``benchmarks/original_peer.py`` (same ``--work``): it uses the copy of the
 original made there (its ``models/lrcn.py``, imported from ``--work``, never from the
@@ -16,6 +16,9 @@ what the models compute from what their random draws happen to be:
   ``--steps`` Adam steps on the same random batches of the original's training captions
   (its own ``nn.CrossEntropyLoss`` over its packed targets, ``torch.optim.Adam``; gvetool's
   ``loss`` and its Adam). Prints both losses and the largest parameter difference;
+* **dropout**: with dropout 0.5, the mean gradient over ``--draws`` masks on one batch,
+  same weights: equal (within the draws' noise) where both drop the same activations at
+  the same rate and scale;
 * **decoding**: each seed's best original LRCN checkpoint, its weights loaded into a
   gvetool captioner, describes the test images with gvetool's greedy decoder; prints how
   many sentences are the original's own, word for word.
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="moths")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--size", type=int, default=64, help="embedding and hidden size")
+    parser.add_argument("--draws", type=int, default=300, help="dropout masks per code")
     args = parser.parse_args()
     work = args.work / args.dataset
     sys.path.insert(0, str(work / "original"))  # the original's modules, from its copy
@@ -56,7 +60,10 @@ def main() -> None:
     features = _unpickle(data / "CUB_feature_dict.p")
     labels = _unpickle(data / "CUB_label_dict.p")
     for gve in (False, True):
-        lockstep(data, original_vocab, features, labels, args.steps, args.size, gve)
+        lockstep(Pair(data, original_vocab, features, labels, args.size, gve, 0.0), args.steps)
+    for gve in (False, True):
+        pair = Pair(data, original_vocab, features, labels, args.size, gve, 0.5)
+        expected_gradients(pair, args.draws)
     for model in ("lrcn", "gve"):
         for done in sorted(
             (work / "runs" / args.dataset).glob(f"seed*/original/{model}/done.json")
@@ -106,70 +113,120 @@ def _copy_from_original(state: dict[str, torch.Tensor], ours: Captioner) -> None
         ours.out.bias.copy_(state["linear2.bias"])
 
 
-def lockstep(
-    data: Path, vocab: Any, features: dict, labels: dict, steps: int, size: int, gve: bool
-) -> None:
-    """``gve``: the original's GVE class and gvetool's class-conditioned captioner, on the
-    cross-entropy (REINFORCE samples words at random, which no two codes draw alike)."""
-    from models.gve import GVE  # the original's classes, from its copy under --work
-    from models.lrcn import LRCN
+class Pair:
+    """An original model and a gvetool captioner with the same weights, and batches of the
+    original's training captions in both forms."""
 
-    tokens = _unpickle(data / "cub_tokens_train.pkl")
-    annotations = json.loads((data / "descriptions_bird.train.fg.json").read_text())
-    image_of = {a["id"]: a["image_id"] for a in annotations["annotations"]}
-    keys = list(tokens)
-    torch.manual_seed(0)
-    dim = len(next(iter(features.values())))
-    classes = len(set(labels.values())) if gve else 0
-    ours = Captioner(len(vocab.word2idx), dim, size, size, dropout=0.0, num_classes=classes)
-    original = (
-        GVE(dim, size, size, len(vocab.word2idx), None, classes, dropout_prob=0.0)
-        if gve
-        else LRCN(dim, size, size, len(vocab.word2idx), dropout_prob=0.0)
-    )
-    _copy_into_original(ours, original)
-    ours.train()
-    original.train()
-    ours_adam = Adam(list(ours.parameters()), lr=1e-3)
-    original_adam = torch.optim.Adam(original.parameters(), lr=1e-3)
-    criterion = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(0)
-    end, start = vocab(vocab.end_token), vocab(vocab.start_token)
-    what = "GVE's cross-entropy" if gve else "LRCN"
-    print(f"{what} in lockstep, dropout off, size {size}: step, losses, max |dW|")
-    for step in range(steps):
-        chosen = [keys[i] for i in rng.choice(len(keys), 128, replace=False)]
-        sentences = [[vocab(w) for w in tokens[k]] + [end] for k in chosen]
-        x = torch.tensor(np.stack([features[image_of[k]] for k in chosen]), dtype=torch.float32)
+    def __init__(
+        self,
+        data: Path,
+        vocab: Any,
+        features: dict,
+        labels: dict,
+        size: int,
+        gve: bool,
+        dropout: float,
+    ) -> None:
+        from models.gve import GVE  # the original's classes, from its copy under --work
+        from models.lrcn import LRCN
+
+        self.tokens = _unpickle(data / "cub_tokens_train.pkl")
+        annotations = json.loads((data / "descriptions_bird.train.fg.json").read_text())
+        self.image_of = {a["id"]: a["image_id"] for a in annotations["annotations"]}
+        self.vocab, self.features, self.labels, self.gve = vocab, features, labels, gve
+        torch.manual_seed(0)
+        words, dim = len(vocab.word2idx), len(next(iter(features.values())))
+        self.classes = len(set(labels.values())) if gve else 0
+        self.shape = (words, dim, size, size)
+        self.ours = Captioner(*self.shape, dropout=dropout, num_classes=self.classes)
+        self.original = (
+            GVE(dim, size, size, words, None, self.classes, dropout_prob=dropout)
+            if gve
+            else LRCN(dim, size, size, words, dropout_prob=dropout)
+        )
+        _copy_into_original(self.ours, self.original)
+        self.ours.train()
+        self.original.train()
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[CaptionBatch, tuple]:
+        """``size`` random captions: gvetool's batch, and the original's model arguments
+        (sorted by length, <SOS> first) with its packed targets last."""
+        keys = list(self.tokens)
+        chosen = [keys[i] for i in rng.choice(len(keys), size, replace=False)]
+        end, start = self.vocab(self.vocab.end_token), self.vocab(self.vocab.start_token)
+        sentences = [[self.vocab(w) for w in self.tokens[k]] + [end] for k in chosen]
+        images = [self.image_of[k] for k in chosen]
+        x = torch.tensor(np.stack([self.features[i] for i in images]), dtype=torch.float32)
         lengths = torch.tensor([len(s) for s in sentences])
-        padded = torch.zeros(len(sentences), int(lengths.max()), dtype=torch.long)
+        padded = torch.zeros(size, int(lengths.max()), dtype=torch.long)
         for row, sentence in enumerate(sentences):
             padded[row, : len(sentence)] = torch.tensor(sentence)
-        class_ids = torch.tensor([int(labels[image_of[k]]) - 1 for k in chosen])
-        ours_adam.zero_grad()
-        batch = CaptionBatch(x, padded, lengths, class_ids, torch.arange(128))
-        ours_loss, _ = ours.loss(batch)
-        ours_loss.backward()
-        ours_adam.step()
+        class_ids = torch.tensor([int(self.labels[i]) - 1 for i in images])
         order = torch.argsort(lengths, descending=True, stable=True)
-        inputs = torch.cat([torch.full((128, 1), start), padded[order][:, :-1]], dim=1)
+        inputs = torch.cat([torch.full((size, 1), start), padded[order][:, :-1]], dim=1)
         targets = pack_padded_sequence(padded[order], lengths[order].tolist(), batch_first=True)
-        original_adam.zero_grad()
-        extra = (class_ids[order],) if gve else ()
-        outputs = original(x[order], inputs, lengths[order].tolist(), *extra)
-        original_loss = criterion(outputs, targets[0])
-        original_loss.backward()
+        extra = (class_ids[order],) if self.gve else ()
+        original = (x[order], inputs, lengths[order].tolist(), *extra, targets[0])
+        return CaptionBatch(x, padded, lengths, class_ids, torch.arange(size)), original
+
+    def losses(self, batch: CaptionBatch, original: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both losses, each model's gradients computed."""
+        self.ours.zero_grad()
+        ours, _ = self.ours.loss(batch)
+        ours.backward()
+        self.original.zero_grad()
+        theirs = nn.CrossEntropyLoss()(self.original(*original[:-1]), original[-1])
+        theirs.backward()
+        return theirs, ours
+
+    def in_our_layout(self, tensors: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The original's parameters (or their gradients), named as in its state dict, laid
+        out as gvetool's parameters."""
+        copy = Captioner(*self.shape, num_classes=self.classes)
+        _copy_from_original(tensors, copy)
+        return [p.detach() for p in copy.parameters()]
+
+
+def lockstep(pair: Pair, steps: int) -> None:
+    """Adam steps on the same batches, dropout off: the same weights after each?"""
+    ours_adam = Adam(list(pair.ours.parameters()), lr=1e-3)
+    original_adam = torch.optim.Adam(pair.original.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    what = "GVE's cross-entropy" if pair.gve else "LRCN"
+    print(f"{what} in lockstep, dropout off: step, original loss, gvetool loss, max |dW|")
+    for step in range(steps):
+        theirs, ours = pair.losses(*pair.batch(rng, 128))
+        ours_adam.step()
         original_adam.step()
-        copy = Captioner(len(vocab.word2idx), dim, size, size, num_classes=classes)
-        _copy_from_original(original.state_dict(), copy)
-        with torch.no_grad():
-            pairs = zip(copy.parameters(), ours.parameters(), strict=True)
-            difference = max(float((a - b).abs().max()) for a, b in pairs)
+        theirs_now = pair.in_our_layout(pair.original.state_dict())
+        pairs = zip(theirs_now, pair.ours.parameters(), strict=True)
+        difference = max(float((a - b.detach()).abs().max()) for a, b in pairs)
         if step < 3 or (step + 1) % 10 == 0:
-            print(
-                f"  {step + 1:3d}  {original_loss.item():.6f}  {ours_loss.item():.6f}  "
-                f"{difference:.1e}"
-            )
+            print(f"  {step + 1:3d}  {theirs.item():.6f}  {ours.item():.6f}  {difference:.1e}")
+
+
+def expected_gradients(pair: Pair, draws: int) -> None:
+    """Dropout on: the mean gradient over ``draws`` masks on one batch, both codes. Where
+    dropout sits and how it scales decide that mean; the draws' own noise is measured by
+    z = difference / its standard error (about 0.8 on average for two equal means)."""
+    batch, original = pair.batch(np.random.default_rng(1), 32)
+    names = [name for name, _ in pair.original.named_parameters()]
+    ours_grads, their_grads = [], []
+    for _ in range(draws):
+        pair.losses(batch, original)
+        ours_grads.append(torch.cat([p.grad.flatten() for p in pair.ours.parameters()]))
+        grads = {n: p.grad for n, p in zip(names, pair.original.parameters(), strict=True)}
+        their_grads.append(torch.cat([g.flatten() for g in pair.in_our_layout(grads)]))
+    ours_all, theirs_all = torch.stack(ours_grads), torch.stack(their_grads)
+    error = torch.sqrt((ours_all.var(0) + theirs_all.var(0)) / draws)
+    moving = error > 0  # parameters no token of the batch reaches have no gradient
+    z = ((ours_all.mean(0) - theirs_all.mean(0))[moving] / error[moving]).abs()
+    what = "GVE's cross-entropy" if pair.gve else "LRCN"
+    print(
+        f"{what}, dropout 0.5, {draws} draws: mean |z| {float(z.mean()):.2f} (equal means: "
+        f"0.80), |z| > 3 for {float((z > 3).float().mean()):.2%} of {int(moving.sum())} "
+        "weights (equal means: 0.27%)"
+    )
 
 
 def decode_original(done_path: Path, vocab: Any, features: dict, labels: dict, model: str) -> None:
