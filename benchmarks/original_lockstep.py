@@ -1,4 +1,4 @@
-"""The original's LRCN and gvetool's in lockstep: same weights, same batches, its own code.
+"""The original's LRCN and GVE against gvetool's, its own code run beside gvetool's.
 
     python benchmarks/original_lockstep.py --work /tmp/gvetool-peer [--dataset moths]
         [--steps 30] [--size 64] [--draws 300]
@@ -6,22 +6,26 @@
 Run after ``benchmarks/original_peer.py`` (same ``--work``): it uses the copy of the
 original made there (its ``models/lrcn.py``, imported from ``--work``, never from the
 project tree), the dataset in the original's files (its tokens and vocabulary pickles,
-its feature dictionary) and the original's trained checkpoints. Two checks that separate
+its feature dictionary) and the original's trained checkpoints. Four checks that separate
 what the models compute from what their random draws happen to be:
 
 * **training**: an original ``LRCN`` (then ``GVE``, on its cross-entropy: REINFORCE draws
   words at random, which two codes never draw alike) and a gvetool captioner start from
-  the same weights
-  (copied across, the vocabulary ids being the original's), dropout off, and take
+  the same weights (copied across, the vocabulary ids being the original's), dropout off,
+  and take
   ``--steps`` Adam steps on the same random batches of the original's training captions
   (its own ``nn.CrossEntropyLoss`` over its packed targets, ``torch.optim.Adam``; gvetool's
   ``loss`` and its Adam). Prints both losses and the largest parameter difference;
 * **dropout**: with dropout 0.5, the mean gradient over ``--draws`` masks on one batch,
   same weights: equal (within the draws' noise) where both drop the same activations at
   the same rate and scale;
-* **decoding**: each seed's best original LRCN checkpoint, its weights loaded into a
-  gvetool captioner, describes the test images with gvetool's greedy decoder; prints how
-  many sentences are the original's own, word for word.
+* **REINFORCE**: its term alone (dropout off, a briefly trained gvetool sentence classifier
+  copied into the original's), the mean gradient over ``--draws`` sampled batches: the
+  original's ``-(sum log p(sample) * R).sum() / B`` against gvetool's estimator;
+* **decoding**: each seed's best original LRCN and GVE checkpoints, their weights loaded
+  into a gvetool captioner, describe the test images with gvetool's greedy decoder (GVE
+  explaining each image's true class); prints how many sentences are the original's own,
+  word for word.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ def main() -> None:
     for gve in (False, True):
         pair = Pair(data, original_vocab, features, labels, args.size, gve, 0.5)
         expected_gradients(pair, args.draws)
+    pair = Pair(data, original_vocab, features, labels, args.size, True, 0.0)
+    expected_reinforce(pair, args.draws)
     for model in ("lrcn", "gve"):
         for done in sorted(
             (work / "runs" / args.dataset).glob(f"seed*/original/{model}/done.json")
@@ -217,15 +223,81 @@ def expected_gradients(pair: Pair, draws: int) -> None:
         ours_grads.append(torch.cat([p.grad.flatten() for p in pair.ours.parameters()]))
         grads = {n: p.grad for n, p in zip(names, pair.original.parameters(), strict=True)}
         their_grads.append(torch.cat([g.flatten() for g in pair.in_our_layout(grads)]))
-    ours_all, theirs_all = torch.stack(ours_grads), torch.stack(their_grads)
-    error = torch.sqrt((ours_all.var(0) + theirs_all.var(0)) / draws)
-    moving = error > 0  # parameters no token of the batch reaches have no gradient
-    z = ((ours_all.mean(0) - theirs_all.mean(0))[moving] / error[moving]).abs()
     what = "GVE's cross-entropy" if pair.gve else "LRCN"
+    _report(f"{what}, dropout 0.5", draws, torch.stack(ours_grads), torch.stack(their_grads))
+
+
+def expected_reinforce(pair: Pair, draws: int, classifier_steps: int = 150) -> None:
+    """REINFORCE alone, dropout off, the sentence classifier frozen (as both read it in the
+    first epoch): the mean gradient over ``draws`` sampled batches of the original's
+    ``-(sum log p(sample) * R).sum() / B`` against gvetool's REINFORCE term, on the same
+    weights, the classifier a gvetool one trained briefly and copied into the original's."""
+    from models.sentence_classifier import SentenceClassifier as TheirClassifier
+
+    from gvetool.builtins.models.gve import GVE
+    from gvetool.builtins.models.sentence_classifier import SentenceClassifier
+
+    words, dim, size, _ = pair.shape
+    classifier = SentenceClassifier(words, pair.classes, size, size, dropout=0.0)
+    adam = Adam(list(classifier.parameters()), lr=3e-3)
+    rng = np.random.default_rng(2)
+    for _ in range(classifier_steps):
+        adam.zero_grad()
+        loss, _ = classifier.loss(pair.batch(rng, 64)[0])
+        loss.backward()
+        adam.step()
+    theirs = TheirClassifier(size, size, words, pair.classes, dropout_prob=0.0)
+    with torch.no_grad():
+        theirs.word_embed.weight.copy_(classifier.embed.weight)
+        for name, value in classifier.lstm.named_parameters():
+            getattr(theirs.lstm, name).copy_(value)
+        theirs.linear.weight.copy_(classifier.out.weight)
+        theirs.linear.bias.copy_(classifier.out.bias)
+    theirs.eval().requires_grad_(False)
+    ours = GVE(words, dim, pair.classes, size, size, dropout=0.0, reinforce_weight=1.0)
+    ours.load_state_dict(pair.ours.state_dict())
+    ours.attach_sentence_classifier(classifier)
+    ours.train()
+    original = pair.original
+    original.sentence_classifier = None  # not a submodule here: its weights stay out
+    batch, _ = pair.batch(np.random.default_rng(3), 32)
+    start = torch.tensor([[pair.vocab(pair.vocab.start_token)]])
+    end = torch.tensor([[pair.vocab(pair.vocab.end_token)]])
+    names = [name for name, _ in original.named_parameters()]
+    ours_grads, their_grads, rewards = [], [], []
+    for _ in range(draws):
+        ours.zero_grad()
+        loss, reward = ours.reinforce_loss(batch)
+        loss.backward()
+        ours_grads.append(torch.cat([p.grad.flatten() for p in ours.parameters()]))
+        original.zero_grad()
+        ids, log_p, lengths = original.generate_sentence(
+            batch.features, start, end, batch.class_ids, sample=True
+        )
+        order = torch.argsort(lengths, descending=True)
+        probabilities = torch.softmax(theirs(ids[order], lengths[order].tolist()), dim=1)
+        reward_theirs = probabilities.gather(1, batch.class_ids[order].view(-1, 1)).squeeze(1)
+        r_loss = -(log_p[order].sum(dim=1) * reward_theirs).sum() / len(order)
+        r_loss.backward()
+        grads = {
+            n: p.grad if p.grad is not None else torch.zeros_like(p)
+            for n, p in zip(names, original.parameters(), strict=True)
+        }
+        their_grads.append(torch.cat([g.flatten() for g in pair.in_our_layout(grads)]))
+        rewards.append((float(reward.mean()), float(reward_theirs.mean())))
+    _report("GVE's REINFORCE", draws, torch.stack(ours_grads), torch.stack(their_grads))
+    ours_reward, their_reward = np.mean(rewards, axis=0)
+    print(f"  mean reward: gvetool {ours_reward:.4f}, original {their_reward:.4f}")
+
+
+def _report(what: str, draws: int, ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    error = torch.sqrt((ours.var(0) + theirs.var(0)) / draws)
+    moving = error > 0  # parameters no token of the batch reaches have no gradient
+    z = ((ours.mean(0) - theirs.mean(0))[moving] / error[moving]).abs()
     print(
-        f"{what}, dropout 0.5, {draws} draws: mean |z| {float(z.mean()):.2f} (equal means: "
-        f"0.80), |z| > 3 for {float((z > 3).float().mean()):.2%} of {int(moving.sum())} "
-        "weights (equal means: 0.27%)"
+        f"{what}, {draws} draws: mean |z| {float(z.mean()):.2f} (equal means: 0.80), "
+        f"|z| > 3 for {float((z > 3).float().mean()):.2%} of {int(moving.sum())} weights "
+        "(equal means: 0.27%)"
     )
 
 
