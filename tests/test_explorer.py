@@ -89,7 +89,10 @@ def test_images_page_filter_and_search(client):
     first = everything["images"][0]
     assert set(first["sentences"]) == set(_names(client))
     for sentence in first["sentences"].values():
-        assert set(sentence) == {"text", "repeats", "judged_as"}
+        assert set(sentence) == {"text", "repeats", "judged_as", "counterfactual"}
+        # both runs are GVE: each image also explained as the class most confused with its own
+        assert sentence["counterfactual"]["class"] != first["class"]
+        assert isinstance(sentence["counterfactual"]["text"], str)
     pages = [client.get("/api/images", params={"offset": o, "limit": 2}).json() for o in (0, 2)]
     assert [i["id"] for p in pages for i in p["images"]] == [
         i["id"] for i in everything["images"][:4]

@@ -63,6 +63,8 @@ def test_browse_filter_search_then_explain_an_uploaded_photo(
     total = len(cards)
     first = cards[0].text
     assert runs["cnn"].directory.name in first and runs["gve"].directory.name in first
+    counters = cards[0].find_elements(By.CSS_SELECTOR, ".counter")
+    assert len(counters) == 2 and all(c.text.startswith("not ") for c in counters)
     _shot(browser, "explorer-browse", tmp_path)
 
     classes = Select(browser.find_element(By.ID, "class-filter"))

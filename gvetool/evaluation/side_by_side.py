@@ -28,6 +28,9 @@ class Sentence:
     text: str
     repeats: bool  # some word trigram occurs twice
     judged_as: str | None  # the independent judge's class (None: the dataset has none)
+    # A class-conditioned run's explanation of the image as the class its explanations of
+    # the true class are most often taken for: (that class, the sentence); else None.
+    counterfactual: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def side_by_side(
                     e.predictions[i]["caption"],
                     bool(e.predictions[i].get("repeats", False)),
                     e.predictions[i].get("judged_as"),
+                    _counterfactual(e.predictions[i]),
                 )
                 for e in evaluations
             ),
@@ -112,6 +116,11 @@ def side_by_side(
         tuple(Path(c) for c in checkpoints),
         images,
     )
+
+
+def _counterfactual(prediction: dict) -> tuple[str, str] | None:
+    other = prediction.get("counterfactual")
+    return (str(other["class"]), str(other["caption"])) if isinstance(other, dict) else None
 
 
 def run_names(checkpoints: Sequence[Path], models: Sequence[str]) -> tuple[str, ...]:

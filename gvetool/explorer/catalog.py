@@ -74,6 +74,9 @@ class Catalog:
                     "text": sentence.text,
                     "repeats": sentence.repeats,
                     "judged_as": sentence.judged_as,
+                    "counterfactual": None
+                    if sentence.counterfactual is None
+                    else dict(zip(("class", "text"), sentence.counterfactual, strict=True)),
                 }
                 for run, sentence in zip(self.shown.runs, image.sentences, strict=True)
             },

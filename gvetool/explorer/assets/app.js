@@ -50,6 +50,11 @@ function sentenceLine(run, sentence, trueClass) {
     badge.title = "the class an independent judge (TF-IDF + logistic regression on the training captions) reads in this sentence";
     line.appendChild(badge);
   }
+  if (sentence.counterfactual) {
+    const other = text("div", `not ${plain(sentence.counterfactual.class)}: ${sentence.counterfactual.text}`, "counter");
+    other.title = "this run's explanation of the image as the class its explanations of the true class are most often taken for";
+    line.appendChild(other);
+  }
   return line;
 }
 
