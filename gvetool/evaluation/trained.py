@@ -193,18 +193,39 @@ def find_sentence_classifier(
     return None
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class SentenceReader:
+    """A frozen sentence classifier loaded once, with its vocabulary: a caller that reads
+    sentences again and again (the explorer, per request) loads the checkpoint once."""
+
+    classifier: torch.nn.Module
+    vocab: Vocabulary
+    num_classes: int
+
+    @torch.no_grad()
+    def logits(self, sentences: list[str], batch_size: int = 256) -> np.ndarray:
+        """Class logits for each sentence."""
+        out = []
+        for indices in batches(len(sentences), batch_size):
+            encoded = [self.vocab.encode_tokens(sentence_tokens(sentences[i])) for i in indices]
+            lengths = torch.tensor([len(e) for e in encoded])
+            tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
+            for row, ids in enumerate(encoded):
+                tokens[row, : len(ids)] = torch.tensor(ids)
+            out.append(self.classifier(tokens, lengths).float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes))
+
+
+def load_reader(sc_path: Path) -> SentenceReader:
+    """The sentence classifier at ``sc_path``, ready to read sentences."""
+    checkpoint = load_checkpoint(sc_path, expect_task=CLASSIFICATION)
+    return SentenceReader(
+        model_from_checkpoint(checkpoint),
+        Vocabulary(tuple(checkpoint["vocabulary"])),
+        len(checkpoint["class_names"]),
+    )
+
+
 def classify(sc_path: Path, sentences: list[str], batch_size: int = 256) -> np.ndarray:
     """Class logits of a frozen sentence classifier for each sentence."""
-    checkpoint = load_checkpoint(sc_path, expect_task=CLASSIFICATION)
-    classifier = model_from_checkpoint(checkpoint)
-    vocab = Vocabulary(tuple(checkpoint["vocabulary"]))
-    out = []
-    for indices in batches(len(sentences), batch_size):
-        encoded = [vocab.encode_tokens(sentence_tokens(sentences[i])) for i in indices]
-        lengths = torch.tensor([len(e) for e in encoded])
-        tokens = torch.zeros(len(encoded), int(lengths.max()), dtype=torch.long)
-        for row, ids in enumerate(encoded):
-            tokens[row, : len(ids)] = torch.tensor(ids)
-        out.append(classifier(tokens, lengths).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(checkpoint["class_names"])))
+    return load_reader(sc_path).logits(sentences, batch_size)

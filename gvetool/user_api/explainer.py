@@ -32,9 +32,10 @@ from gvetool.engine.generate import generate_from_features
 from gvetool.engine.rundir import run_dir_of
 from gvetool.evaluation.trained import (
     Loaded,
+    SentenceReader,
     Trained,
-    classify,
     find_sentence_classifier,
+    load_reader,
     load_trained,
     with_data,
 )
@@ -262,8 +263,8 @@ class Explainer:
         because of its class and keep what the image makes every one of them say. No image
         classifier is involved: a run ranks classes with what it learnt, and nothing else.
         """
-        found = self._classifier_path
-        if found is None:
+        reader = self._reader
+        if reader is None:
             raise GvetoolError(
                 "no sentence classifier found to rank the classes; pass sc_ckpt=... to "
                 "gvetool.load (or --sc-ckpt), or name the class"
@@ -291,7 +292,7 @@ class Explainer:
                 max_len,
                 label="ranking classes",
             )
-            probabilities = _softmax(classify(found, sentences)).mean(axis=0)
+            probabilities = _softmax(reader.logits(sentences)).mean(axis=0)
             order = np.argsort(-probabilities, kind="stable")
             rankings.append([(names[i], float(probabilities[i])) for i in order])
         return rankings
@@ -443,8 +444,14 @@ class Explainer:
 
     def _classifier_reading(self, sentences: list[str]) -> np.ndarray | None:
         """The run's sentence classifier's logits for each sentence, if one is found."""
+        reader = self._reader
+        return reader.logits(sentences) if reader is not None and sentences else None
+
+    @functools.cached_property
+    def _reader(self) -> SentenceReader | None:
+        """The sentence classifier, loaded once (an explorer reads sentences per request)."""
         found = self._classifier_path
-        return classify(found, sentences) if found is not None and sentences else None
+        return load_reader(found) if found is not None else None
 
     @functools.cached_property
     def _classifier_path(self) -> Path | None:
