@@ -12,10 +12,14 @@ import argparse
 import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 SPLITS = ("train", "val", "test")
+Kind = TypeVar("Kind")
+Individual = TypeVar("Individual")
+Items = dict[str, list[tuple[str, int, list[str]]]]
 
 
 def split_of(order: int, per_class: int) -> str:
@@ -24,10 +28,36 @@ def split_of(order: int, per_class: int) -> str:
     return "train" if order < n_train else "val" if order < n_train + n_val else "test"
 
 
+def draw_individuals(
+    kinds: Sequence[Kind],
+    class_names: Sequence[str],
+    per_class: int,
+    captions: int,
+    rng: np.random.Generator,
+    one: Callable[[Kind, np.random.Generator], Individual],
+    describe: Callable[[Individual, np.random.Generator], str],
+) -> tuple[Items, list[str], dict[str, Individual]]:
+    """``per_class`` individuals of each kind (``one``), each with ``captions``
+    descriptions, assigned to splits by a shuffled order per class: the split items
+    (:func:`write_cub_layout`'s), the image ids in split order and each id's individual."""
+    items: Items = {split: [] for split in SPLITS}
+    individuals: dict[str, Individual] = {}
+    for c, kind in enumerate(kinds):
+        order = rng.permutation(per_class)
+        for i in range(per_class):
+            individual = one(kind, rng)
+            image_id = f"{class_names[c]}/{class_names[c].split('.', 1)[1]}_{i + 1:04d}.jpg"
+            texts = [describe(individual, rng) for _ in range(captions)]
+            items[split_of(order[i], per_class)].append((image_id, c, texts))
+            individuals[image_id] = individual
+    ordered = [image_id for split in SPLITS for image_id, _, _ in items[split]]
+    return items, ordered, individuals
+
+
 def write_cub_layout(
     out: Path,
     class_names: Sequence[str],
-    items: dict[str, list[tuple[str, int, list[str]]]],
+    items: Items,
     vectors: dict[str, np.ndarray],
     title: str,
 ) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cub_layout import SPLITS, command_line, split_of, write_cub_layout
+from cub_layout import command_line, draw_individuals, write_cub_layout
 
 FOREWINGS = ("grey", "brown", "cream", "rust", "olive", "black", "white", "ochre")
 SUFFIXES = ("colored", "tinted")
@@ -127,17 +127,9 @@ def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed
         f"{c + 1:03d}.{k.pattern.title()}_{k.forewing.title()}_{k.hindwing.title()}_Moth"
         for c, k in enumerate(kinds)
     ]
-    items: dict[str, list[tuple[str, int, list[str]]]] = {split: [] for split in SPLITS}
-    moths: dict[str, Moth] = {}
-    for c, kind in enumerate(kinds):
-        order = rng.permutation(per_class)
-        for i in range(per_class):
-            moth = one_moth(kind, rng)
-            image_id = f"{names[c]}/{names[c].split('.', 1)[1]}_{i + 1:04d}.jpg"
-            texts = [describe(moth, rng) for _ in range(captions)]
-            items[split_of(order[i], per_class)].append((image_id, c, texts))
-            moths[image_id] = moth
-    ordered = [image_id for split in SPLITS for image_id, _, _ in items[split]]
+    items, ordered, moths = draw_individuals(
+        kinds, names, per_class, captions, rng, one_moth, describe
+    )
     vectors = features([moths[i] for i in ordered], dim, rng)
     write_cub_layout(out, names, items, dict(zip(ordered, vectors, strict=True)), "moths")
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cub_layout import SPLITS, command_line, split_of, write_cub_layout
+from cub_layout import command_line, draw_individuals, write_cub_layout
 
 BODY = ("silver", "gold", "blue", "orange", "black", "white", "yellow", "grey")
 SHAPES = ("round", "slender", "flat", "long")
@@ -133,19 +133,10 @@ def write(out: Path, classes: int, per_class: int, captions: int, dim: int, seed
         f"{k.body.title()}fish"
         for c, k in enumerate(kinds)
     ]
-    items: dict[str, list[tuple[str, int, list[str]]]] = {split: [] for split in SPLITS}
-    fishes: list[tuple[str, Fish]] = []
-    for c, kind in enumerate(kinds):
-        order = rng.permutation(per_class)
-        for i in range(per_class):
-            fish = one_fish(kind, rng)
-            image_id = f"{names[c]}/{names[c].split('.', 1)[1]}_{i + 1:04d}.jpg"
-            texts = [describe(fish, rng) for _ in range(captions)]
-            items[split_of(order[i], per_class)].append((image_id, c, texts))
-            fishes.append((image_id, fish))
-    ordered = [image_id for split in SPLITS for image_id, _, _ in items[split]]
-    by_id = dict(fishes)
-    vectors = features([by_id[i] for i in ordered], dim, rng)
+    items, ordered, fishes = draw_individuals(
+        kinds, names, per_class, captions, rng, one_fish, describe
+    )
+    vectors = features([fishes[i] for i in ordered], dim, rng)
     write_cub_layout(out, names, items, dict(zip(ordered, vectors, strict=True)), "reef fish")
 
 
